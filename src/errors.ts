@@ -1,0 +1,82 @@
+/**
+ * Every error a request can end in, in one table. Both layers throw these:
+ * the protocol layer when a request is malformed, the upload layer when a
+ * request does not fit the upload's state. They become HTTP responses in one
+ * place (`errorResponse` in protocol/tus/respond.ts).
+ *
+ * Status codes follow tus 1.0.0 where it names one; elsewhere they are the
+ * closest HTTP meaning. Only storage faults are 5xx: tus clients retry 5xx
+ * (and 409/423), so a fault the client cannot fix must not be a 4xx, and a
+ * fault the client can fix must never be a 5xx.
+ */
+export const ERRORS = {
+  "unsupported-version": { status: 412, message: "Tus-Resumable must be 1.0.0" },
+  "invalid-header": { status: 400, message: "a request header is malformed" },
+  "invalid-metadata": { status: 400, message: "Upload-Metadata is malformed" },
+  "missing-length": {
+    status: 400,
+    message: "send Upload-Length, or Upload-Defer-Length: 1 to give the length later",
+  },
+  "length-conflict": { status: 400, message: "the upload's length is already set and cannot change" },
+  "unsupported-media-type": {
+    status: 415,
+    message: "a request with a body must have Content-Type: application/offset+octet-stream",
+  },
+  "offset-mismatch": { status: 409, message: "Upload-Offset does not match the upload's current offset" },
+  "upload-not-found": { status: 404, message: "no upload exists at this URL" },
+  "upload-too-large": { status: 413, message: "Upload-Length exceeds the largest upload this server accepts" },
+  "exceeds-upload-length": {
+    status: 413,
+    message: "the request body would go past the upload's Upload-Length; nothing of it was stored",
+  },
+  "upload-not-finished": { status: 409, message: "the upload is not finished; it can be downloaded once all bytes have arrived" },
+  "range-not-satisfiable": { status: 416, message: "the Range header does not overlap the object" },
+  "method-not-allowed": { status: 405, message: "this method is not allowed on this URL" },
+  "upload-locked": {
+    status: 423,
+    message: "another request is still writing to this upload; retry in a moment",
+  },
+  "storage-unavailable": { status: 503, message: "the storage backend failed; retry the request" },
+  internal: { status: 500, message: "internal server error" },
+} as const satisfies Record<string, { status: number; message: string }>;
+
+export type ErrorCode = keyof typeof ERRORS;
+
+/** Values an error adds to its response, e.g. the current offset on a 409. */
+export interface ErrorDetails {
+  /** Sent back as `Upload-Offset` so a client can resume without an extra HEAD. */
+  offset?: number;
+  /** Sent back as `Retry-After` (seconds). */
+  retryAfterSeconds?: number;
+  /** Extra response headers, e.g. `Content-Range` on a 416. */
+  headers?: Record<string, string>;
+}
+
+export class TusError extends Error {
+  readonly code: ErrorCode;
+  readonly status: number;
+  readonly details: ErrorDetails;
+
+  constructor(code: ErrorCode, message?: string, details: ErrorDetails = {}) {
+    super(message ?? ERRORS[code].message);
+    this.name = "TusError";
+    this.code = code;
+    this.status = ERRORS[code].status;
+    this.details = details;
+  }
+}
+
+/** A plain, structured-cloneable form, to carry an error across a Durable Object call. */
+export interface SerializedError {
+  code: ErrorCode;
+  message: string;
+  details: ErrorDetails;
+}
+
+export function serializeError(error: TusError): SerializedError {
+  return { code: error.code, message: error.message, details: error.details };
+}
+
+export function deserializeError(error: SerializedError): TusError {
+  return new TusError(error.code, error.message, error.details);
+}

@@ -1,0 +1,64 @@
+import { Router, type IRequest } from "itty-router";
+import { configFromEnv, type GatewayConfig } from "./config";
+import { TusError } from "./errors";
+import type { TusContext } from "./protocol/tus/context";
+import { handleGet } from "./protocol/tus/methods/get";
+import { handleHead } from "./protocol/tus/methods/head";
+import { handleOptions } from "./protocol/tus/methods/options";
+import { handlePatch } from "./protocol/tus/methods/patch";
+import { handlePost } from "./protocol/tus/methods/post";
+import { errorResponse } from "./protocol/tus/respond";
+import type { UploadObject } from "./upload/upload-object";
+import { Uploads } from "./upload/uploads";
+
+export interface GatewayEnv {
+  UPLOADS: DurableObjectNamespace<UploadObject>;
+  BUCKET: R2Bucket;
+}
+
+type Handler = (context: TusContext) => Response | Promise<Response>;
+
+/**
+ * The Worker's request routing: the collection (`<basePath>`) and upload URLs
+ * (`<basePath><id>`), each method to its handler, and every error to one
+ * error response. Everything tus-specific lives under protocol/tus; a second
+ * dialect would be chosen here, per request, and share the upload layer.
+ */
+export function createGateway(config: GatewayConfig) {
+  const route = (handler: Handler) => (request: IRequest, env: GatewayEnv) =>
+    handler({
+      request: request as unknown as Request,
+      uploads: new Uploads(env, config),
+      config,
+      uploadId: request.params.id ?? "",
+    });
+  const refuse = (code: "method-not-allowed" | "upload-not-found") => () => {
+    throw new TusError(code);
+  };
+
+  return Router<IRequest, [GatewayEnv]>({
+    base: config.basePath.replace(/\/$/, ""),
+    catch: (error, request) => errorResponse(error, request as unknown as Request),
+  })
+    .options("/", route(handleOptions))
+    .post("/", route(handlePost))
+    .all("/", refuse("method-not-allowed"))
+    .options("/:id", route(handleOptions))
+    .head("/:id", route(handleHead))
+    .patch("/:id", route(handlePatch))
+    .get("/:id", route(handleGet))
+    .all("/:id", refuse("method-not-allowed"))
+    .all("*", refuse("upload-not-found"));
+}
+
+const gateways = new WeakMap<GatewayConfig, ReturnType<typeof createGateway>>();
+
+/** The default Worker: configuration from wrangler variables, parsed once per isolate. */
+export default {
+  async fetch(request: Request, env: GatewayEnv): Promise<Response> {
+    const config = configFromEnv(env);
+    let gateway = gateways.get(config);
+    if (!gateway) gateways.set(config, (gateway = createGateway(config)));
+    return gateway.fetch(request as unknown as IRequest, env);
+  },
+};

@@ -1,0 +1,26 @@
+import { TusError } from "../../../errors";
+import { checkTusResumable, hasOffsetOctetStreamBody, parseContentLength, parseUploadLength, parseUploadOffset } from "../headers";
+import { tusHeaders } from "../respond";
+import type { TusContext } from "../context";
+
+/** PATCH: append the body at Upload-Offset; answer the new offset. */
+export async function handlePatch({ request, uploads, uploadId }: TusContext): Promise<Response> {
+  const { headers } = request;
+  checkTusResumable(headers);
+  // "All PATCH requests MUST use Content-Type: application/offset+octet-stream,
+  // otherwise the server SHOULD return a 415 Unsupported Media Type status."
+  if (!hasOffsetOctetStreamBody(headers)) {
+    throw new TusError("unsupported-media-type", `PATCH needs Content-Type: application/offset+octet-stream, got ${JSON.stringify(headers.get("Content-Type") ?? "none")}`);
+  }
+  const info = await uploads.append(
+    uploadId,
+    {
+      offset: parseUploadOffset(headers),
+      // creation-defer-length: the length may arrive with any PATCH.
+      declaredLength: parseUploadLength(headers),
+      contentLength: parseContentLength(headers),
+    },
+    request.body,
+  );
+  return new Response(null, { status: 204, headers: tusHeaders({ "Upload-Offset": String(info.offset) }) });
+}

@@ -1,0 +1,68 @@
+/**
+ * How an upload's bytes are cut into R2 multipart parts. Pure functions, so the
+ * rules can be tested over many sizes without the runtime.
+ *
+ * R2's rules (developers.cloudflare.com/r2/objects/multipart-objects): every
+ * part but the last has the same size, at least 5 MiB and at most 5 GiB; the
+ * last is not larger; at most 10,000 parts. Local miniflare checks these only
+ * in `complete()`, so the writer must get them right by construction: it cuts
+ * a part exactly at each multiple of the upload's part size, whatever the
+ * client's chunk sizes are.
+ */
+export const MiB = 1024 * 1024;
+export const GiB = 1024 * MiB;
+
+export const R2_LIMITS = {
+  minPartSize: 5 * MiB,
+  maxPartSize: 5 * GiB,
+  maxParts: 10_000,
+  /** R2's largest object: 5 TiB minus 5 GiB. */
+  maxObjectSize: 5 * 1024 * GiB - 5 * GiB,
+} as const;
+
+export interface PartSizePolicy {
+  /** Part size for uploads whose length fits in `maxParts` parts of it. */
+  partSize: number;
+  /** Part size for uploads created without a length (creation-defer-length). */
+  deferredPartSize: number;
+}
+
+/**
+ * The part size of a new upload. A known length gets the policy's part size,
+ * grown to a whole number of MiB when the length would otherwise need more
+ * than 10,000 parts. A deferred length cannot be planned for, so it gets the
+ * deferred part size and with it a limit of 10,000 such parts.
+ */
+export function planPartSize(length: number | undefined, policy: PartSizePolicy): number {
+  if (length === undefined) return policy.deferredPartSize;
+  if (length > R2_LIMITS.maxObjectSize) {
+    throw new RangeError(`length ${length} exceeds R2's largest object (${R2_LIMITS.maxObjectSize})`);
+  }
+  const smallestFitting = Math.ceil(Math.ceil(length / R2_LIMITS.maxParts) / MiB) * MiB;
+  return Math.max(policy.partSize, smallestFitting);
+}
+
+/** The longest upload a part size allows. */
+export function maxLengthForPartSize(partSize: number): number {
+  return Math.min(partSize * R2_LIMITS.maxParts, R2_LIMITS.maxObjectSize);
+}
+
+/**
+ * The size of the part that begins at `partStart`: the part size, or for the
+ * last part of an upload of known length, what remains.
+ */
+export function partCapacity(partStart: number, partSize: number, length: number | undefined): number {
+  return length === undefined ? partSize : Math.min(partSize, length - partStart);
+}
+
+/** The 1-based number of the part that begins at `partStart`. */
+export function partNumberAt(partStart: number, partSize: number): number {
+  return Math.floor(partStart / partSize) + 1;
+}
+
+/** Checks a part size against R2's rules; used to validate configuration. */
+export function isValidPartSize(partSize: number): boolean {
+  return (
+    Number.isSafeInteger(partSize) && partSize >= R2_LIMITS.minPartSize && partSize <= R2_LIMITS.maxPartSize
+  );
+}

@@ -1,0 +1,108 @@
+import { TusError } from "../errors";
+import { maxLengthForPartSize } from "./part-plan";
+
+/**
+ * An upload's state as the upload layer sees it. Nothing here knows HTTP
+ * headers: the protocol layer translates a dialect's headers into these
+ * values and back.
+ */
+
+/** Client-supplied metadata, kept opaque: key → value exactly as the dialect carries it. */
+export type UploadMetadata = Record<string, string>;
+
+export interface NewUpload {
+  id: string;
+  objectKey: string;
+  /** Undefined while the length is deferred. */
+  length: number | undefined;
+  partSize: number;
+  metadata: UploadMetadata;
+  /** Content-Type and Content-Disposition the finished object is stored with. */
+  contentType: string;
+  contentDisposition: string;
+  createdAt: number;
+}
+
+export interface UploadRecord extends NewUpload {
+  offset: number;
+  /** The R2 multipart upload, once the first part is sent. */
+  multipartId: string | undefined;
+  /** Set once the R2 object is complete. */
+  finishedAt: number | undefined;
+}
+
+/** What the upload layer tells the protocol layer about an upload. */
+export interface UploadInfo {
+  id: string;
+  offset: number;
+  length: number | undefined;
+  metadata: UploadMetadata;
+  objectKey: string;
+  finished: boolean;
+}
+
+export function toInfo(record: UploadRecord): UploadInfo {
+  return {
+    id: record.id,
+    offset: record.offset,
+    length: record.length,
+    metadata: record.metadata,
+    objectKey: record.objectKey,
+    finished: record.finishedAt !== undefined,
+  };
+}
+
+/** An append request in the upload layer's terms. */
+export interface AppendRequest {
+  /** Where the client believes the upload stands. */
+  offset: number;
+  /** A length declared with this request (deferred-length uploads). */
+  declaredLength: number | undefined;
+  /** The body's length when the client announced it. */
+  contentLength: number | undefined;
+}
+
+/**
+ * Checks an append against the upload before any byte is read, and returns
+ * the upload's length after it (a deferred length may be set by it).
+ */
+export function checkAppend(record: UploadRecord, append: AppendRequest): number | undefined {
+  // tus 1.0.0, PATCH: "If the offsets do not match, the Server MUST respond
+  // with the 409 Conflict status without modifying the upload resource."
+  if (append.offset !== record.offset) {
+    throw new TusError(
+      "offset-mismatch",
+      `Upload-Offset is ${append.offset} but the upload's current offset is ${record.offset}; resume from ${record.offset}`,
+      { offset: record.offset },
+    );
+  }
+  let length = record.length;
+  if (append.declaredLength !== undefined) {
+    // creation-defer-length: once set, the length "MUST NOT be changed".
+    if (length !== undefined && append.declaredLength !== length) {
+      throw new TusError("length-conflict", `Upload-Length is already ${length} and cannot change to ${append.declaredLength}`);
+    }
+    if (append.declaredLength < record.offset) {
+      throw new TusError("invalid-header", `Upload-Length ${append.declaredLength} is less than the bytes already received (${record.offset})`);
+    }
+    const limit = maxLengthForPartSize(record.partSize);
+    if (append.declaredLength > limit) {
+      throw new TusError("upload-too-large", `Upload-Length ${append.declaredLength} exceeds this deferred-length upload's limit of ${limit} bytes`);
+    }
+    length = append.declaredLength;
+  }
+  if (length !== undefined && append.contentLength !== undefined && record.offset + append.contentLength > length) {
+    throw new TusError(
+      "exceeds-upload-length",
+      `the body (${append.contentLength} bytes at offset ${record.offset}) would go past Upload-Length ${length}; nothing of it was stored`,
+      { offset: record.offset },
+    );
+  }
+  if (length === undefined && append.contentLength !== undefined) {
+    const limit = maxLengthForPartSize(record.partSize);
+    if (record.offset + append.contentLength > limit) {
+      throw new TusError("upload-too-large", `this deferred-length upload may hold at most ${limit} bytes`, { offset: record.offset });
+    }
+  }
+  return length;
+}

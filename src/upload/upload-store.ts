@@ -1,0 +1,165 @@
+import type { NewUpload, UploadMetadata, UploadRecord } from "./upload-record";
+
+/**
+ * The Durable Object's SQLite storage: the whole durable state of one upload.
+ *
+ *   upload  one row: identity, length, offset, metadata, R2 multipart id
+ *   part    R2 parts already uploaded (number, etag, size)
+ *   tail    bytes that arrived but do not yet fill a part, in rows of at
+ *           most TAIL_ROW_BYTES (SQLite values are limited to 2 MB)
+ *
+ * Invariant: offset = sum(part.size) + sum(length(tail.bytes)) until the upload
+ * is finished, when part and tail are empty and offset = length. Every method
+ * that moves the offset changes it together with what it counts, in one
+ * synchronous transaction, so a crash leaves either the old or the new state.
+ */
+export const TAIL_ROW_BYTES = 1024 * 1024;
+
+export interface StoredPart {
+  partNumber: number;
+  etag: string;
+  size: number;
+}
+
+interface UploadRow extends Record<string, SqlStorageValue> {
+  id: string;
+  object_key: string;
+  length: number | null;
+  part_size: number;
+  offset: number;
+  metadata: string;
+  content_type: string;
+  content_disposition: string;
+  multipart_id: string | null;
+  created_at: number;
+  finished_at: number | null;
+}
+
+export class UploadStore {
+  constructor(private readonly storage: DurableObjectStorage) {
+    storage.sql.exec(`
+      CREATE TABLE IF NOT EXISTS upload (
+        id TEXT PRIMARY KEY,
+        object_key TEXT NOT NULL,
+        length INTEGER,
+        part_size INTEGER NOT NULL,
+        offset INTEGER NOT NULL,
+        metadata TEXT NOT NULL,
+        content_type TEXT NOT NULL,
+        content_disposition TEXT NOT NULL,
+        multipart_id TEXT,
+        created_at INTEGER NOT NULL,
+        finished_at INTEGER
+      );
+      CREATE TABLE IF NOT EXISTS part (number INTEGER PRIMARY KEY, etag TEXT NOT NULL, size INTEGER NOT NULL);
+      CREATE TABLE IF NOT EXISTS tail (seq INTEGER PRIMARY KEY, bytes BLOB NOT NULL);
+    `);
+  }
+
+  load(): UploadRecord | undefined {
+    const row = this.storage.sql.exec<UploadRow>("SELECT * FROM upload LIMIT 1").toArray()[0];
+    return row && toRecord(row);
+  }
+
+  create(upload: NewUpload): UploadRecord {
+    this.storage.sql.exec(
+      `INSERT INTO upload (id, object_key, length, part_size, offset, metadata, content_type, content_disposition, created_at)
+       VALUES (?, ?, ?, ?, 0, ?, ?, ?, ?)`,
+      upload.id,
+      upload.objectKey,
+      upload.length ?? null,
+      upload.partSize,
+      JSON.stringify(upload.metadata),
+      upload.contentType,
+      upload.contentDisposition,
+      upload.createdAt,
+    );
+    return this.load()!;
+  }
+
+  setLength(length: number): void {
+    this.storage.sql.exec("UPDATE upload SET length = ?", length);
+  }
+
+  setMultipartId(multipartId: string): void {
+    this.storage.sql.exec("UPDATE upload SET multipart_id = ?", multipartId);
+  }
+
+  parts(): StoredPart[] {
+    return this.storage.sql
+      .exec<{ number: number; etag: string; size: number }>("SELECT number, etag, size FROM part ORDER BY number")
+      .toArray()
+      .map((row) => ({ partNumber: row.number, etag: row.etag, size: row.size }));
+  }
+
+  tailSize(): number {
+    const row = this.storage.sql.exec<{ size: number }>("SELECT COALESCE(SUM(LENGTH(bytes)), 0) AS size FROM tail").one();
+    return row.size;
+  }
+
+  /**
+   * The tail's rows in order, read one at a time so a large tail is never all
+   * in memory. Rows are looked up by key, not through one cursor, because the
+   * caller awaits R2 between rows.
+   */
+  *tailRows(): Generator<Uint8Array> {
+    const seqs = this.storage.sql.exec<{ seq: number }>("SELECT seq FROM tail ORDER BY seq").toArray();
+    for (const { seq } of seqs) {
+      yield new Uint8Array(this.storage.sql.exec<{ bytes: ArrayBuffer }>("SELECT bytes FROM tail WHERE seq = ?", seq).one().bytes);
+    }
+  }
+
+  /** Makes `bytes` durable at the end of the tail and counts them in the offset. */
+  appendTail(bytes: Uint8Array): number {
+    return this.storage.transactionSync(() => {
+      let seq = this.storage.sql.exec<{ seq: number }>("SELECT COALESCE(MAX(seq), 0) AS seq FROM tail").one().seq;
+      for (let start = 0; start < bytes.length; start += TAIL_ROW_BYTES) {
+        const row = bytes.subarray(start, start + TAIL_ROW_BYTES);
+        this.storage.sql.exec("INSERT INTO tail (seq, bytes) VALUES (?, ?)", ++seq, row);
+      }
+      return this.addToOffset(bytes.length);
+    });
+  }
+
+  /**
+   * Records an uploaded part. Its bytes were the tail (now removed) followed by
+   * `newBytes` bytes that were only in memory, so the offset grows by those.
+   */
+  commitPart(part: StoredPart, newBytes: number): number {
+    return this.storage.transactionSync(() => {
+      this.storage.sql.exec("INSERT OR REPLACE INTO part (number, etag, size) VALUES (?, ?, ?)", part.partNumber, part.etag, part.size);
+      this.storage.sql.exec("DELETE FROM tail");
+      return this.addToOffset(newBytes);
+    });
+  }
+
+  /** The R2 object is complete: only the upload row remains, with offset = length. */
+  markFinished(finishedAt: number, newBytes: number): void {
+    this.storage.transactionSync(() => {
+      this.addToOffset(newBytes);
+      this.storage.sql.exec("DELETE FROM part");
+      this.storage.sql.exec("DELETE FROM tail");
+      this.storage.sql.exec("UPDATE upload SET finished_at = ?, multipart_id = NULL", finishedAt);
+    });
+  }
+
+  private addToOffset(bytes: number): number {
+    return this.storage.sql.exec<{ offset: number }>("UPDATE upload SET offset = offset + ? RETURNING offset", bytes).one().offset;
+  }
+}
+
+function toRecord(row: UploadRow): UploadRecord {
+  return {
+    id: row.id,
+    objectKey: row.object_key,
+    length: row.length ?? undefined,
+    partSize: row.part_size,
+    offset: row.offset,
+    metadata: JSON.parse(row.metadata) as UploadMetadata,
+    contentType: row.content_type,
+    contentDisposition: row.content_disposition,
+    multipartId: row.multipart_id ?? undefined,
+    createdAt: row.created_at,
+    finishedAt: row.finished_at ?? undefined,
+  };
+}

@@ -1,0 +1,261 @@
+import { TusError } from "../errors";
+import { partCapacity, partNumberAt } from "./part-plan";
+import type { UploadRecord } from "./upload-record";
+import type { UploadStore } from "./upload-store";
+import type { LockHolder } from "./write-lock";
+
+export interface WriterDeps {
+  store: UploadStore;
+  bucket: R2Bucket;
+  /** Largest part assembled in memory; larger parts spill to the tail as they fill. */
+  partBufferLimit: number;
+  now: () => number;
+}
+
+/** Why a body stopped before its end. */
+export type BodyOutcome = "complete" | "taken-over" | "disconnected";
+
+/**
+ * Streams request bodies into an upload's R2 parts.
+ *
+ * The part under construction is the upload's tail (durable, in SQLite)
+ * followed by bytes only in memory. When the part reaches the upload's part
+ * size it goes to R2 in one `uploadPart` and is committed together with the
+ * offset; when a body ends or breaks, the in-memory bytes join the tail. So
+ * every counted byte is durable, memory stays near one part, and parts are
+ * cut at exact multiples of the part size whatever the clients' chunk sizes.
+ *
+ * A part no larger than `partBufferLimit` is assembled wholly in memory (the
+ * tail is read into the buffer first): one large `uploadPart` of an array is
+ * the fastest way into R2. A larger part (only uploads over 10,000 × the
+ * limit) spills each full buffer to the tail and is sent as a stream of the
+ * tail's rows.
+ */
+export class UploadWriter {
+  private readonly record: UploadRecord;
+  private length: number | undefined;
+  /** Offset at which the part under construction begins. */
+  private partStart: number;
+  /** Size the part under construction will have. */
+  private capacity: number;
+  /** Bytes of the part under construction that are in the tail but not in `buffer`. */
+  private spilled = 0;
+  private buffer: Uint8Array | undefined;
+  private filled = 0;
+  /** Leading bytes of `buffer` that are also in the tail, and so already counted. */
+  private persisted = 0;
+
+  constructor(
+    private readonly deps: WriterDeps,
+    record: UploadRecord,
+    length: number | undefined,
+  ) {
+    this.record = record;
+    this.length = length;
+    const tailSize = deps.store.tailSize();
+    this.partStart = record.offset - tailSize;
+    this.capacity = partCapacity(this.partStart, record.partSize, length);
+    if (this.capacity > deps.partBufferLimit) {
+      this.spilled = tailSize;
+    } else if (tailSize > 0) {
+      this.buffer = new Uint8Array(this.capacity);
+      for (const row of deps.store.tailRows()) {
+        this.buffer.set(row, this.filled);
+        this.filled += row.length;
+      }
+      this.persisted = this.filled;
+    }
+  }
+
+  /** Bytes received so far, durable or not. */
+  private get received(): number {
+    return this.partStart + this.spilled + this.filled;
+  }
+
+  private get isComplete(): boolean {
+    return this.length !== undefined && this.received === this.length;
+  }
+
+  /** Reads `body` into the upload until it ends, breaks, or a newer request takes over. */
+  async write(body: ReadableStream<Uint8Array>, holder: LockHolder): Promise<BodyOutcome> {
+    const reader = body.getReader();
+    holder.onStop((reason) => {
+      reader.cancel(reason).catch(() => {});
+    });
+    for (;;) {
+      let chunk: ReadableStreamReadResult<Uint8Array>;
+      try {
+        chunk = await reader.read();
+      } catch {
+        // "Network connection lost" or our own cancel: keep what arrived.
+        return holder.stopped ? "taken-over" : "disconnected";
+      }
+      if (chunk.done) return holder.stopped ? "taken-over" : "complete";
+      await this.push(chunk.value);
+    }
+  }
+
+  /**
+   * Makes every received byte durable, and completes the R2 object when the
+   * last byte is in. Runs after `write` however it ended.
+   */
+  async settle(): Promise<number> {
+    if (this.isComplete) {
+      await this.finish();
+    } else {
+      this.persistMemory();
+    }
+    return this.received;
+  }
+
+  /** Completes an upload whose bytes are all durable but whose object is not (e.g. R2 failed at the end). */
+  async finishIfDue(): Promise<void> {
+    if (this.isComplete && this.record.finishedAt === undefined) await this.finish();
+  }
+
+  /** Forgets bytes that are only in memory: used when a body turns out to be invalid. */
+  discardMemory(): void {
+    this.filled = this.persisted;
+  }
+
+  private async push(chunk: Uint8Array): Promise<void> {
+    for (let at = 0; at < chunk.length; ) {
+      if (this.length !== undefined && this.received >= this.length) {
+        this.discardMemory();
+        throw new TusError(
+          "exceeds-upload-length",
+          `the body goes past Upload-Length ${this.length}; the bytes of this request that were not yet stored were discarded`,
+          { offset: this.received },
+        );
+      }
+      const buffer = (this.buffer ??= new Uint8Array(Math.min(this.capacity - this.spilled, this.deps.partBufferLimit)));
+      const take = Math.min(chunk.length - at, buffer.length - this.filled);
+      buffer.set(chunk.subarray(at, at + take), this.filled);
+      this.filled += take;
+      at += take;
+      if (this.filled === buffer.length) await this.onBufferFull();
+    }
+  }
+
+  private async onBufferFull(): Promise<void> {
+    if (this.spilled + this.filled < this.capacity) {
+      // Only parts over the memory limit get here: move the buffer to the tail.
+      this.persistMemory();
+      this.spilled += this.filled;
+      this.filled = this.persisted = 0;
+      this.buffer = undefined;
+      return;
+    }
+    // The last part waits for the body's end, so that an overlong body is
+    // refused before the object is completed.
+    if (!this.isComplete) await this.sendPart();
+  }
+
+  /** Sends the part under construction to R2 and counts it. */
+  private async sendPart(): Promise<void> {
+    const multipart = await this.multipart();
+    const partNumber = partNumberAt(this.partStart, this.record.partSize);
+    const size = this.spilled + this.filled;
+    const uploaded = await r2("uploadPart", () =>
+      this.spilled === 0
+        ? multipart.uploadPart(partNumber, this.buffer!.subarray(0, this.filled))
+        : uploadStreamed(multipart, partNumber, this.partSource(), size),
+    );
+    this.deps.store.commitPart({ partNumber, etag: uploaded.etag, size }, this.filled - this.persisted);
+    this.partStart += size;
+    this.capacity = partCapacity(this.partStart, this.record.partSize, this.length);
+    this.spilled = this.filled = this.persisted = 0;
+    if (this.buffer?.length !== Math.min(this.capacity, this.deps.partBufferLimit)) this.buffer = undefined;
+  }
+
+  private *partSource(): Generator<Uint8Array> {
+    yield* this.deps.store.tailRows();
+    if (this.buffer) yield this.buffer.subarray(this.persisted, this.filled);
+  }
+
+  private persistMemory(): void {
+    if (this.filled > this.persisted) {
+      this.deps.store.appendTail(this.buffer!.subarray(this.persisted, this.filled));
+      this.persisted = this.filled;
+    }
+  }
+
+  /**
+   * All bytes are in: write the object. An upload that never filled a part is
+   * one `put`; otherwise the remainder is the last part and the multipart
+   * upload is completed. If R2 fails, the bytes stay durable and the next
+   * request for the upload tries again.
+   */
+  private async finish(): Promise<void> {
+    const { store, bucket, now } = this.deps;
+    try {
+      if (this.partStart === 0 && this.spilled === 0 && this.record.multipartId === undefined) {
+        await r2("put", () =>
+          bucket.put(this.record.objectKey, this.buffer?.subarray(0, this.filled) ?? new Uint8Array(0), {
+            httpMetadata: this.httpMetadata(),
+          }),
+        );
+        store.markFinished(now(), this.filled - this.persisted);
+        return;
+      }
+      if (this.spilled + this.filled > 0) await this.sendPart();
+      const multipart = await this.multipart();
+      const parts = store.parts().map(({ partNumber, etag }) => ({ partNumber, etag }));
+      await r2("complete", () => multipart.complete(parts));
+      store.markFinished(now(), 0);
+    } catch (error) {
+      this.persistMemory();
+      throw error;
+    }
+  }
+
+  private async multipart(): Promise<R2MultipartUpload> {
+    const { bucket, store } = this.deps;
+    const { objectKey, multipartId } = this.record;
+    if (multipartId !== undefined) return bucket.resumeMultipartUpload(objectKey, multipartId);
+    const created = await r2("createMultipartUpload", () =>
+      bucket.createMultipartUpload(objectKey, { httpMetadata: this.httpMetadata() }),
+    );
+    store.setMultipartId(created.uploadId);
+    this.record.multipartId = created.uploadId;
+    return created;
+  }
+
+  private httpMetadata(): R2HTTPMetadata {
+    return { contentType: this.record.contentType, contentDisposition: this.record.contentDisposition };
+  }
+}
+
+/** Sends a part of known size from a sequence of pieces, without holding it all in memory. */
+async function uploadStreamed(
+  multipart: R2MultipartUpload,
+  partNumber: number,
+  pieces: Iterable<Uint8Array>,
+  size: number,
+): Promise<R2UploadedPart> {
+  const { readable, writable } = new FixedLengthStream(size);
+  const writing = (async () => {
+    const writer = writable.getWriter();
+    for (const piece of pieces) await writer.write(piece);
+    await writer.close();
+  })();
+  const [uploaded] = await Promise.all([multipart.uploadPart(partNumber, readable), writing]);
+  return uploaded;
+}
+
+/**
+ * Runs one R2 operation; a failure becomes a retryable 503. The bytes the
+ * operation carried are still durable or still in memory, so nothing
+ * acknowledged is lost and the client resumes from the reported offset.
+ */
+async function r2<T>(operation: string, call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (error) {
+    if (error instanceof TusError) throw error;
+    console.error(`R2 ${operation} failed`, error);
+    throw new TusError("storage-unavailable", `the storage backend failed (${operation}); retry the request`, {
+      retryAfterSeconds: 1,
+    });
+  }
+}
