@@ -1,0 +1,58 @@
+import { describe, expect, it } from "vitest";
+import { MiB } from "../../src/upload/part-plan";
+import { checkAppend, type UploadRecord } from "../../src/upload/upload-record";
+import { expectTusError } from "./expect-tus-error";
+
+function record(overrides: Partial<UploadRecord> = {}): UploadRecord {
+  return {
+    id: "AAAAAAAAAAAAAAAAAAAAAA",
+    objectKey: "uploads/AAAAAAAAAAAAAAAAAAAAAA",
+    length: 100,
+    partSize: 8 * MiB,
+    offset: 40,
+    metadata: {},
+    contentType: "application/octet-stream",
+    contentDisposition: "attachment",
+    createdAt: 0,
+    multipartId: undefined,
+    finishedAt: undefined,
+    ...overrides,
+  };
+}
+
+describe("checkAppend", () => {
+  it("accepts an append at the current offset and keeps the length", () => {
+    expect(checkAppend(record(), { offset: 40, declaredLength: undefined, contentLength: 60 })).toBe(100);
+  });
+
+  it("refuses another offset with 409 and tells the current one", () => {
+    const error = expectTusError(() => checkAppend(record(), { offset: 0, declaredLength: undefined, contentLength: 1 }), "offset-mismatch");
+    expect(error.details.offset).toBe(40);
+  });
+
+  it("refuses a body that would pass the length before reading it", () => {
+    expectTusError(() => checkAppend(record(), { offset: 40, declaredLength: undefined, contentLength: 61 }), "exceeds-upload-length");
+  });
+
+  it("sets a deferred length once, and never changes it", () => {
+    const deferred = record({ length: undefined, partSize: 16 * MiB });
+    expect(checkAppend(deferred, { offset: 40, declaredLength: 50, contentLength: 10 })).toBe(50);
+    expectTusError(() => checkAppend(record(), { offset: 40, declaredLength: 99, contentLength: 0 }), "length-conflict");
+  });
+
+  it("refuses a declared length below the bytes already received", () => {
+    expectTusError(() => checkAppend(record({ length: undefined }), { offset: 40, declaredLength: 39, contentLength: 0 }), "invalid-header");
+  });
+
+  it("holds a deferred-length upload to 10,000 parts", () => {
+    const deferred = record({ length: undefined, partSize: 5 * MiB });
+    expectTusError(
+      () => checkAppend(deferred, { offset: 40, declaredLength: 10_000 * 5 * MiB + 1, contentLength: 0 }),
+      "upload-too-large",
+    );
+    expectTusError(
+      () => checkAppend(deferred, { offset: 40, declaredLength: undefined, contentLength: 10_000 * 5 * MiB }),
+      "upload-too-large",
+    );
+  });
+});
