@@ -78,20 +78,25 @@ export class UploadWriter {
 
   /** Reads `body` into the upload until it ends, breaks, or a newer request takes over. */
   async write(body: ReadableStream<Uint8Array>, holder: LockHolder): Promise<BodyOutcome> {
-    const reader = body.getReader();
+    const reader = openReader(body);
     holder.onStop((reason) => {
       reader.cancel(reason).catch(() => {});
     });
+    let scratch = new Uint8Array(READ_SIZE);
     for (;;) {
       let chunk: ReadableStreamReadResult<Uint8Array>;
       try {
-        chunk = await reader.read();
+        chunk = await reader.read(scratch);
       } catch {
-        // "Network connection lost" or our own cancel: keep what arrived.
+        // "Network connection lost" or our own cancel. A read delivers bytes
+        // only when it resolves, so nothing that arrived is lost here.
         return holder.stopped ? "taken-over" : "disconnected";
       }
+      if (chunk.value?.length) {
+        await this.push(chunk.value);
+        scratch = new Uint8Array(chunk.value.buffer as ArrayBuffer);
+      }
       if (chunk.done) return holder.stopped ? "taken-over" : "complete";
-      await this.push(chunk.value);
     }
   }
 
@@ -223,6 +228,32 @@ export class UploadWriter {
 
   private httpMetadata(): R2HTTPMetadata {
     return { contentType: this.record.contentType, contentDisposition: this.record.contentDisposition };
+  }
+}
+
+/**
+ * How much one read may take from the body. Reads fill a buffer of this size
+ * with everything that has arrived (a BYOB reader), so a body is read in a
+ * few hundred large reads rather than thousands of small ones; bytes are then
+ * copied into the part. Reading into the part buffer directly would save the
+ * copy but a failed read detaches the buffer it was given, and with it the
+ * bytes already assembled there.
+ */
+const READ_SIZE = 1024 * 1024;
+
+interface BodyReader {
+  read(into: Uint8Array): Promise<ReadableStreamReadResult<Uint8Array>>;
+  cancel(reason: unknown): Promise<void>;
+}
+
+function openReader(body: ReadableStream<Uint8Array>): BodyReader {
+  try {
+    const byob = body.getReader({ mode: "byob" });
+    return { read: (into) => byob.read(into), cancel: (reason) => byob.cancel(reason) };
+  } catch {
+    // Not a byte stream: read whatever chunks it yields.
+    const reader = body.getReader();
+    return { read: () => reader.read(), cancel: (reason) => reader.cancel(reason) };
   }
 }
 
