@@ -59,6 +59,7 @@ export default {
     const config = configFromEnv(env);
     let gateway = gateways.get(config);
     if (!gateway) gateways.set(config, (gateway = createGateway(config)));
-    return gateway.fetch(request as unknown as IRequest, env);
+    // Paths outside the base path match no route at all.
+    return (await gateway.fetch(request as unknown as IRequest, env)) ?? errorResponse(new TusError("upload-not-found"), request);
   },
 };

@@ -7,8 +7,8 @@ import { maxLengthForPartSize } from "./part-plan";
  * values and back.
  */
 
-/** Client-supplied metadata, kept opaque: key → value exactly as the dialect carries it. */
-export type UploadMetadata = Record<string, string>;
+/** Client-supplied metadata, kept opaque and in order: key → value exactly as the dialect carries it. */
+export type UploadMetadata = Map<string, string>;
 
 export interface NewUpload {
   id: string;

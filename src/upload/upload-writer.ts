@@ -25,11 +25,12 @@ export type BodyOutcome = "complete" | "taken-over" | "disconnected";
  * every counted byte is durable, memory stays near one part, and parts are
  * cut at exact multiples of the part size whatever the clients' chunk sizes.
  *
- * A part no larger than `partBufferLimit` is assembled wholly in memory (the
- * tail is read into the buffer first): one large `uploadPart` of an array is
- * the fastest way into R2. A larger part (only uploads over 10,000 × the
- * limit) spills each full buffer to the tail and is sent as a stream of the
- * tail's rows.
+ * A part that arrives within one PATCH is sent straight from memory, the
+ * fastest way into R2. A part with a stored tail (the client's chunks are
+ * smaller than a part) is sent as a stream of the tail's rows and the
+ * buffer, so the tail is read once, when its part is sent. A part larger than
+ * `partBufferLimit` (only uploads over 10,000 × that limit) moves each full
+ * buffer to the tail as it fills, so memory stays bounded.
  */
 export class UploadWriter {
   private readonly record: UploadRecord;
@@ -38,12 +39,11 @@ export class UploadWriter {
   private partStart: number;
   /** Size the part under construction will have. */
   private capacity: number;
-  /** Bytes of the part under construction that are in the tail but not in `buffer`. */
-  private spilled = 0;
+  /** Bytes of the part under construction that are in the tail (durable, counted). */
+  private stored: number;
+  /** Bytes of the part under construction that are only in memory, in `buffer[0, filled)`. */
   private buffer: Uint8Array | undefined;
   private filled = 0;
-  /** Leading bytes of `buffer` that are also in the tail, and so already counted. */
-  private persisted = 0;
 
   constructor(
     private readonly deps: WriterDeps,
@@ -52,24 +52,14 @@ export class UploadWriter {
   ) {
     this.record = record;
     this.length = length;
-    const tailSize = deps.store.tailSize();
-    this.partStart = record.offset - tailSize;
+    this.stored = deps.store.tailSize();
+    this.partStart = record.offset - this.stored;
     this.capacity = partCapacity(this.partStart, record.partSize, length);
-    if (this.capacity > deps.partBufferLimit) {
-      this.spilled = tailSize;
-    } else if (tailSize > 0) {
-      this.buffer = new Uint8Array(this.capacity);
-      for (const row of deps.store.tailRows()) {
-        this.buffer.set(row, this.filled);
-        this.filled += row.length;
-      }
-      this.persisted = this.filled;
-    }
   }
 
   /** Bytes received so far, durable or not. */
   private get received(): number {
-    return this.partStart + this.spilled + this.filled;
+    return this.partStart + this.stored + this.filled;
   }
 
   private get isComplete(): boolean {
@@ -104,23 +94,22 @@ export class UploadWriter {
    * Makes every received byte durable, and completes the R2 object when the
    * last byte is in. Runs after `write` however it ended.
    */
-  async settle(): Promise<number> {
+  async settle(): Promise<void> {
     if (this.isComplete) {
-      await this.finish();
+      await this.finishIfDue();
     } else {
       this.persistMemory();
     }
-    return this.received;
   }
 
-  /** Completes an upload whose bytes are all durable but whose object is not (e.g. R2 failed at the end). */
+  /** Completes the object once all bytes are in; also recovers one whose completion failed in R2 last time. */
   async finishIfDue(): Promise<void> {
     if (this.isComplete && this.record.finishedAt === undefined) await this.finish();
   }
 
   /** Forgets bytes that are only in memory: used when a body turns out to be invalid. */
   discardMemory(): void {
-    this.filled = this.persisted;
+    this.filled = 0;
   }
 
   private async push(chunk: Uint8Array): Promise<void> {
@@ -133,7 +122,7 @@ export class UploadWriter {
           { offset: this.received },
         );
       }
-      const buffer = (this.buffer ??= new Uint8Array(Math.min(this.capacity - this.spilled, this.deps.partBufferLimit)));
+      const buffer = (this.buffer ??= new Uint8Array(Math.min(this.capacity - this.stored, this.deps.partBufferLimit)));
       const take = Math.min(chunk.length - at, buffer.length - this.filled);
       buffer.set(chunk.subarray(at, at + take), this.filled);
       this.filled += take;
@@ -143,12 +132,10 @@ export class UploadWriter {
   }
 
   private async onBufferFull(): Promise<void> {
-    if (this.spilled + this.filled < this.capacity) {
+    if (this.stored + this.filled < this.capacity) {
       // Only parts over the memory limit get here: move the buffer to the tail.
       this.persistMemory();
-      this.spilled += this.filled;
-      this.filled = this.persisted = 0;
-      this.buffer = undefined;
+      if (this.buffer!.length > this.capacity - this.stored) this.buffer = undefined;
       return;
     }
     // The last part waits for the body's end, so that an overlong body is
@@ -160,28 +147,31 @@ export class UploadWriter {
   private async sendPart(): Promise<void> {
     const multipart = await this.multipart();
     const partNumber = partNumberAt(this.partStart, this.record.partSize);
-    const size = this.spilled + this.filled;
-    const uploaded = await r2("uploadPart", () =>
-      this.spilled === 0
-        ? multipart.uploadPart(partNumber, this.buffer!.subarray(0, this.filled))
-        : uploadStreamed(multipart, partNumber, this.partSource(), size),
-    );
-    this.deps.store.commitPart({ partNumber, etag: uploaded.etag, size }, this.filled - this.persisted);
+    const size = this.stored + this.filled;
+    const uploaded = await r2("uploadPart", () => withBody(this.partPieces(), size, (body) => multipart.uploadPart(partNumber, body)));
+    this.deps.store.commitPart({ partNumber, etag: uploaded.etag, size }, this.filled);
     this.partStart += size;
     this.capacity = partCapacity(this.partStart, this.record.partSize, this.length);
-    this.spilled = this.filled = this.persisted = 0;
+    this.stored = this.filled = 0;
     if (this.buffer?.length !== Math.min(this.capacity, this.deps.partBufferLimit)) this.buffer = undefined;
   }
 
-  private *partSource(): Generator<Uint8Array> {
-    yield* this.deps.store.tailRows();
-    if (this.buffer) yield this.buffer.subarray(this.persisted, this.filled);
+  /** The part under construction: its stored tail, then the bytes in memory. */
+  private partPieces(): Iterable<Uint8Array> {
+    const memory = this.buffer?.subarray(0, this.filled) ?? new Uint8Array(0);
+    if (this.stored === 0) return [memory];
+    const tail = this.deps.store.tailRows();
+    return (function* () {
+      yield* tail;
+      yield memory;
+    })();
   }
 
   private persistMemory(): void {
-    if (this.filled > this.persisted) {
-      this.deps.store.appendTail(this.buffer!.subarray(this.persisted, this.filled));
-      this.persisted = this.filled;
+    if (this.filled > 0) {
+      this.deps.store.appendTail(this.buffer!.subarray(0, this.filled));
+      this.stored += this.filled;
+      this.filled = 0;
     }
   }
 
@@ -194,16 +184,15 @@ export class UploadWriter {
   private async finish(): Promise<void> {
     const { store, bucket, now } = this.deps;
     try {
-      if (this.partStart === 0 && this.spilled === 0 && this.record.multipartId === undefined) {
+      if (this.partStart === 0 && this.record.multipartId === undefined) {
+        const size = this.stored + this.filled;
         await r2("put", () =>
-          bucket.put(this.record.objectKey, this.buffer?.subarray(0, this.filled) ?? new Uint8Array(0), {
-            httpMetadata: this.httpMetadata(),
-          }),
+          withBody(this.partPieces(), size, (body) => bucket.put(this.record.objectKey, body, { httpMetadata: this.httpMetadata() })),
         );
-        store.markFinished(now(), this.filled - this.persisted);
+        store.markFinished(now(), this.filled);
         return;
       }
-      if (this.spilled + this.filled > 0) await this.sendPart();
+      if (this.stored + this.filled > 0) await this.sendPart();
       const multipart = await this.multipart();
       const parts = store.parts().map(({ partNumber, etag }) => ({ partNumber, etag }));
       await r2("complete", () => multipart.complete(parts));
@@ -257,21 +246,25 @@ function openReader(body: ReadableStream<Uint8Array>): BodyReader {
   }
 }
 
-/** Sends a part of known size from a sequence of pieces, without holding it all in memory. */
-async function uploadStreamed(
-  multipart: R2MultipartUpload,
-  partNumber: number,
+/**
+ * Hands `send` a body of `size` bytes made of `pieces`: a lone array as it is
+ * (R2 takes it in one go), several as a stream of known length, written piece
+ * by piece so they are never all in memory at once.
+ */
+async function withBody<T>(
   pieces: Iterable<Uint8Array>,
   size: number,
-): Promise<R2UploadedPart> {
+  send: (body: Uint8Array | ReadableStream) => Promise<T>,
+): Promise<T> {
+  if (Array.isArray(pieces) && pieces.length === 1) return send(pieces[0] as Uint8Array);
   const { readable, writable } = new FixedLengthStream(size);
   const writing = (async () => {
     const writer = writable.getWriter();
-    for (const piece of pieces) await writer.write(piece);
+    for (const piece of pieces) if (piece.length) await writer.write(piece);
     await writer.close();
   })();
-  const [uploaded] = await Promise.all([multipart.uploadPart(partNumber, readable), writing]);
-  return uploaded;
+  const [result] = await Promise.all([send(readable), writing]);
+  return result;
 }
 
 /**

@@ -38,8 +38,7 @@ export class Uploads {
         objectKey: this.config.objectKeyPrefix + id,
         length: request.length,
         partSize: planPartSize(request.length, this.config),
-        // Structured clone refuses null-prototype objects; spreading copies own keys only.
-        metadata: { ...request.metadata },
+        metadata: request.metadata,
         contentType: request.contentType,
         contentDisposition: request.contentDisposition,
         createdAt: Date.now(),

@@ -118,7 +118,11 @@ describe("parseUploadLength", () => {
     expect(parseUploadLength(new Headers({ "Upload-Length": value }))).toBe(expected);
   });
 
-  it.each(["", "1.5", "0x10", String(R2_MAX_OBJECT_SIZE + 1), "12345678901234567"])(
+  it("reads an Upload-Length beyond R2's largest object, for the caller to refuse as too large (413)", () => {
+    expect(parseUploadLength(new Headers({ "Upload-Length": String(R2_MAX_OBJECT_SIZE + 1) }))).toBe(R2_MAX_OBJECT_SIZE + 1);
+  });
+
+  it.each(["", "1.5", "0x10", "9007199254740992", "12345678901234567"])(
     "rejects Upload-Length %j",
     (value) => {
       expectTusError(() => parseUploadLength(new Headers({ "Upload-Length": value })), "invalid-header");

@@ -10,7 +10,7 @@ function record(overrides: Partial<UploadRecord> = {}): UploadRecord {
     length: 100,
     partSize: 8 * MiB,
     offset: 40,
-    metadata: {},
+    metadata: new Map(),
     contentType: "application/octet-stream",
     contentDisposition: "attachment",
     createdAt: 0,

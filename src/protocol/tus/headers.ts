@@ -73,10 +73,14 @@ export function parseUploadOffset(headers: Headers): number {
   return parseDecimal(value, "Upload-Offset", R2_MAX_OBJECT_SIZE);
 }
 
-/** "The Upload-Length request and response header indicates the size of the entire upload in bytes." */
+/**
+ * "The Upload-Length request and response header indicates the size of the
+ * entire upload in bytes." Any safe integer parses: a length over the
+ * server's maximum is not malformed but too large, a 413 the caller decides.
+ */
 export function parseUploadLength(headers: Headers): number | undefined {
   const value = headers.get("Upload-Length");
-  return value === null ? undefined : parseDecimal(value, "Upload-Length", R2_MAX_OBJECT_SIZE);
+  return value === null ? undefined : parseDecimal(value, "Upload-Length", Number.MAX_SAFE_INTEGER);
 }
 
 /**

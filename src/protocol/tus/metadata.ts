@@ -10,8 +10,12 @@
 import { TusError } from "../../errors";
 import { quoteForMessage } from "./headers";
 
-/** Key → the Base64 value exactly as the client sent it ("" when empty). */
-export type UploadMetadata = Record<string, string>;
+/**
+ * Key → the Base64 value exactly as the client sent it ("" when empty). A Map,
+ * so HEAD echoes the pairs in the client's order (an object would move keys
+ * such as "1" to the front) and any key, `__proto__` included, is just a key.
+ */
+export type UploadMetadata = Map<string, string>;
 
 /** Printable ASCII without space: "SHOULD be ASCII" is enforced, since keys end up in logs and responses. */
 const KEY = /^[\x21-\x7e]+$/;
@@ -28,8 +32,7 @@ function invalid(message: string): TusError {
 }
 
 export function parseUploadMetadata(header: string | null): UploadMetadata {
-  // A null prototype lets keys such as `__proto__` be stored as ordinary keys.
-  const metadata: UploadMetadata = Object.create(null);
+  const metadata: UploadMetadata = new Map();
   if (header === null || header.trim() === "") return metadata;
 
   for (const rawPair of header.split(",")) {
@@ -52,16 +55,16 @@ export function parseUploadMetadata(header: string | null): UploadMetadata {
     if (!BASE64.test(value)) {
       throw invalid(`the value of ${quoteForMessage(key)} is not Base64: ${quoteForMessage(value)}`);
     }
-    if (Object.hasOwn(metadata, key)) {
+    if (metadata.has(key)) {
       throw invalid(`the key ${quoteForMessage(key)} appears more than once; keys must be unique`);
     }
-    metadata[key] = value;
+    metadata.set(key, value);
   }
   return metadata;
 }
 
 export function serializeUploadMetadata(metadata: UploadMetadata): string {
-  return Object.entries(metadata)
+  return [...metadata]
     .map(([key, value]) => (value === "" ? key : `${key} ${value}`))
     .join(",");
 }
@@ -72,10 +75,11 @@ export function serializeUploadMetadata(metadata: UploadMetadata): string {
  * value is not Base64 — a caller only ever wants usable text.
  */
 export function decodeMetadataText(metadata: UploadMetadata, key: string): string | undefined {
-  if (!Object.hasOwn(metadata, key)) return undefined;
+  const value = metadata.get(key);
+  if (value === undefined) return undefined;
   let binary: string;
   try {
-    binary = atob(metadata[key] ?? "");
+    binary = atob(value);
   } catch {
     return undefined;
   }

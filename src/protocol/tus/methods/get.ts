@@ -1,4 +1,5 @@
 import { parseRange } from "../../http/range";
+import { tusHeaders } from "../respond";
 import type { TusContext } from "../context";
 
 /**
@@ -9,7 +10,7 @@ export async function handleGet({ request, uploads, uploadId }: TusContext): Pro
   const info = await uploads.finished(uploadId);
   const range = parseRange(request.headers.get("Range"), info.length);
   const object = await uploads.openObject(info, range);
-  const headers = new Headers({
+  const headers = tusHeaders({
     "Content-Type": object.httpMetadata?.contentType ?? "application/octet-stream",
     "Content-Disposition": object.httpMetadata?.contentDisposition ?? "attachment",
     "Accept-Ranges": "bytes",
