@@ -1,3 +1,4 @@
+import type { AllowedOrigins } from "./protocol/http/cors";
 import { isValidPartSize, MiB, R2_LIMITS } from "./upload/part-plan";
 
 /**
@@ -24,6 +25,16 @@ export interface GatewayConfig {
   lockTimeoutMs: number;
   /** Prefix of every R2 object key. Default `uploads/`. */
   objectKeyPrefix: string;
+  /** Origins browsers may upload from: `*` (default) or a list. */
+  corsAllowedOrigins: AllowedOrigins;
+  /** Idle time after which an unfinished upload expires; 0 never. Default 24 hours. */
+  expireAfterMs: number;
+  /** Time after finishing at which a finished upload (and its object) expires; 0 never (default). */
+  expireFinishedAfterMs: number;
+  /** Whether DELETE on a finished upload deletes its R2 object too. Default true. */
+  terminateDeletesObject: boolean;
+  /** Whether partial uploads are deleted once their final upload is assembled. Default true. */
+  concatDeletesPartials: boolean;
 }
 
 export type ConfigVariables = Partial<Record<ConfigVariable, string>>;
@@ -35,7 +46,12 @@ type ConfigVariable =
   | "DEFERRED_PART_SIZE"
   | "PART_BUFFER_LIMIT"
   | "LOCK_TIMEOUT_MS"
-  | "OBJECT_KEY_PREFIX";
+  | "OBJECT_KEY_PREFIX"
+  | "CORS_ALLOWED_ORIGINS"
+  | "EXPIRE_AFTER_SECONDS"
+  | "EXPIRE_FINISHED_AFTER_SECONDS"
+  | "TERMINATE_DELETES_OBJECT"
+  | "CONCAT_DELETES_PARTIALS";
 
 export const DEFAULT_CONFIG: GatewayConfig = {
   basePath: "/files/",
@@ -45,6 +61,11 @@ export const DEFAULT_CONFIG: GatewayConfig = {
   partBufferLimit: 32 * MiB,
   lockTimeoutMs: 5000,
   objectKeyPrefix: "uploads/",
+  corsAllowedOrigins: "*",
+  expireAfterMs: 24 * 60 * 60 * 1000,
+  expireFinishedAfterMs: 0,
+  terminateDeletesObject: true,
+  concatDeletesPartials: true,
 };
 
 export class ConfigError extends Error {
@@ -69,6 +90,11 @@ export function parseConfig(vars: ConfigVariables): GatewayConfig {
     partBufferLimit: parseInteger(vars, "PART_BUFFER_LIMIT", DEFAULT_CONFIG.partBufferLimit, MiB, R2_LIMITS.maxPartSize),
     lockTimeoutMs: parseInteger(vars, "LOCK_TIMEOUT_MS", DEFAULT_CONFIG.lockTimeoutMs, 100, 60_000),
     objectKeyPrefix: parseKeyPrefix(vars.OBJECT_KEY_PREFIX),
+    corsAllowedOrigins: parseOrigins(vars.CORS_ALLOWED_ORIGINS),
+    expireAfterMs: parseSeconds(vars, "EXPIRE_AFTER_SECONDS", DEFAULT_CONFIG.expireAfterMs),
+    expireFinishedAfterMs: parseSeconds(vars, "EXPIRE_FINISHED_AFTER_SECONDS", DEFAULT_CONFIG.expireFinishedAfterMs),
+    terminateDeletesObject: parseBoolean(vars, "TERMINATE_DELETES_OBJECT", DEFAULT_CONFIG.terminateDeletesObject),
+    concatDeletesPartials: parseBoolean(vars, "CONCAT_DELETES_PARTIALS", DEFAULT_CONFIG.concatDeletesPartials),
   };
   if (!isValidPartSize(config.partSize)) throw new ConfigError("PART_SIZE", "is not a valid R2 part size");
   if (config.deferredPartSize > config.partBufferLimit) {
@@ -97,11 +123,26 @@ function parseInteger(vars: ConfigVariables, name: ConfigVariable, fallback: num
   if (raw === undefined || raw === "") return fallback;
   const text = String(raw).trim();
   if (!/^[0-9]+$/.test(text) || !Number.isSafeInteger(Number(text))) {
-    throw new ConfigError(name, `must be a whole number of ${name.endsWith("_MS") ? "milliseconds" : "bytes"}, got "${text}"`);
+    const unit = name.endsWith("_MS") ? "milliseconds" : name.endsWith("_SECONDS") ? "seconds" : "bytes";
+    throw new ConfigError(name, `must be a whole number of ${unit}, got "${text}"`);
   }
   const value = Number(text);
   if (value < min || value > max) throw new ConfigError(name, `must be between ${min} and ${max}, got ${value}`);
   return value;
+}
+
+function parseSeconds(vars: ConfigVariables, name: ConfigVariable, fallbackMs: number): number {
+  const seconds = parseInteger(vars, name, fallbackMs / 1000, 0, 10 * 365 * 24 * 60 * 60);
+  return seconds * 1000;
+}
+
+function parseBoolean(vars: ConfigVariables, name: ConfigVariable, fallback: boolean): boolean {
+  const raw = vars[name];
+  if (raw === undefined || raw === "") return fallback;
+  const text = String(raw).trim().toLowerCase();
+  if (text === "true" || text === "1") return true;
+  if (text === "false" || text === "0") return false;
+  throw new ConfigError(name, `must be "true" or "false", got "${raw}"`);
 }
 
 function parseBasePath(raw: string | undefined): string {
@@ -118,4 +159,21 @@ function parseKeyPrefix(raw: string | undefined): string {
     throw new ConfigError("OBJECT_KEY_PREFIX", `must be a relative key prefix without control characters or "." / ".." segments, got "${raw}"`);
   }
   return raw;
+}
+
+function parseOrigins(raw: string | undefined): AllowedOrigins {
+  if (raw === undefined || raw.trim() === "" || raw.trim() === "*") return "*";
+  const origins = raw.split(",").map((origin) => origin.trim()).filter(Boolean);
+  for (const origin of origins) {
+    let parsed: URL | undefined;
+    try {
+      parsed = new URL(origin);
+    } catch {
+      parsed = undefined;
+    }
+    if (!parsed || parsed.origin !== origin) {
+      throw new ConfigError("CORS_ALLOWED_ORIGINS", `must be "*" or a comma-separated list of origins like https://example.com (no path or trailing slash), got "${origin}"`);
+    }
+  }
+  return new Set(origins);
 }

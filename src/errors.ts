@@ -24,6 +24,17 @@ export const ERRORS = {
   },
   "offset-mismatch": { status: 409, message: "Upload-Offset does not match the upload's current offset" },
   "upload-not-found": { status: 404, message: "no upload exists at this URL" },
+  "upload-gone": { status: 410, message: "this upload was terminated or has expired" },
+  "unsupported-checksum": {
+    status: 400,
+    message: "Upload-Checksum must be '<algorithm> <base64 digest>' with an algorithm from Tus-Checksum-Algorithm",
+  },
+  "checksum-mismatch": { status: 460, message: "the body does not match Upload-Checksum; nothing of it was stored" },
+  "invalid-concat": { status: 400, message: "Upload-Concat is malformed or names uploads that cannot be concatenated" },
+  "final-upload-is-read-only": {
+    status: 403,
+    message: "a final upload is assembled from its partial uploads and takes no PATCH",
+  },
   "upload-too-large": { status: 413, message: "Upload-Length exceeds the largest upload this server accepts" },
   "exceeds-upload-length": {
     status: 413,

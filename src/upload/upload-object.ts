@@ -1,20 +1,34 @@
 import { DurableObject } from "cloudflare:workers";
-import { configFromEnv } from "../config";
+import { configFromEnv, type GatewayConfig } from "../config";
 import { serializeError, TusError, type SerializedError } from "../errors";
+import type { ExpectedChecksum } from "./chunk-digest";
+import { assembleStep, type PartialState } from "./concat-assembler";
+import { endUpload, nextExpiry } from "./lifecycle";
 import { checkAppend, toInfo, type AppendRequest, type NewUpload, type UploadInfo, type UploadRecord } from "./upload-record";
 import { UploadStore } from "./upload-store";
-import { UploadWriter, type WriterDeps } from "./upload-writer";
+import { UploadWriter, type BodyEnding, type WriterDeps } from "./upload-writer";
 import { WriteLock, type LockHolder } from "./write-lock";
 
 export interface UploadObjectEnv {
   BUCKET: R2Bucket;
+  UPLOADS: DurableObjectNamespace<UploadObject>;
 }
 
 /** A call's outcome, in a form that crosses the Durable Object boundary intact. */
 export type Outcome<T> = { ok: true; value: T } | { ok: false; error: SerializedError };
 
-/** Header that carries an `AppendRequest` on the internal append call. */
+/** An append as it travels to the object: the request, and the checksum of its body if any. */
+export interface AppendCall extends AppendRequest {
+  checksum: ExpectedChecksum | undefined;
+}
+
+/** Header that carries an `AppendCall` on the internal append request. */
 export const APPEND_HEADER = "x-tus-edge-append";
+
+/** A final upload waiting for partials polls this often, in case a partial's notice was lost. */
+const PARTIAL_POLL_MS = 30_000;
+/** Wall time one assembly step may take before the next alarm continues. */
+const ASSEMBLY_STEP_MS = 10_000;
 
 /**
  * One Durable Object per upload. It owns the upload's state and serialises
@@ -23,28 +37,34 @@ export const APPEND_HEADER = "x-tus-edge-append";
  *
  * Appends arrive through `fetch` because the request body must stream in
  * (and a broken connection must surface as a failed read, so the bytes that
- * did arrive are kept); everything else is an RPC method.
+ * did arrive are kept); everything else is an RPC method. The alarm does the
+ * background work: expiring idle uploads and assembling final uploads.
  */
 export class UploadObject extends DurableObject<UploadObjectEnv> {
+  private readonly config: GatewayConfig;
   private readonly store: UploadStore;
   private readonly lock: WriteLock;
   private readonly writerDeps: WriterDeps;
 
   constructor(ctx: DurableObjectState, env: UploadObjectEnv) {
     super(ctx, env);
-    const config = configFromEnv(env);
+    this.config = configFromEnv(env);
     this.store = new UploadStore(ctx.storage);
-    this.lock = new WriteLock(config.lockTimeoutMs);
-    this.writerDeps = { store: this.store, bucket: env.BUCKET, partBufferLimit: config.partBufferLimit, now: Date.now };
+    this.lock = new WriteLock(this.config.lockTimeoutMs);
+    this.writerDeps = { store: this.store, bucket: env.BUCKET, partBufferLimit: this.config.partBufferLimit, now: Date.now };
   }
 
   async create(upload: NewUpload): Promise<Outcome<UploadInfo>> {
     return settle(async () => {
       if (this.store.load()) throw new Error(`upload ${upload.id} already exists`);
       const record = this.store.create(upload);
-      // An upload of length 0 is complete the moment it exists.
-      await new UploadWriter(this.writerDeps, record, record.length).finishIfDue();
-      return toInfo(this.loadOrThrow());
+      if (record.concat?.kind === "final") {
+        await this.ctx.storage.setAlarm(Date.now());
+      } else {
+        // An upload of length 0 is complete the moment it exists.
+        await new UploadWriter(this.writerDeps, record, record.length).finishIfDue();
+      }
+      return toInfo(await this.touch());
     });
   }
 
@@ -53,56 +73,171 @@ export class UploadObject extends DurableObject<UploadObjectEnv> {
     return settle(() => this.lock.run(async () => toInfo(await this.loadFinished())));
   }
 
-  /** The upload's state without waiting for writers: for downloads of finished uploads. */
+  /** The upload's state without waiting for writers: for downloads and concatenation. */
   async peek(): Promise<Outcome<UploadInfo>> {
-    return settle(async () => toInfo(this.loadOrThrow()));
+    return settle(async () => toInfo(this.loadLive()));
+  }
+
+  /** DELETE: stops any PATCH in flight, then removes the upload and its bytes. */
+  async terminate(): Promise<Outcome<null>> {
+    return settle(() =>
+      this.lock.run(async () => {
+        await endUpload(this.writerDeps, this.loadLive(), "terminated", this.config.terminateDeletesObject);
+        await this.ctx.storage.deleteAlarm();
+        return null;
+      }),
+    );
+  }
+
+  /**
+   * A final upload claims this partial upload. Returns its length; a partial
+   * belongs to one final only, since partials are deleted after assembly.
+   */
+  async attachFinal(finalId: string): Promise<Outcome<number>> {
+    return settle(async () => {
+      const record = this.loadLive();
+      if (record.concat?.kind !== "partial") throw new TusError("invalid-concat", `upload ${record.id} is not a partial upload (Upload-Concat: partial)`);
+      if (record.length === undefined) throw new TusError("invalid-concat", `partial upload ${record.id} has no length yet; declare it first`);
+      const others = record.concat.finals.filter((id) => id !== finalId);
+      if (others.length > 0) throw new TusError("invalid-concat", `partial upload ${record.id} already belongs to another final upload`);
+      this.store.setConcat({ kind: "partial", finals: [finalId] });
+      return record.length;
+    });
+  }
+
+  /** A partial upload of this final one finished: assemble now rather than at the next poll. */
+  async partialFinished(): Promise<void> {
+    const record = this.store.load();
+    if (record?.concat?.kind === "final" && record.finishedAt === undefined && !record.ended) {
+      await this.ctx.storage.setAlarm(Date.now());
+    }
   }
 
   override async fetch(request: Request): Promise<Response> {
     const outcome = await settle(() => {
-      const append = JSON.parse(request.headers.get(APPEND_HEADER) ?? "null") as AppendRequest;
-      return this.lock.run((holder) => this.append(append, request.body, holder));
+      const call = JSON.parse(request.headers.get(APPEND_HEADER) ?? "null") as AppendCall;
+      return this.lock.run((holder) => this.append(call, request.body, holder));
     });
     return Response.json(outcome);
   }
 
-  private async append(append: AppendRequest, body: ReadableStream<Uint8Array> | null, holder: LockHolder): Promise<UploadInfo> {
+  override async alarm(): Promise<void> {
+    const record = this.store.load();
+    if (!record || record.ended) return;
+    if (record.concat?.kind === "final" && record.finishedAt === undefined) {
+      await this.assemble(record);
+      return;
+    }
+    if (record.expiresAt === undefined) return;
+    // A PATCH since the alarm was set moved the expiry on: not idle after all.
+    if (Date.now() < record.expiresAt) {
+      await this.ctx.storage.setAlarm(record.expiresAt);
+      return;
+    }
+    await this.lock.run(async () => {
+      const current = this.store.load();
+      if (current && !current.ended) await endUpload(this.writerDeps, current, "expired", true);
+    });
+  }
+
+  private async append(call: AppendCall, body: ReadableStream<Uint8Array> | null, holder: LockHolder): Promise<UploadInfo> {
     const record = await this.loadFinished();
-    const length = checkAppend(record, append);
+    if (record.concat?.kind === "final") throw new TusError("final-upload-is-read-only");
+    const length = checkAppend(record, call);
     if (length !== record.length) this.store.setLength(length!);
+    await this.touch();
     const writer = new UploadWriter(this.writerDeps, record, length);
+    let ending: BodyEnding = "complete";
     let writeError: unknown;
     try {
-      if (body) await writer.write(body, holder);
+      ending = await writer.write(body, holder, call.checksum);
     } catch (error) {
       writeError = error;
+      ending = error instanceof TusError && error.code === "exceeds-upload-length" ? "refused" : "interrupted";
     }
-    if (writeError instanceof TusError && writeError.code === "exceeds-upload-length") {
-      writer.discardMemory();
+    try {
+      await writer.settle(ending);
+    } catch (error) {
+      writeError ??= error;
     }
-    await writer.settle();
-    if (writeError) throw withCurrentOffset(writeError, this.loadOrThrow().offset);
-    return toInfo(this.loadOrThrow());
+    const after = await this.touch();
+    if (after.finishedAt !== undefined && after.concat?.kind === "partial") await this.notifyFinals(after.concat.finals);
+    if (writeError) throw withOffset(writeError, after.offset);
+    return toInfo(after);
+  }
+
+  private async assemble(record: UploadRecord): Promise<void> {
+    const result = await assembleStep(
+      {
+        store: this.store,
+        bucket: this.env.BUCKET,
+        now: Date.now,
+        stepBudgetMs: ASSEMBLY_STEP_MS,
+        locatePartial: (id) => this.locatePartial(id),
+      },
+      record,
+    );
+    if (result.state === "waiting") await this.ctx.storage.setAlarm(Date.now() + PARTIAL_POLL_MS);
+    if (result.state === "continue") await this.ctx.storage.setAlarm(Date.now());
+    if (result.state === "failed") {
+      console.error(`final upload ${record.id} cannot be assembled: ${result.reason}`);
+      await endUpload(this.writerDeps, this.store.load()!, "terminated", true);
+    }
+    if (result.state === "finished") {
+      await this.touch();
+      if (this.config.concatDeletesPartials && record.concat?.kind === "final") {
+        await Promise.all(record.concat.partials.map(({ id }) => this.uploadStub(id).terminate()));
+      }
+    }
+  }
+
+  private async locatePartial(id: string): Promise<PartialState> {
+    const outcome = await this.uploadStub(id).peek();
+    if (!outcome.ok) return { state: "gone" };
+    return outcome.value.finished ? { state: "finished", objectKey: outcome.value.objectKey } : { state: "unfinished" };
+  }
+
+  private async notifyFinals(finalIds: string[]): Promise<void> {
+    await Promise.all(finalIds.map((id) => this.uploadStub(id).partialFinished()));
+  }
+
+  private uploadStub(id: string): DurableObjectStub<UploadObject> {
+    return this.env.UPLOADS.get(this.env.UPLOADS.idFromName(id));
+  }
+
+  /** Restarts the upload's expiry clock (and its alarm) after activity; returns the current record. */
+  private async touch(): Promise<UploadRecord> {
+    const record = this.loadLive();
+    const expiresAt = nextExpiry(record, Date.now(), this.config);
+    if (expiresAt !== record.expiresAt) this.store.setExpiry(expiresAt);
+    const assembling = record.concat?.kind === "final" && record.finishedAt === undefined;
+    if (expiresAt !== undefined) await this.ctx.storage.setAlarm(expiresAt);
+    else if (!assembling) await this.ctx.storage.deleteAlarm();
+    return { ...record, expiresAt };
   }
 
   /** Loads the upload, first completing its object if all bytes are in but R2 failed last time. */
   private async loadFinished(): Promise<UploadRecord> {
-    const record = this.loadOrThrow();
-    if (record.finishedAt === undefined && record.offset === record.length) {
+    const record = this.loadLive();
+    if (record.finishedAt === undefined && record.offset === record.length && record.concat?.kind !== "final") {
       await new UploadWriter(this.writerDeps, record, record.length).finishIfDue();
-      return this.loadOrThrow();
+      return this.loadLive();
     }
     return record;
   }
 
-  private loadOrThrow(): UploadRecord {
+  /** The upload, if it exists and has not ended. */
+  private loadLive(): UploadRecord {
     const record = this.store.load();
     if (!record) throw new TusError("upload-not-found");
+    if (record.ended) {
+      throw new TusError("upload-gone", record.ended === "expired" ? "this upload expired and its bytes were deleted" : "this upload was terminated");
+    }
     return record;
   }
 }
 
-function withCurrentOffset(error: unknown, offset: number): unknown {
+function withOffset(error: unknown, offset: number): unknown {
   return error instanceof TusError ? new TusError(error.code, error.message, { ...error.details, offset }) : error;
 }
 

@@ -10,6 +10,23 @@ import { maxLengthForPartSize } from "./part-plan";
 /** Client-supplied metadata, kept opaque and in order: key → value exactly as the dialect carries it. */
 export type UploadMetadata = Map<string, string>;
 
+/** Why an upload is gone: its tombstone answers 410. */
+export type UploadEnd = "terminated" | "expired";
+
+/**
+ * Concatenation: a partial upload is an ordinary upload that a final one
+ * will be assembled from; a final upload has no bytes of its own until its
+ * partials are finished, then it is assembled from their objects.
+ */
+export type Concatenation =
+  | { kind: "partial"; finals: string[] }
+  | { kind: "final"; partials: PartialSource[] };
+
+export interface PartialSource {
+  id: string;
+  length: number;
+}
+
 export interface NewUpload {
   id: string;
   objectKey: string;
@@ -21,6 +38,7 @@ export interface NewUpload {
   contentType: string;
   contentDisposition: string;
   createdAt: number;
+  concat?: Concatenation;
 }
 
 export interface UploadRecord extends NewUpload {
@@ -29,6 +47,10 @@ export interface UploadRecord extends NewUpload {
   multipartId: string | undefined;
   /** Set once the R2 object is complete. */
   finishedAt: number | undefined;
+  /** When the upload expires unless a PATCH comes first; undefined: never. */
+  expiresAt: number | undefined;
+  /** Set when the upload was terminated or expired; only this tombstone remains. */
+  ended: UploadEnd | undefined;
 }
 
 /** What the upload layer tells the protocol layer about an upload. */
@@ -39,9 +61,13 @@ export interface UploadInfo {
   metadata: UploadMetadata;
   objectKey: string;
   finished: boolean;
+  expiresAt: number | undefined;
+  /** For concatenation: `partial`, or `final` with the partial uploads' ids in order. */
+  concat: { kind: "partial" } | { kind: "final"; partials: string[] } | undefined;
 }
 
 export function toInfo(record: UploadRecord): UploadInfo {
+  const { concat } = record;
   return {
     id: record.id,
     offset: record.offset,
@@ -49,6 +75,11 @@ export function toInfo(record: UploadRecord): UploadInfo {
     metadata: record.metadata,
     objectKey: record.objectKey,
     finished: record.finishedAt !== undefined,
+    expiresAt: record.expiresAt,
+    concat:
+      concat?.kind === "final"
+        ? { kind: "final", partials: concat.partials.map((partial) => partial.id) }
+        : concat && { kind: "partial" },
   };
 }
 

@@ -1,17 +1,21 @@
-import type { NewUpload, UploadMetadata, UploadRecord } from "./upload-record";
+import type { Concatenation, NewUpload, UploadEnd, UploadMetadata, UploadRecord } from "./upload-record";
 
 /**
  * The Durable Object's SQLite storage: the whole durable state of one upload.
  *
- *   upload  one row: identity, length, offset, metadata, R2 multipart id
+ *   upload  one row: identity, length, offset, metadata, R2 multipart id,
+ *           expiry, concatenation; after termination or expiry only a
+ *           tombstone (`ended`) so that later requests get 410
  *   part    R2 parts already uploaded (number, etag, size)
  *   tail    bytes that arrived but do not yet fill a part, in rows of at
- *           most TAIL_ROW_BYTES (SQLite values are limited to 2 MB)
+ *           most TAIL_ROW_BYTES (SQLite values are limited to 2 MB). Rows of
+ *           a checksummed chunk are `pending` until the chunk is verified.
  *
- * Invariant: offset = sum(part.size) + sum(length(tail.bytes)) until the upload
- * is finished, when part and tail are empty and offset = length. Every method
- * that moves the offset changes it together with what it counts, in one
- * synchronous transaction, so a crash leaves either the old or the new state.
+ * Invariant: offset = sum(part.size) + sum(length(tail.bytes) of rows not
+ * pending) until the upload is finished, when part and tail are empty and
+ * offset = length. Every method that moves the offset changes it together
+ * with what it counts, in one synchronous transaction, so a crash leaves
+ * either the old or the new state.
  */
 export const TAIL_ROW_BYTES = 1024 * 1024;
 
@@ -33,6 +37,9 @@ interface UploadRow extends Record<string, SqlStorageValue> {
   multipart_id: string | null;
   created_at: number;
   finished_at: number | null;
+  expires_at: number | null;
+  ended: string | null;
+  concat: string | null;
 }
 
 export class UploadStore {
@@ -49,10 +56,13 @@ export class UploadStore {
         content_disposition TEXT NOT NULL,
         multipart_id TEXT,
         created_at INTEGER NOT NULL,
-        finished_at INTEGER
+        finished_at INTEGER,
+        expires_at INTEGER,
+        ended TEXT,
+        concat TEXT
       );
       CREATE TABLE IF NOT EXISTS part (number INTEGER PRIMARY KEY, etag TEXT NOT NULL, size INTEGER NOT NULL);
-      CREATE TABLE IF NOT EXISTS tail (seq INTEGER PRIMARY KEY, bytes BLOB NOT NULL);
+      CREATE TABLE IF NOT EXISTS tail (seq INTEGER PRIMARY KEY, bytes BLOB NOT NULL, pending INTEGER NOT NULL DEFAULT 0);
     `);
   }
 
@@ -63,8 +73,8 @@ export class UploadStore {
 
   create(upload: NewUpload): UploadRecord {
     this.storage.sql.exec(
-      `INSERT INTO upload (id, object_key, length, part_size, offset, metadata, content_type, content_disposition, created_at)
-       VALUES (?, ?, ?, ?, 0, ?, ?, ?, ?)`,
+      `INSERT INTO upload (id, object_key, length, part_size, offset, metadata, content_type, content_disposition, created_at, concat)
+       VALUES (?, ?, ?, ?, 0, ?, ?, ?, ?, ?)`,
       upload.id,
       upload.objectKey,
       upload.length ?? null,
@@ -73,6 +83,7 @@ export class UploadStore {
       upload.contentType,
       upload.contentDisposition,
       upload.createdAt,
+      upload.concat ? JSON.stringify(upload.concat) : null,
     );
     return this.load()!;
   }
@@ -92,32 +103,51 @@ export class UploadStore {
       .map((row) => ({ partNumber: row.number, etag: row.etag, size: row.size }));
   }
 
+  setConcat(concat: Concatenation): void {
+    this.storage.sql.exec("UPDATE upload SET concat = ?", JSON.stringify(concat));
+  }
+
+  setExpiry(expiresAt: number | undefined): void {
+    this.storage.sql.exec("UPDATE upload SET expires_at = ?", expiresAt ?? null);
+  }
+
+  /** Bytes of the tail that are counted in the offset. */
   tailSize(): number {
-    const row = this.storage.sql.exec<{ size: number }>("SELECT COALESCE(SUM(LENGTH(bytes)), 0) AS size FROM tail").one();
+    const row = this.storage.sql
+      .exec<{ size: number }>("SELECT COALESCE(SUM(LENGTH(bytes)), 0) AS size FROM tail WHERE pending = 0")
+      .one();
     return row.size;
   }
 
+  /** The newest tail row, or 0: a writer remembers it to know which rows a part took. */
+  lastTailSeq(): number {
+    return this.storage.sql.exec<{ seq: number }>("SELECT COALESCE(MAX(seq), 0) AS seq FROM tail").one().seq;
+  }
+
   /**
-   * The tail's rows in order, read one at a time so a large tail is never all
-   * in memory. Rows are looked up by key, not through one cursor, because the
-   * caller awaits R2 between rows.
+   * The tail's rows after `afterSeq`, in order, read one at a time so a large
+   * tail is never all in memory. Rows are looked up by key, not through one
+   * cursor, because the caller awaits R2 between rows.
    */
-  *tailRows(): Generator<Uint8Array> {
-    const seqs = this.storage.sql.exec<{ seq: number }>("SELECT seq FROM tail ORDER BY seq").toArray();
+  *tailRows(afterSeq = 0): Generator<Uint8Array> {
+    const seqs = this.storage.sql.exec<{ seq: number }>("SELECT seq FROM tail WHERE seq > ? ORDER BY seq", afterSeq).toArray();
     for (const { seq } of seqs) {
       yield new Uint8Array(this.storage.sql.exec<{ bytes: ArrayBuffer }>("SELECT bytes FROM tail WHERE seq = ?", seq).one().bytes);
     }
   }
 
-  /** Makes `bytes` durable at the end of the tail and counts them in the offset. */
-  appendTail(bytes: Uint8Array): number {
+  /**
+   * Stores `bytes` at the end of the tail. Counted in the offset at once, or,
+   * for a checksummed chunk, `pending` until `commitVerified`.
+   */
+  appendTail(bytes: Uint8Array, pending = false): number {
     return this.storage.transactionSync(() => {
-      let seq = this.storage.sql.exec<{ seq: number }>("SELECT COALESCE(MAX(seq), 0) AS seq FROM tail").one().seq;
+      let seq = this.lastTailSeq();
       for (let start = 0; start < bytes.length; start += TAIL_ROW_BYTES) {
         const row = bytes.subarray(start, start + TAIL_ROW_BYTES);
-        this.storage.sql.exec("INSERT INTO tail (seq, bytes) VALUES (?, ?)", ++seq, row);
+        this.storage.sql.exec("INSERT INTO tail (seq, bytes, pending) VALUES (?, ?, ?)", ++seq, row, pending ? 1 : 0);
       }
-      return this.addToOffset(bytes.length);
+      return this.addToOffset(pending ? 0 : bytes.length);
     });
   }
 
@@ -127,10 +157,29 @@ export class UploadStore {
    */
   commitPart(part: StoredPart, newBytes: number): number {
     return this.storage.transactionSync(() => {
-      this.storage.sql.exec("INSERT OR REPLACE INTO part (number, etag, size) VALUES (?, ?, ?)", part.partNumber, part.etag, part.size);
+      this.insertPart(part);
       this.storage.sql.exec("DELETE FROM tail");
       return this.addToOffset(newBytes);
     });
+  }
+
+  /**
+   * A checksummed chunk was verified: its parts count, the tail rows those
+   * parts took (up to `consumedThroughSeq`) go, its pending rows become
+   * ordinary tail, and the offset grows by the chunk's length.
+   */
+  commitVerified(parts: StoredPart[], consumedThroughSeq: number, chunkBytes: number): number {
+    return this.storage.transactionSync(() => {
+      for (const part of parts) this.insertPart(part);
+      this.storage.sql.exec("DELETE FROM tail WHERE seq <= ?", consumedThroughSeq);
+      this.storage.sql.exec("UPDATE tail SET pending = 0");
+      return this.addToOffset(chunkBytes);
+    });
+  }
+
+  /** A checksummed chunk failed: forget its pending rows. Its parts in R2 are replaced by later uploads. */
+  discardPending(): void {
+    this.storage.sql.exec("DELETE FROM tail WHERE pending = 1");
   }
 
   /** The R2 object is complete: only the upload row remains, with offset = length. */
@@ -141,6 +190,25 @@ export class UploadStore {
       this.storage.sql.exec("DELETE FROM tail");
       this.storage.sql.exec("UPDATE upload SET finished_at = ?, multipart_id = NULL", finishedAt);
     });
+  }
+
+  /**
+   * The upload ended (terminated or expired): everything goes but a tombstone
+   * row, so that requests for it are answered 410 rather than 404.
+   */
+  markEnded(reason: UploadEnd): void {
+    this.storage.transactionSync(() => {
+      this.storage.sql.exec("DELETE FROM part");
+      this.storage.sql.exec("DELETE FROM tail");
+      this.storage.sql.exec(
+        "UPDATE upload SET ended = ?, metadata = '[]', multipart_id = NULL, expires_at = NULL, concat = NULL",
+        reason,
+      );
+    });
+  }
+
+  private insertPart(part: StoredPart): void {
+    this.storage.sql.exec("INSERT OR REPLACE INTO part (number, etag, size) VALUES (?, ?, ?)", part.partNumber, part.etag, part.size);
   }
 
   private addToOffset(bytes: number): number {
@@ -161,5 +229,8 @@ function toRecord(row: UploadRow): UploadRecord {
     multipartId: row.multipart_id ?? undefined,
     createdAt: row.created_at,
     finishedAt: row.finished_at ?? undefined,
+    expiresAt: row.expires_at ?? undefined,
+    ended: (row.ended as UploadEnd | null) ?? undefined,
+    concat: row.concat ? (JSON.parse(row.concat) as Concatenation) : undefined,
   };
 }

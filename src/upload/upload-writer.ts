@@ -1,7 +1,9 @@
 import { TusError } from "../errors";
+import { ChunkDigest, type ExpectedChecksum } from "./chunk-digest";
 import { partCapacity, partNumberAt } from "./part-plan";
 import type { UploadRecord } from "./upload-record";
-import type { UploadStore } from "./upload-store";
+import type { StoredPart, UploadStore } from "./upload-store";
+import { httpMetadataOf, openMultipart, r2, withBody } from "./r2-parts";
 import type { LockHolder } from "./write-lock";
 
 export interface WriterDeps {
@@ -12,8 +14,12 @@ export interface WriterDeps {
   now: () => number;
 }
 
-/** Why a body stopped before its end. */
-export type BodyOutcome = "complete" | "taken-over" | "disconnected";
+/**
+ * How a request's body ended: read to its end; cut short (connection lost,
+ * taken over, or R2 failed), when what arrived is kept; or refused, when the
+ * bytes not yet stored are dropped.
+ */
+export type BodyEnding = "complete" | "interrupted" | "refused";
 
 /**
  * Streams request bodies into an upload's R2 parts.
@@ -31,6 +37,13 @@ export type BodyOutcome = "complete" | "taken-over" | "disconnected";
  * buffer, so the tail is read once, when its part is sent. A part larger than
  * `partBufferLimit` (only uploads over 10,000 × that limit) moves each full
  * buffer to the tail as it fills, so memory stays bounded.
+ *
+ * A chunk with a checksum is all or nothing: its parts go to R2 as they
+ * fill, but nothing is counted until the whole chunk is verified. Parts stay
+ * pending, spilled rows are stored as pending, and the tail rows a pending
+ * part took are only deleted on commit. A chunk that fails verification (or
+ * never ends) leaves the upload exactly as it was; its parts in R2 are
+ * replaced when the same part numbers are uploaded again.
  */
 export class UploadWriter {
   private readonly record: UploadRecord;
@@ -44,6 +57,13 @@ export class UploadWriter {
   /** Bytes of the part under construction that are only in memory, in `buffer[0, filled)`. */
   private buffer: Uint8Array | undefined;
   private filled = 0;
+  /** Set while a checksummed chunk is unverified. */
+  private digest: ChunkDigest | undefined;
+  private pendingParts: StoredPart[] = [];
+  /** Tail rows up to this one were taken by pending parts. */
+  private consumedThroughSeq = 0;
+  /** Bytes the checksummed chunk has brought so far. */
+  private chunkBytes = 0;
 
   constructor(
     private readonly deps: WriterDeps,
@@ -66,8 +86,13 @@ export class UploadWriter {
     return this.length !== undefined && this.received === this.length;
   }
 
-  /** Reads `body` into the upload until it ends, breaks, or a newer request takes over. */
-  async write(body: ReadableStream<Uint8Array>, holder: LockHolder): Promise<BodyOutcome> {
+  /**
+   * Reads `body` into the upload until it ends, breaks, or a newer request
+   * takes over. With `checksum`, the chunk is only counted once verified.
+   */
+  async write(body: ReadableStream<Uint8Array> | null, holder: LockHolder, checksum?: ExpectedChecksum): Promise<BodyEnding> {
+    if (checksum) this.digest = new ChunkDigest(checksum);
+    if (!body) return "complete";
     const reader = openReader(body);
     holder.onStop((reason) => {
       reader.cancel(reason).catch(() => {});
@@ -80,21 +105,36 @@ export class UploadWriter {
       } catch {
         // "Network connection lost" or our own cancel. A read delivers bytes
         // only when it resolves, so nothing that arrived is lost here.
-        return holder.stopped ? "taken-over" : "disconnected";
+        return "interrupted";
       }
       if (chunk.value?.length) {
+        await this.digest?.update(chunk.value);
+        this.chunkBytes += chunk.value.length;
         await this.push(chunk.value);
         scratch = new Uint8Array(chunk.value.buffer as ArrayBuffer);
       }
-      if (chunk.done) return holder.stopped ? "taken-over" : "complete";
+      if (chunk.done) return holder.stopped ? "interrupted" : "complete";
     }
   }
 
   /**
-   * Makes every received byte durable, and completes the R2 object when the
-   * last byte is in. Runs after `write` however it ended.
+   * After `write`, however it ended: verifies a checksummed chunk, makes
+   * every received byte durable, and completes the R2 object when the last
+   * byte is in.
    */
-  async settle(): Promise<void> {
+  async settle(ending: BodyEnding): Promise<void> {
+    if (ending === "refused") this.filled = 0;
+    if (this.digest) {
+      const verified = ending === "complete" && (await this.digest.matches());
+      this.digest = undefined;
+      if (!verified) {
+        this.deps.store.discardPending();
+        if (ending === "complete") throw new TusError("checksum-mismatch", undefined, { offset: this.record.offset });
+        return;
+      }
+      // Bytes still in memory are counted below, like those of any chunk.
+      this.deps.store.commitVerified(this.pendingParts, this.consumedThroughSeq, this.chunkBytes - this.filled);
+    }
     if (this.isComplete) {
       await this.finishIfDue();
     } else {
@@ -107,15 +147,9 @@ export class UploadWriter {
     if (this.isComplete && this.record.finishedAt === undefined) await this.finish();
   }
 
-  /** Forgets bytes that are only in memory: used when a body turns out to be invalid. */
-  discardMemory(): void {
-    this.filled = 0;
-  }
-
   private async push(chunk: Uint8Array): Promise<void> {
     for (let at = 0; at < chunk.length; ) {
       if (this.length !== undefined && this.received >= this.length) {
-        this.discardMemory();
         throw new TusError(
           "exceeds-upload-length",
           `the body goes past Upload-Length ${this.length}; the bytes of this request that were not yet stored were discarded`,
@@ -143,24 +177,31 @@ export class UploadWriter {
     if (!this.isComplete) await this.sendPart();
   }
 
-  /** Sends the part under construction to R2 and counts it. */
+  /** Sends the part under construction to R2 and counts it (or, in a checksummed chunk, holds it pending). */
   private async sendPart(): Promise<void> {
+    const { store, partBufferLimit } = this.deps;
     const multipart = await this.multipart();
     const partNumber = partNumberAt(this.partStart, this.record.partSize);
     const size = this.stored + this.filled;
     const uploaded = await r2("uploadPart", () => withBody(this.partPieces(), size, (body) => multipart.uploadPart(partNumber, body)));
-    this.deps.store.commitPart({ partNumber, etag: uploaded.etag, size }, this.filled);
+    const part = { partNumber, etag: uploaded.etag, size };
+    if (this.digest) {
+      this.pendingParts.push(part);
+      this.consumedThroughSeq = store.lastTailSeq();
+    } else {
+      store.commitPart(part, this.filled);
+    }
     this.partStart += size;
     this.capacity = partCapacity(this.partStart, this.record.partSize, this.length);
     this.stored = this.filled = 0;
-    if (this.buffer?.length !== Math.min(this.capacity, this.deps.partBufferLimit)) this.buffer = undefined;
+    if (this.buffer?.length !== Math.min(this.capacity, partBufferLimit)) this.buffer = undefined;
   }
 
   /** The part under construction: its stored tail, then the bytes in memory. */
   private partPieces(): Iterable<Uint8Array> {
     const memory = this.buffer?.subarray(0, this.filled) ?? new Uint8Array(0);
     if (this.stored === 0) return [memory];
-    const tail = this.deps.store.tailRows();
+    const tail = this.deps.store.tailRows(this.consumedThroughSeq);
     return (function* () {
       yield* tail;
       yield memory;
@@ -169,7 +210,7 @@ export class UploadWriter {
 
   private persistMemory(): void {
     if (this.filled > 0) {
-      this.deps.store.appendTail(this.buffer!.subarray(0, this.filled));
+      this.deps.store.appendTail(this.buffer!.subarray(0, this.filled), this.digest !== undefined);
       this.stored += this.filled;
       this.filled = 0;
     }
@@ -187,7 +228,7 @@ export class UploadWriter {
       if (this.partStart === 0 && this.record.multipartId === undefined) {
         const size = this.stored + this.filled;
         await r2("put", () =>
-          withBody(this.partPieces(), size, (body) => bucket.put(this.record.objectKey, body, { httpMetadata: this.httpMetadata() })),
+          withBody(this.partPieces(), size, (body) => bucket.put(this.record.objectKey, body, { httpMetadata: httpMetadataOf(this.record) })),
         );
         store.markFinished(now(), this.filled);
         return;
@@ -203,20 +244,8 @@ export class UploadWriter {
     }
   }
 
-  private async multipart(): Promise<R2MultipartUpload> {
-    const { bucket, store } = this.deps;
-    const { objectKey, multipartId } = this.record;
-    if (multipartId !== undefined) return bucket.resumeMultipartUpload(objectKey, multipartId);
-    const created = await r2("createMultipartUpload", () =>
-      bucket.createMultipartUpload(objectKey, { httpMetadata: this.httpMetadata() }),
-    );
-    store.setMultipartId(created.uploadId);
-    this.record.multipartId = created.uploadId;
-    return created;
-  }
-
-  private httpMetadata(): R2HTTPMetadata {
-    return { contentType: this.record.contentType, contentDisposition: this.record.contentDisposition };
+  private multipart(): Promise<R2MultipartUpload> {
+    return openMultipart(this.deps, this.record);
   }
 }
 
@@ -246,40 +275,3 @@ function openReader(body: ReadableStream<Uint8Array>): BodyReader {
   }
 }
 
-/**
- * Hands `send` a body of `size` bytes made of `pieces`: a lone array as it is
- * (R2 takes it in one go), several as a stream of known length, written piece
- * by piece so they are never all in memory at once.
- */
-async function withBody<T>(
-  pieces: Iterable<Uint8Array>,
-  size: number,
-  send: (body: Uint8Array | ReadableStream) => Promise<T>,
-): Promise<T> {
-  if (Array.isArray(pieces) && pieces.length === 1) return send(pieces[0] as Uint8Array);
-  const { readable, writable } = new FixedLengthStream(size);
-  const writing = (async () => {
-    const writer = writable.getWriter();
-    for (const piece of pieces) if (piece.length) await writer.write(piece);
-    await writer.close();
-  })();
-  const [result] = await Promise.all([send(readable), writing]);
-  return result;
-}
-
-/**
- * Runs one R2 operation; a failure becomes a retryable 503. The bytes the
- * operation carried are still durable or still in memory, so nothing
- * acknowledged is lost and the client resumes from the reported offset.
- */
-async function r2<T>(operation: string, call: () => Promise<T>): Promise<T> {
-  try {
-    return await call();
-  } catch (error) {
-    if (error instanceof TusError) throw error;
-    console.error(`R2 ${operation} failed`, error);
-    throw new TusError("storage-unavailable", `the storage backend failed (${operation}); retry the request`, {
-      retryAfterSeconds: 1,
-    });
-  }
-}

@@ -2,8 +2,8 @@ import type { GatewayConfig } from "../config";
 import { deserializeError, TusError } from "../errors";
 import { planPartSize } from "./part-plan";
 import { isUploadId, newUploadId } from "./upload-id";
-import { APPEND_HEADER, type Outcome, type UploadObject } from "./upload-object";
-import type { AppendRequest, UploadInfo, UploadMetadata } from "./upload-record";
+import { APPEND_HEADER, type AppendCall, type Outcome, type UploadObject } from "./upload-object";
+import type { Concatenation, PartialSource, UploadInfo, UploadMetadata } from "./upload-record";
 
 export interface UploadsEnv {
   UPLOADS: DurableObjectNamespace<UploadObject>;
@@ -15,6 +15,8 @@ export interface CreateUpload {
   metadata: UploadMetadata;
   contentType: string;
   contentDisposition: string;
+  /** A partial upload, to be concatenated into a final one later. */
+  partial?: boolean;
 }
 
 /**
@@ -30,20 +32,53 @@ export class Uploads {
 
   async create(request: CreateUpload): Promise<UploadInfo> {
     const id = newUploadId();
+    return this.createWithId(id, request.length, request, request.partial ? { kind: "partial", finals: [] } : undefined);
+  }
+
+  /**
+   * Creates a final upload from partial uploads (concatenation). Each partial
+   * is claimed first, which also tells its length; the final's length is the
+   * sum, and it is assembled once every partial is finished.
+   */
+  async createFinal(partialIds: string[], request: Omit<CreateUpload, "length" | "partial">): Promise<UploadInfo> {
+    const id = newUploadId();
+    const partials: PartialSource[] = [];
+    for (const partialId of partialIds) {
+      partials.push({ id: partialId, length: unwrap(await this.stub(partialId).attachFinal(id)) });
+    }
+    const length = partials.reduce((sum, partial) => sum + partial.length, 0);
+    if (length > this.config.maxUploadSize) {
+      throw new TusError("upload-too-large", `the partial uploads add up to ${length} bytes, more than this server's maximum of ${this.config.maxUploadSize}`);
+    }
+    return this.createWithId(id, length, request, { kind: "final", partials });
+  }
+
+  private async createWithId(
+    id: string,
+    length: number | undefined,
+    request: Omit<CreateUpload, "length" | "partial">,
+    concat: Concatenation | undefined,
+  ): Promise<UploadInfo> {
     // The first `get` of a new id places its Durable Object near this Worker,
     // which runs near the client: the upload's state lives close to its bytes' source.
     return unwrap(
       await this.stub(id).create({
         id,
         objectKey: this.config.objectKeyPrefix + id,
-        length: request.length,
-        partSize: planPartSize(request.length, this.config),
+        length,
+        partSize: planPartSize(length, this.config),
         metadata: request.metadata,
         contentType: request.contentType,
         contentDisposition: request.contentDisposition,
         createdAt: Date.now(),
+        concat,
       }),
     );
+  }
+
+  /** Removes the upload and its bytes (DELETE), stopping any PATCH in flight. */
+  async terminate(id: string): Promise<void> {
+    unwrap(await this.stub(id).terminate());
   }
 
   /** The upload's state once any request still writing to it has let go. */
@@ -51,7 +86,7 @@ export class Uploads {
     return unwrap(await this.stub(id).info());
   }
 
-  async append(id: string, append: AppendRequest, body: ReadableStream<Uint8Array> | null): Promise<UploadInfo> {
+  async append(id: string, append: AppendCall, body: ReadableStream<Uint8Array> | null): Promise<UploadInfo> {
     const response = await this.stub(id).fetch("https://upload.internal/append", {
       method: "POST",
       headers: { [APPEND_HEADER]: JSON.stringify(append) },

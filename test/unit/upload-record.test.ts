@@ -16,6 +16,8 @@ function record(overrides: Partial<UploadRecord> = {}): UploadRecord {
     createdAt: 0,
     multipartId: undefined,
     finishedAt: undefined,
+    expiresAt: undefined,
+    ended: undefined,
     ...overrides,
   };
 }

@@ -6,9 +6,12 @@ import type { TusContext } from "../context";
  * HEAD: where the upload stands. Asking stops any older PATCH still writing
  * to it, so a client that lost its connection learns the true offset at once.
  */
-export async function handleHead({ request, uploads, uploadId }: TusContext): Promise<Response> {
+export async function handleHead({ request, uploads, uploadId, config }: TusContext): Promise<Response> {
   checkTusResumable(request.headers);
   const info = await uploads.info(uploadId);
   // "The Server MUST prevent the client and/or proxies from caching the response."
-  return new Response(null, { status: 200, headers: tusHeaders({ ...uploadStateHeaders(info), "Cache-Control": "no-store" }) });
+  return new Response(null, {
+    status: 200,
+    headers: tusHeaders({ ...uploadStateHeaders(info, config.basePath), "Cache-Control": "no-store" }),
+  });
 }

@@ -1,3 +1,4 @@
+import { TUS_CHECKSUM_ALGORITHMS } from "../checksum";
 import { TUS_EXTENSIONS } from "../extensions";
 import { TUS_VERSION } from "../headers";
 import { tusHeaders } from "../respond";
@@ -11,6 +12,7 @@ export function handleOptions({ config }: TusContext): Response {
       "Tus-Version": TUS_VERSION,
       "Tus-Extension": TUS_EXTENSIONS.join(","),
       "Tus-Max-Size": String(config.maxUploadSize),
+      "Tus-Checksum-Algorithm": TUS_CHECKSUM_ALGORITHMS,
     }),
   });
 }

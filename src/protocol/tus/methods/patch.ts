@@ -1,6 +1,7 @@
 import { TusError } from "../../../errors";
+import { parseUploadChecksum } from "../checksum";
 import { checkTusResumable, hasOffsetOctetStreamBody, parseContentLength, parseUploadLength, parseUploadOffset } from "../headers";
-import { tusHeaders } from "../respond";
+import { expiryHeaders, tusHeaders } from "../respond";
 import type { TusContext } from "../context";
 
 /** PATCH: append the body at Upload-Offset; answer the new offset. */
@@ -10,7 +11,10 @@ export async function handlePatch({ request, uploads, uploadId }: TusContext): P
   // "All PATCH requests MUST use Content-Type: application/offset+octet-stream,
   // otherwise the server SHOULD return a 415 Unsupported Media Type status."
   if (!hasOffsetOctetStreamBody(headers)) {
-    throw new TusError("unsupported-media-type", `PATCH needs Content-Type: application/offset+octet-stream, got ${JSON.stringify(headers.get("Content-Type") ?? "none")}`);
+    throw new TusError(
+      "unsupported-media-type",
+      `PATCH needs Content-Type: application/offset+octet-stream, got ${JSON.stringify(headers.get("Content-Type") ?? "none")}`,
+    );
   }
   const info = await uploads.append(
     uploadId,
@@ -19,8 +23,9 @@ export async function handlePatch({ request, uploads, uploadId }: TusContext): P
       // creation-defer-length: the length may arrive with any PATCH.
       declaredLength: parseUploadLength(headers),
       contentLength: parseContentLength(headers),
+      checksum: parseUploadChecksum(headers),
     },
     request.body,
   );
-  return new Response(null, { status: 204, headers: tusHeaders({ "Upload-Offset": String(info.offset) }) });
+  return new Response(null, { status: 204, headers: tusHeaders({ "Upload-Offset": String(info.offset), ...expiryHeaders(info) }) });
 }

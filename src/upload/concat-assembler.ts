@@ -1,0 +1,103 @@
+import { partCapacity, partNumberAt } from "./part-plan";
+import { httpMetadataOf, openMultipart, r2 } from "./r2-parts";
+import type { PartialSource, UploadRecord } from "./upload-record";
+import type { UploadStore } from "./upload-store";
+
+/** A stretch of one partial upload's object. */
+export interface SourceRange {
+  index: number;
+  offset: number;
+  length: number;
+}
+
+/**
+ * Which stretches of the partial objects make up bytes [start, end) of the
+ * final upload. Pure, so the boundaries can be tested without R2.
+ */
+export function sourceRanges(lengths: readonly number[], start: number, end: number): SourceRange[] {
+  const ranges: SourceRange[] = [];
+  let sourceStart = 0;
+  lengths.forEach((length, index) => {
+    const from = Math.max(start, sourceStart);
+    const to = Math.min(end, sourceStart + length);
+    if (from < to) ranges.push({ index, offset: from - sourceStart, length: to - from });
+    sourceStart += length;
+  });
+  return ranges;
+}
+
+export interface AssemblerDeps {
+  store: UploadStore;
+  bucket: R2Bucket;
+  now: () => number;
+  /** Where each partial upload's finished object is, or why it cannot be used. */
+  locatePartial: (id: string) => Promise<PartialState>;
+  /** Wall time one step may spend before handing over to the next alarm. */
+  stepBudgetMs: number;
+}
+
+export type PartialState = { state: "finished"; objectKey: string } | { state: "unfinished" } | { state: "gone" };
+
+export type StepResult = { state: "waiting" } | { state: "continue" } | { state: "finished" } | { state: "failed"; reason: string };
+
+/**
+ * Assembles a final upload from its partials' objects into one R2 object
+ * whose parts follow R2's rules whatever the partials' sizes. The binding has
+ * no server-side part copy, so each part is streamed from ranges of the
+ * partial objects. Work proceeds in steps (one per alarm) that each commit
+ * whole parts, so gigabytes never depend on one invocation's time, and an
+ * eviction loses at most the part in flight.
+ */
+export async function assembleStep(deps: AssemblerDeps, record: UploadRecord): Promise<StepResult> {
+  if (record.concat?.kind !== "final" || record.length === undefined) return { state: "finished" };
+  const partials = record.concat.partials;
+  const keys: string[] = [];
+  for (const partial of partials) {
+    const found = await deps.locatePartial(partial.id);
+    if (found.state === "gone") return { state: "failed", reason: `partial upload ${partial.id} no longer exists` };
+    if (found.state === "unfinished") return { state: "waiting" };
+    keys.push(found.objectKey);
+  }
+  const { store, bucket, now } = deps;
+  if (record.length === 0) {
+    await r2("put", () => bucket.put(record.objectKey, new Uint8Array(0), { httpMetadata: httpMetadataOf(record) }));
+    store.markFinished(now(), 0);
+    return { state: "finished" };
+  }
+  const deadline = now() + deps.stepBudgetMs;
+  const multipart = await openMultipart(deps, record);
+  let offset = record.offset;
+  while (offset < record.length) {
+    if (now() > deadline) return { state: "continue" };
+    const size = partCapacity(offset, record.partSize, record.length);
+    const partNumber = partNumberAt(offset, record.partSize);
+    const ranges = sourceRanges(partials.map((partial: PartialSource) => partial.length), offset, offset + size);
+    const uploaded = await r2("uploadPart", () => uploadFromRanges(bucket, multipart, partNumber, size, ranges, keys));
+    offset = store.commitPart({ partNumber, etag: uploaded.etag, size }, size);
+  }
+  const parts = store.parts().map(({ partNumber, etag }) => ({ partNumber, etag }));
+  await r2("complete", () => multipart.complete(parts));
+  store.markFinished(now(), 0);
+  return { state: "finished" };
+}
+
+async function uploadFromRanges(
+  bucket: R2Bucket,
+  multipart: R2MultipartUpload,
+  partNumber: number,
+  size: number,
+  ranges: SourceRange[],
+  keys: string[],
+): Promise<R2UploadedPart> {
+  const { readable, writable } = new FixedLengthStream(size);
+  const copying = (async () => {
+    for (const range of ranges) {
+      const object = await bucket.get(keys[range.index]!, { range: { offset: range.offset, length: range.length } });
+      if (!object) throw new Error(`partial object ${keys[range.index]} is missing`);
+      await object.body.pipeTo(writable, { preventClose: true });
+    }
+    await writable.close();
+  })();
+  const [uploaded] = await Promise.all([multipart.uploadPart(partNumber, readable), copying]);
+  return uploaded;
+}

@@ -1,0 +1,50 @@
+import type { UploadRecord, UploadEnd } from "./upload-record";
+import type { UploadStore } from "./upload-store";
+import { r2 } from "./r2-parts";
+
+/** How long uploads live; see EXPIRE_AFTER_SECONDS and friends in config.ts. */
+export interface LifecyclePolicy {
+  /** Idle time after which an unfinished upload expires; 0: never. */
+  expireAfterMs: number;
+  /** Time after finishing at which a finished upload expires; 0: never. */
+  expireFinishedAfterMs: number;
+  /** Whether terminating a finished upload deletes its R2 object. */
+  terminateDeletesObject: boolean;
+}
+
+/**
+ * When the upload should expire, as of `now`. An unfinished upload's idle
+ * clock restarts with each request that writes to it; a final upload being
+ * assembled does not expire (its partials do, while idle).
+ */
+export function nextExpiry(record: UploadRecord, now: number, policy: LifecyclePolicy): number | undefined {
+  if (record.ended) return undefined;
+  if (record.finishedAt !== undefined) {
+    return policy.expireFinishedAfterMs > 0 ? record.finishedAt + policy.expireFinishedAfterMs : undefined;
+  }
+  if (record.concat?.kind === "final") return undefined;
+  return policy.expireAfterMs > 0 ? now + policy.expireAfterMs : undefined;
+}
+
+/**
+ * Ends an upload (DELETE, or expiry): aborts its R2 multipart upload, deletes
+ * a finished object when asked to, and leaves only a tombstone in storage.
+ * R2 goes first: if it fails, the upload is still whole and the caller can
+ * retry, rather than leaving parts nobody knows about.
+ */
+export async function endUpload(
+  deps: { store: UploadStore; bucket: R2Bucket },
+  record: UploadRecord,
+  reason: UploadEnd,
+  deleteObject: boolean,
+): Promise<void> {
+  const { store, bucket } = deps;
+  if (record.multipartId !== undefined) {
+    const multipart = bucket.resumeMultipartUpload(record.objectKey, record.multipartId);
+    await r2("abortMultipartUpload", () => multipart.abort());
+  }
+  if (record.finishedAt !== undefined && deleteObject) {
+    await r2("delete", () => bucket.delete(record.objectKey));
+  }
+  store.markEnded(reason);
+}
