@@ -1,0 +1,306 @@
+/**
+ * A real local gateway for end-to-end tests and the benchmark: `wrangler dev`
+ * on a free port with its own state directory, plus helpers for test data.
+ *
+ * This file imports only `node:` built-ins, so the benchmark can load it with
+ * Node's own TypeScript support (`node --experimental-strip-types`), which
+ * resolves no extensionless relative imports.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { createCipheriv, createHash, type Cipheriv } from "node:crypto";
+import { createWriteStream, readdirSync, readFileSync } from "node:fs";
+import { cp, mkdir, mkdtemp, rm } from "node:fs/promises";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { delimiter, join, resolve } from "node:path";
+import { once } from "node:events";
+import { fileURLToPath } from "node:url";
+
+/** The repository root (this file is test/e2e/server.ts). */
+export const ROOT = resolve(fileURLToPath(new URL(".", import.meta.url)), "../..");
+const BIN = join(ROOT, "node_modules", ".bin");
+
+export interface ServerOptions {
+  /** Wrangler configuration, relative to the repository root. Default: wrangler.toml. */
+  config?: string;
+  /** Directories and files (relative to the root) the Worker is built from. Default: src/ and the configuration. */
+  sources?: string[];
+  /** State directory (Durable Objects, R2). Default: a fresh temporary directory, removed by `stop()`. */
+  persistDir?: string;
+  /** How long to wait for the server to answer `OPTIONS /files/`. Default 60 s. */
+  readyTimeoutMs?: number;
+}
+
+export interface TestServer {
+  /** Origin, e.g. `http://127.0.0.1:40123`. */
+  url: string;
+  /** The tus collection, `<url>/files/`. */
+  endpoint: string;
+  persistDir: string;
+  /** Stops the server (the whole process group) and waits until every process of it is gone. */
+  stop(signal?: NodeJS.Signals): Promise<void>;
+  /**
+   * Stops and starts again on the same port with the same state directory, so
+   * upload URLs stay valid and tests can check that state survives a restart.
+   */
+  restart(signal?: NodeJS.Signals): Promise<void>;
+  /** The child's recent output, for error messages. */
+  output(): string;
+}
+
+const OUTPUT_LIMIT = 64 * 1024;
+
+/**
+ * `wrangler dev` rebuilds and reloads the Worker whenever a source file
+ * changes, dropping every request in flight, and has no flag to stop
+ * watching. So the server runs from a snapshot of the sources taken at start
+ * (inside .wrangler/ so that node_modules still resolves): an edit made while
+ * the tests run cannot break an upload half-way. restart() reuses the snapshot.
+ */
+async function snapshotSources(paths: string[]): Promise<string> {
+  await mkdir(join(ROOT, ".wrangler"), { recursive: true });
+  const snapshot = await mkdtemp(join(ROOT, ".wrangler", "e2e-src-"));
+  for (const path of [...paths, ".dev.vars"]) {
+    await cp(join(ROOT, path), join(snapshot, path), {
+      recursive: true,
+      force: true,
+      filter: (source) => !/[\\/](results|\.wrangler|node_modules)$/.test(source),
+    }).catch((error: NodeJS.ErrnoException) => {
+      if (!(error.code === "ENOENT" && path === ".dev.vars")) throw error;
+    });
+  }
+  return snapshot;
+}
+
+export async function startServer(options: ServerOptions = {}): Promise<TestServer> {
+  const config = options.config ?? "wrangler.toml";
+  const snapshot = await snapshotSources(options.sources ?? ["src", config]);
+  const ownsPersistDir = options.persistDir === undefined;
+  const persistDir = options.persistDir ?? (await mkdtemp(join(tmpdir(), "tus-edge-e2e-")));
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  const endpoint = `${url}/files/`;
+  const readyTimeoutMs = options.readyTimeoutMs ?? 60_000;
+  let output = "";
+  let child: ChildProcess | undefined;
+
+  const launch = async (): Promise<void> => {
+    const args = [
+      "dev",
+      "--ip", "127.0.0.1",
+      "--port", String(port),
+      "--persist-to", persistDir,
+      "--show-interactive-dev-session=false",
+      "--log-level", "warn",
+      "--config", join(snapshot, config),
+    ];
+    output = "";
+    const started = spawn(join(BIN, "wrangler"), args, {
+      cwd: snapshot,
+      // Its own process group: wrangler starts node and workerd children, and stop() must end them all.
+      detached: true,
+      stdio: ["ignore", "pipe", "pipe"],
+      env: {
+        ...process.env,
+        // wrangler's `#!/usr/bin/env node` must find the Node 24 from the `node` package, not the system Node.
+        PATH: `${BIN}${delimiter}${process.env.PATH ?? ""}`,
+        WRANGLER_SEND_METRICS: "false",
+        NO_COLOR: "1",
+      },
+    });
+    child = started;
+    const keep = (chunk: Buffer) => {
+      output = (output + chunk.toString("utf8")).slice(-OUTPUT_LIMIT);
+    };
+    started.stdout!.on("data", keep);
+    started.stderr!.on("data", keep);
+    await waitUntilReady(started, endpoint, readyTimeoutMs, () => output);
+  };
+
+  const stop = async (signal: NodeJS.Signals = "SIGTERM"): Promise<void> => {
+    const running = child;
+    child = undefined;
+    if (running?.pid === undefined) return;
+    await killGroup(running, signal);
+  };
+
+  try {
+    await launch();
+  } catch (error) {
+    await stop("SIGKILL");
+    await rm(snapshot, { recursive: true, force: true });
+    if (ownsPersistDir) await rm(persistDir, { recursive: true, force: true });
+    throw error;
+  }
+
+  return {
+    url,
+    endpoint,
+    persistDir,
+    output: () => output,
+    async stop(signal) {
+      await stop(signal);
+      await rm(snapshot, { recursive: true, force: true });
+      if (ownsPersistDir) await rm(persistDir, { recursive: true, force: true });
+    },
+    async restart(signal) {
+      await stop(signal);
+      await launch();
+    },
+  };
+}
+
+async function waitUntilReady(child: ChildProcess, endpoint: string, timeoutMs: number, output: () => string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let exited: string | undefined;
+  child.once("exit", (code, signal) => {
+    exited = `exited early (code ${code}, signal ${signal})`;
+  });
+  let lastError = "";
+  while (Date.now() < deadline) {
+    if (exited) break;
+    try {
+      const response = await fetch(endpoint, { method: "OPTIONS", signal: AbortSignal.timeout(2000) });
+      await response.arrayBuffer();
+      if (response.ok) return;
+      lastError = `OPTIONS ${endpoint} answered ${response.status}`;
+    } catch (error) {
+      lastError = String((error as Error).cause ?? error);
+    }
+    await sleep(200);
+  }
+  throw new Error(
+    `wrangler dev ${exited ?? `was not ready within ${timeoutMs} ms`} (last attempt: ${lastError})\n--- wrangler output ---\n${output()}`,
+  );
+}
+
+/** Signals the whole process group, escalates to SIGKILL, and waits until the group is empty. */
+async function killGroup(child: ChildProcess, signal: NodeJS.Signals): Promise<void> {
+  const pid = child.pid!;
+  const signalGroup = (sig: NodeJS.Signals | 0): boolean => {
+    try {
+      process.kill(-pid, sig);
+      return true;
+    } catch {
+      return false; // ESRCH: no process is left in the group
+    }
+  };
+  const exited = child.exitCode !== null || child.signalCode !== null ? Promise.resolve() : once(child, "exit").then(() => {});
+  signalGroup(signal);
+  const escalateAt = Date.now() + 10_000;
+  // wrangler's children (node, workerd) may outlive it for a moment: wait for the whole group.
+  while (groupAlive(pid, signalGroup)) {
+    if (Date.now() > escalateAt) {
+      signalGroup("SIGKILL");
+    }
+    if (Date.now() > escalateAt + 10_000) throw new Error(`process group ${pid} survived SIGKILL`);
+    await sleep(50);
+  }
+  await exited;
+}
+
+/**
+ * True while a process of the group is running. Zombies do not count: orphaned
+ * children are reaped by whatever init the machine has, maybe late or never.
+ */
+function groupAlive(pgid: number, signalGroup: (sig: 0) => boolean): boolean {
+  if (!signalGroup(0)) return false;
+  if (process.platform !== "linux") return true;
+  for (const entry of readdirSync("/proc")) {
+    if (!/^[0-9]+$/.test(entry)) continue;
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${entry}/stat`, "utf8");
+    } catch {
+      continue; // gone meanwhile
+    }
+    // pid (comm) state ppid pgrp …; comm may contain spaces and parentheses.
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    if (Number(fields[2]) === pgid && fields[0] !== "Z") return true;
+  }
+  return false;
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolvePort, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address();
+      const port = typeof address === "object" && address ? address.port : 0;
+      server.close(() => resolvePort(port));
+    });
+  });
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((done) => setTimeout(done, ms));
+}
+
+/* ---------- test data ---------- */
+
+export const MiB = 1024 * 1024;
+
+/**
+ * A deterministic pseudo-random byte stream: the AES-256-CTR keystream under a
+ * key derived from `seed`. Same seed, same bytes, at several hundred MB/s.
+ */
+class SeededBytes {
+  private readonly cipher: Cipheriv;
+  constructor(seed: string) {
+    const key = createHash("sha256").update(`tus-edge test data: ${seed}`).digest();
+    this.cipher = createCipheriv("aes-256-ctr", key, Buffer.alloc(16));
+  }
+  next(size: number): Buffer {
+    return this.cipher.update(Buffer.alloc(size));
+  }
+}
+
+/** `size` deterministic pseudo-random bytes for `seed`. */
+export function seededBytes(size: number, seed: string): Buffer {
+  return new SeededBytes(seed).next(size);
+}
+
+/** Writes `size` seeded bytes to `path` without holding them in memory; returns their sha256 (hex). */
+export async function writeSeededFile(path: string, size: number, seed: string): Promise<string> {
+  const source = new SeededBytes(seed);
+  const hash = createHash("sha256");
+  const out = createWriteStream(path);
+  for (let written = 0; written < size; ) {
+    const block = source.next(Math.min(8 * MiB, size - written));
+    hash.update(block);
+    written += block.length;
+    if (!out.write(block)) await once(out, "drain");
+  }
+  out.end();
+  await once(out, "finish");
+  return hash.digest("hex");
+}
+
+export function sha256(data: Uint8Array): string {
+  return createHash("sha256").update(data).digest("hex");
+}
+
+/** GETs `url` and returns the body; anything but 200 is an error carrying the response text. */
+export async function download(url: string): Promise<Buffer> {
+  const response = await fetch(url);
+  if (response.status !== 200) {
+    throw new Error(`GET ${url} answered ${response.status}: ${await response.text()}`);
+  }
+  return Buffer.from(await response.arrayBuffer());
+}
+
+/** Streams `url` through sha256 without holding the body: for downloads too large to buffer twice. */
+export async function downloadSha256(url: string): Promise<{ sha256: string; size: number }> {
+  const response = await fetch(url);
+  if (response.status !== 200 || !response.body) {
+    throw new Error(`GET ${url} answered ${response.status}: ${await response.text()}`);
+  }
+  const hash = createHash("sha256");
+  let size = 0;
+  for await (const chunk of response.body) {
+    hash.update(chunk);
+    size += chunk.length;
+  }
+  return { sha256: hash.digest("hex"), size };
+}
