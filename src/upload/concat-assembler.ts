@@ -34,6 +34,8 @@ export interface AssemblerDeps {
   locatePartial: (id: string) => Promise<PartialState>;
   /** Wall time one step may spend before handing over to the next alarm. */
   stepBudgetMs: number;
+  /** True once another request wants the upload: the step ends after the part in flight. */
+  shouldYield: () => boolean;
 }
 
 export type PartialState = { state: "finished"; objectKey: string } | { state: "unfinished" } | { state: "gone" };
@@ -68,7 +70,7 @@ export async function assembleStep(deps: AssemblerDeps, record: UploadRecord): P
   const multipart = await openMultipart(deps, record);
   let offset = record.offset;
   while (offset < record.length) {
-    if (now() > deadline) return { state: "continue" };
+    if (now() > deadline || deps.shouldYield()) return { state: "continue" };
     const size = partCapacity(offset, record.partSize, record.length);
     const partNumber = partNumberAt(offset, record.partSize);
     const ranges = sourceRanges(partials.map((partial: PartialSource) => partial.length), offset, offset + size);

@@ -125,7 +125,9 @@ export class UploadObject extends DurableObject<UploadObjectEnv> {
     const record = this.store.load();
     if (!record || record.ended) return;
     if (record.concat?.kind === "final" && record.finishedAt === undefined) {
-      await this.assemble(record);
+      // Under the lock, so a DELETE cannot interleave with a step; a HEAD or
+      // DELETE that arrives waits only for the part in flight.
+      await this.lock.run((holder) => this.assemble(holder));
       return;
     }
     if (record.expiresAt === undefined) return;
@@ -166,13 +168,16 @@ export class UploadObject extends DurableObject<UploadObjectEnv> {
     return toInfo(after);
   }
 
-  private async assemble(record: UploadRecord): Promise<void> {
+  private async assemble(holder: LockHolder): Promise<void> {
+    const record = this.store.load();
+    if (!record || record.ended || record.finishedAt !== undefined) return;
     const result = await assembleStep(
       {
         store: this.store,
         bucket: this.env.BUCKET,
         now: Date.now,
         stepBudgetMs: ASSEMBLY_STEP_MS,
+        shouldYield: () => holder.stopped,
         locatePartial: (id) => this.locatePartial(id),
       },
       record,
