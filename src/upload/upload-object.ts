@@ -90,18 +90,21 @@ export class UploadObject extends DurableObject<UploadObjectEnv> {
   }
 
   /**
-   * A final upload claims this partial upload. Returns its length; a partial
-   * belongs to one final only, since partials are deleted after assembly.
+   * A final upload claims this partial upload. A partial belongs to one live
+   * final only, since partials are deleted after assembly; a claim by a final
+   * that was since removed does not count.
    */
-  async attachFinal(finalId: string): Promise<Outcome<number>> {
+  async attachFinal(finalId: string): Promise<Outcome<null>> {
     return settle(async () => {
       const record = this.loadLive();
-      if (record.concat?.kind !== "partial") throw new TusError("invalid-concat", `upload ${record.id} is not a partial upload (Upload-Concat: partial)`);
-      if (record.length === undefined) throw new TusError("invalid-concat", `partial upload ${record.id} has no length yet; declare it first`);
-      const others = record.concat.finals.filter((id) => id !== finalId);
-      if (others.length > 0) throw new TusError("invalid-concat", `partial upload ${record.id} already belongs to another final upload`);
+      if (record.concat?.kind !== "partial") throw new TusError("invalid-concat", `upload ${record.id} is not a partial upload`);
+      for (const other of record.concat.finals) {
+        if (other !== finalId && (await this.uploadStub(other).peek()).ok) {
+          throw new TusError("invalid-concat", `partial upload ${record.id} already belongs to another final upload`);
+        }
+      }
       this.store.setConcat({ kind: "partial", finals: [finalId] });
-      return record.length;
+      return null;
     });
   }
 
@@ -130,10 +133,13 @@ export class UploadObject extends DurableObject<UploadObjectEnv> {
       await this.lock.run((holder) => this.assemble(holder));
       return;
     }
-    if (record.expiresAt === undefined) return;
+    // A finished upload's expiry follows from the policy, not from an idle
+    // clock left behind by a request that failed at the very end.
+    const expiresAt = record.finishedAt === undefined ? record.expiresAt : nextExpiry(record, Date.now(), this.config);
+    if (expiresAt === undefined) return;
     // A PATCH since the alarm was set moved the expiry on: not idle after all.
-    if (Date.now() < record.expiresAt) {
-      await this.ctx.storage.setAlarm(record.expiresAt);
+    if (Date.now() < expiresAt) {
+      await this.ctx.storage.setAlarm(expiresAt);
       return;
     }
     await this.lock.run(async () => {
@@ -226,7 +232,7 @@ export class UploadObject extends DurableObject<UploadObjectEnv> {
     const record = this.loadLive();
     if (record.finishedAt === undefined && record.offset === record.length && record.concat?.kind !== "final") {
       await new UploadWriter(this.writerDeps, record, record.length).finishIfDue();
-      return this.loadLive();
+      return this.touch();
     }
     return record;
   }
@@ -235,9 +241,9 @@ export class UploadObject extends DurableObject<UploadObjectEnv> {
   private loadLive(): UploadRecord {
     const record = this.store.load();
     if (!record) throw new TusError("upload-not-found");
-    if (record.ended) {
-      throw new TusError("upload-gone", record.ended === "expired" ? "this upload expired and its bytes were deleted" : "this upload was terminated");
-    }
+    const expired = record.ended === "expired" || (record.finishedAt === undefined && record.expiresAt !== undefined && Date.now() >= record.expiresAt);
+    if (expired) throw new TusError("upload-gone", "this upload expired and its bytes were deleted");
+    if (record.ended) throw new TusError("upload-gone", "this upload was terminated");
     return record;
   }
 }

@@ -188,7 +188,7 @@ export class UploadStore {
       this.addToOffset(newBytes);
       this.storage.sql.exec("DELETE FROM part");
       this.storage.sql.exec("DELETE FROM tail");
-      this.storage.sql.exec("UPDATE upload SET finished_at = ?, multipart_id = NULL", finishedAt);
+      this.storage.sql.exec("UPDATE upload SET finished_at = ?, multipart_id = NULL, expires_at = NULL", finishedAt);
     });
   }
 

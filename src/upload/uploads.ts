@@ -36,21 +36,39 @@ export class Uploads {
   }
 
   /**
-   * Creates a final upload from partial uploads (concatenation). Each partial
-   * is claimed first, which also tells its length; the final's length is the
-   * sum, and it is assembled once every partial is finished.
+   * Creates a final upload from partial uploads (concatenation). The
+   * partials are checked first (they must exist, be partial and have a
+   * length; the final's length is the sum), then the final is created and
+   * claims each of them. If a claim fails, the final is removed again, so a
+   * refused request leaves every partial free for another try.
    */
   async createFinal(partialIds: string[], request: Omit<CreateUpload, "length" | "partial">): Promise<UploadInfo> {
-    const id = newUploadId();
     const partials: PartialSource[] = [];
     for (const partialId of partialIds) {
-      partials.push({ id: partialId, length: unwrap(await this.stub(partialId).attachFinal(id)) });
+      partials.push({ id: partialId, length: await this.partialLength(partialId) });
     }
     const length = partials.reduce((sum, partial) => sum + partial.length, 0);
     if (length > this.config.maxUploadSize) {
       throw new TusError("upload-too-large", `the partial uploads add up to ${length} bytes, more than this server's maximum of ${this.config.maxUploadSize}`);
     }
-    return this.createWithId(id, length, request, { kind: "final", partials });
+    const final = await this.createWithId(newUploadId(), length, request, { kind: "final", partials });
+    try {
+      for (const partial of partials) unwrap(await this.stub(partial.id).attachFinal(final.id));
+    } catch (error) {
+      await this.stub(final.id).terminate();
+      throw error;
+    }
+    return final;
+  }
+
+  private async partialLength(id: string): Promise<number> {
+    const outcome = await this.stub(id).peek();
+    const url = this.config.basePath + id;
+    if (!outcome.ok) throw new TusError("invalid-concat", `Upload-Concat: ${url} is not an upload that can be concatenated (${outcome.error.message})`);
+    const info = outcome.value;
+    if (info.concat?.kind !== "partial") throw new TusError("invalid-concat", `Upload-Concat: ${url} is not a partial upload (it was created without Upload-Concat: partial)`);
+    if (info.length === undefined) throw new TusError("invalid-concat", `Upload-Concat: ${url} has no length yet; declare it before concatenating`);
+    return info.length;
   }
 
   private async createWithId(

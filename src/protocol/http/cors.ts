@@ -68,6 +68,7 @@ export function withCors(response: Response, request: Request, allowed: AllowedO
     headers.set("Access-Control-Allow-Methods", ALLOWED_METHODS);
     // Echo what the page asks for: an embedding page may add its own headers.
     headers.set("Access-Control-Allow-Headers", request.headers.get("Access-Control-Request-Headers") ?? ALLOWED_HEADERS);
+    headers.append("Vary", "Access-Control-Request-Headers");
     headers.set("Access-Control-Max-Age", "86400");
   } else {
     headers.set("Access-Control-Expose-Headers", EXPOSED_HEADERS);
