@@ -13,6 +13,10 @@ export const ERRORS = {
   "unsupported-version": { status: 412, message: "Tus-Resumable must be 1.0.0" },
   "invalid-header": { status: 400, message: "a request header is malformed" },
   "invalid-metadata": { status: 400, message: "Upload-Metadata is malformed" },
+  "metadata-too-large": { status: 413, message: "Upload-Metadata is larger than this server accepts" },
+  "object-exists": { status: 409, message: "an object already exists at this upload's key and this server does not overwrite" },
+  "hook-rejected": { status: 403, message: "the upload was rejected by the server's pre-create hook" },
+  "hook-unavailable": { status: 503, message: "the server's pre-create hook did not answer; retry the request" },
   "missing-length": {
     status: 400,
     message: "send Upload-Length, or Upload-Defer-Length: 1 to give the length later",
@@ -23,6 +27,8 @@ export const ERRORS = {
     message: "a request with a body must have Content-Type: application/offset+octet-stream",
   },
   "offset-mismatch": { status: 409, message: "Upload-Offset does not match the upload's current offset" },
+  unauthorized: { status: 401, message: "this server needs a valid bearer token (Authorization: Bearer <JWT>)" },
+  forbidden: { status: 403, message: "the token does not allow this request" },
   "upload-not-found": { status: 404, message: "no upload exists at this URL" },
   "upload-gone": { status: 410, message: "this upload was terminated or has expired" },
   "unsupported-checksum": {
@@ -61,6 +67,8 @@ export interface ErrorDetails {
   retryAfterSeconds?: number;
   /** Extra response headers, e.g. `Content-Range` on a 416. */
   headers?: Record<string, string>;
+  /** A status chosen at run time, only for errors passed on from a hook (`hook-rejected`). */
+  status?: number;
 }
 
 export class TusError extends Error {
@@ -72,7 +80,7 @@ export class TusError extends Error {
     super(message ?? ERRORS[code].message);
     this.name = "TusError";
     this.code = code;
-    this.status = ERRORS[code].status;
+    this.status = details.status ?? ERRORS[code].status;
     this.details = details;
   }
 }

@@ -1,6 +1,9 @@
 import { Router, type IRequest } from "itty-router";
+import { ANONYMOUS, Authenticator, type Principal } from "./auth/authenticate";
 import { configFromEnv, type GatewayConfig } from "./config";
 import { TusError } from "./errors";
+import type { UploadEvent } from "./hooks/events";
+import type { CreateCallback } from "./hooks/pre-create";
 import { withCors } from "./protocol/http/cors";
 import type { TusContext } from "./protocol/tus/context";
 import { applyMethodOverride } from "./protocol/tus/method-override";
@@ -11,40 +14,97 @@ import { handleOptions } from "./protocol/tus/methods/options";
 import { handlePatch } from "./protocol/tus/methods/patch";
 import { handlePost } from "./protocol/tus/methods/post";
 import { errorResponse } from "./protocol/tus/respond";
-import type { UploadObject } from "./upload/upload-object";
+import { UploadObject, type UploadObjectEnv } from "./upload/upload-object";
 import { Uploads } from "./upload/uploads";
 
-export interface GatewayEnv {
-  UPLOADS: DurableObjectNamespace<UploadObject>;
-  BUCKET: R2Bucket;
+export interface GatewayEnv extends UploadObjectEnv {}
+
+export interface TusGatewayOptions {
+  /** Settings on top of the Worker's variables (which are read as for the default Worker). */
+  config?: Partial<GatewayConfig>;
+  /** Asked before each upload is created (in the Worker): may reject it or change its metadata and key. */
+  onUploadCreate?: CreateCallback;
+  /** Called in the upload's Durable Object when an upload finished; retried until it returns. */
+  onUploadFinish?: (event: UploadEvent) => void | Promise<void>;
+  /** Called for every upload event (created, finished, terminated, expired); retried until it returns. */
+  onEvent?: (event: UploadEvent) => void | Promise<void>;
 }
 
-export interface Gateway {
+export interface TusGateway {
+  /** Handles a request for the collection or an upload URL; mount it under your own router if you like. */
   fetch(request: Request, env: GatewayEnv): Promise<Response>;
+  /** The Durable Object class to export from your Worker under the name bound in wrangler.toml. */
+  UploadObject: typeof UploadObject;
 }
 
+/**
+ * The library API: a fetch handler plus the Durable Object class, configured
+ * from the Worker's variables and these options. The default Worker
+ * (src/index.ts) is `createTusGateway()`.
+ */
+export function createTusGateway(options: TusGatewayOptions = {}): TusGateway {
+  const resolved = new WeakMap<object, GatewayConfig>();
+  const resolveConfig = (env: object): GatewayConfig => {
+    let config = resolved.get(env);
+    if (!config) resolved.set(env, (config = { ...configFromEnv(env), ...options.config }));
+    return config;
+  };
+  const eventCallback = (): ((event: UploadEvent) => Promise<void>) | undefined => {
+    const { onEvent, onUploadFinish } = options;
+    if (!onEvent && !onUploadFinish) return undefined;
+    return async (event) => {
+      await onEvent?.(event);
+      if (event.type === "finished") await onUploadFinish?.(event);
+    };
+  };
+
+  class ConfiguredUploadObject extends UploadObject {
+    protected override configure(env: UploadObjectEnv): GatewayConfig {
+      return resolveConfig(env);
+    }
+    protected override eventCallback() {
+      return eventCallback();
+    }
+  }
+
+  const handlers = new WeakMap<GatewayConfig, RequestHandler>();
+  return {
+    UploadObject: ConfiguredUploadObject,
+    fetch(request, env) {
+      const config = resolveConfig(env);
+      let handler = handlers.get(config);
+      if (!handler) handlers.set(config, (handler = createRequestHandler(config, options.onUploadCreate)));
+      return handler(request, env);
+    },
+  };
+}
+
+type RequestHandler = (request: Request, env: GatewayEnv) => Promise<Response>;
 type Handler = (context: TusContext) => Response | Promise<Response>;
 
 /**
- * The Worker's request handling: method override, then routing of the
+ * The Worker's request handling: method override, authentication (every
+ * method but OPTIONS, before any Durable Object is asked), routing of the
  * collection (`<basePath>`) and upload URLs (`<basePath><id>`) to one handler
  * per method, every error to one error response, and CORS on the way out.
  * Everything tus-specific lives under protocol/tus; a second dialect would be
  * chosen here, per request, and share the upload layer.
  */
-export function createGateway(config: GatewayConfig): Gateway {
-  const route = (handler: Handler) => (request: IRequest, env: GatewayEnv) =>
+function createRequestHandler(config: GatewayConfig, onUploadCreate: CreateCallback | undefined): RequestHandler {
+  const authenticator = new Authenticator(config.auth);
+  const route = (handler: Handler) => (request: IRequest, env: GatewayEnv, principal: Principal) =>
     handler({
       request: request as unknown as Request,
-      uploads: new Uploads(env, config),
+      uploads: new Uploads(env, config, principal),
       config,
+      principal,
+      onUploadCreate,
       uploadId: request.params.id ?? "",
     });
   const refuse = (code: "method-not-allowed" | "upload-not-found") => () => {
     throw new TusError(code);
   };
-
-  const router = Router<IRequest, [GatewayEnv]>({ base: config.basePath.replace(/\/$/, "") })
+  const router = Router<IRequest, [GatewayEnv, Principal]>({ base: config.basePath.replace(/\/$/, "") })
     .options("/", route(handleOptions))
     .post("/", route(handlePost))
     .all("/", refuse("method-not-allowed"))
@@ -56,30 +116,28 @@ export function createGateway(config: GatewayConfig): Gateway {
     .all("/:id", refuse("method-not-allowed"))
     .all("*", refuse("upload-not-found"));
 
-  return {
-    async fetch(original, env) {
-      let response: Response;
-      let request = original;
-      try {
-        request = applyMethodOverride(original);
-        // Paths outside the base path match no route at all: undefined.
-        response = (await router.fetch(request as unknown as IRequest, env)) ?? errorResponse(new TusError("upload-not-found"), request);
-      } catch (error) {
-        response = errorResponse(error, request);
+  let warnedOpen = false;
+  return async (original, env) => {
+    let response: Response;
+    let request = original;
+    try {
+      request = applyMethodOverride(original);
+      if (config.auth.mode === "open" && !warnedOpen && !isLoopback(request)) {
+        warnedOpen = true;
+        console.warn("tus-edge: AUTH_MODE is open — anyone who can reach this gateway can upload, read and delete uploads. Set AUTH_MODE=jwt for a deployment.");
       }
-      return withCors(response, original, config.corsAllowedOrigins);
-    },
+      const principal = request.method === "OPTIONS" ? ANONYMOUS : await authenticator.authenticate(request);
+      // Paths outside the base path match no route at all: undefined.
+      response =
+        (await router.fetch(request as unknown as IRequest, env, principal)) ?? errorResponse(new TusError("upload-not-found"), request);
+    } catch (error) {
+      response = errorResponse(error, request);
+    }
+    return withCors(response, original, config.corsAllowedOrigins);
   };
 }
 
-const gateways = new WeakMap<GatewayConfig, Gateway>();
-
-/** The default Worker: configuration from wrangler variables, parsed once per isolate. */
-export default {
-  async fetch(request: Request, env: GatewayEnv): Promise<Response> {
-    const config = configFromEnv(env);
-    let gateway = gateways.get(config);
-    if (!gateway) gateways.set(config, (gateway = createGateway(config)));
-    return gateway.fetch(request, env);
-  },
-};
+function isLoopback(request: Request): boolean {
+  const host = new URL(request.url).hostname;
+  return host === "localhost" || host === "[::1]" || host.startsWith("127.");
+}

@@ -2,7 +2,21 @@
  * tus-edge: a tus 1.0.0 resumable-upload gateway for Cloudflare Workers.
  * The Worker routes each request to its upload's Durable Object, which
  * writes the bytes into R2 multipart uploads.
+ *
+ * This module is the default Worker, configured from wrangler variables, and
+ * the library API for mounting the gateway in a Worker of your own.
  */
-export { default } from "./gateway";
-export { createGateway } from "./gateway";
-export { UploadObject } from "./upload/upload-object";
+import { createTusGateway } from "./gateway";
+
+const gateway = createTusGateway();
+
+/** The Durable Object class bound as UPLOADS in wrangler.toml. */
+export const UploadObject = gateway.UploadObject;
+
+export default { fetch: gateway.fetch };
+
+export { createTusGateway } from "./gateway";
+export type { GatewayEnv, TusGateway, TusGatewayOptions } from "./gateway";
+export type { GatewayConfig } from "./config";
+export type { UploadEvent, UploadEventType } from "./hooks/events";
+export type { CreateDecision, UploadProposal } from "./hooks/pre-create";

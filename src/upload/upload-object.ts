@@ -1,6 +1,8 @@
 import { DurableObject } from "cloudflare:workers";
 import { configFromEnv, type GatewayConfig } from "../config";
 import { serializeError, TusError, type SerializedError } from "../errors";
+import { hasSinks, type EventSinks, type UploadEvent } from "../hooks/events";
+import { deliverDueEvents, expiryOf, nextAlarmAt } from "./background";
 import type { ExpectedChecksum } from "./chunk-digest";
 import { assembleStep, type PartialState } from "./concat-assembler";
 import { endUpload, nextExpiry } from "./lifecycle";
@@ -12,19 +14,30 @@ import { WriteLock, type LockHolder } from "./write-lock";
 export interface UploadObjectEnv {
   BUCKET: R2Bucket;
   UPLOADS: DurableObjectNamespace<UploadObject>;
+  /** Optional Queue producer binding for upload events. */
+  EVENTS?: Queue;
 }
 
 /** A call's outcome, in a form that crosses the Durable Object boundary intact. */
 export type Outcome<T> = { ok: true; value: T } | { ok: false; error: SerializedError };
 
-/** An append as it travels to the object: the request, and the checksum of its body if any. */
+/**
+ * Who makes a call: the token's subject, undefined in open mode. An upload
+ * with an owner answers only its owner; to anyone else it does not exist.
+ */
+export type Caller = string | undefined;
+
+/** An append as it travels to the object: the request, its body's checksum, and who sends it. */
 export interface AppendCall extends AppendRequest {
   checksum: ExpectedChecksum | undefined;
+  caller: Caller;
 }
 
 /** Header that carries an `AppendCall` on the internal append request. */
 export const APPEND_HEADER = "x-tus-edge-append";
 
+/** Marks the object's own work (alarms, completion), which is not a caller's request. */
+const OWN_WORK = Symbol("own work");
 /** A final upload waiting for partials polls this often, in case a partial's notice was lost. */
 const PARTIAL_POLL_MS = 30_000;
 /** Wall time one assembly step may take before the next alarm continues. */
@@ -38,55 +51,82 @@ const ASSEMBLY_STEP_MS = 10_000;
  * Appends arrive through `fetch` because the request body must stream in
  * (and a broken connection must surface as a failed read, so the bytes that
  * did arrive are kept); everything else is an RPC method. The alarm does the
- * background work: expiring idle uploads and assembling final uploads.
+ * background work: delivering events, assembling final uploads, expiring
+ * idle uploads.
+ *
+ * `createTusGateway` subclasses it to add in-process callbacks and
+ * configuration; the default Worker exports it as is.
  */
 export class UploadObject extends DurableObject<UploadObjectEnv> {
   private readonly config: GatewayConfig;
   private readonly store: UploadStore;
   private readonly lock: WriteLock;
   private readonly writerDeps: WriterDeps;
+  private readonly sinks: EventSinks;
 
   constructor(ctx: DurableObjectState, env: UploadObjectEnv) {
     super(ctx, env);
-    this.config = configFromEnv(env);
-    this.store = new UploadStore(ctx.storage);
+    this.config = this.configure(env);
+    this.sinks = {
+      queue: env.EVENTS,
+      webhookUrl: this.config.webhookUrl,
+      webhookSecret: this.config.webhookSecret,
+      callback: this.eventCallback(),
+    };
+    this.store = new UploadStore(ctx.storage, hasSinks(this.sinks));
     this.lock = new WriteLock(this.config.lockTimeoutMs);
-    this.writerDeps = { store: this.store, bucket: env.BUCKET, partBufferLimit: this.config.partBufferLimit, now: Date.now };
+    this.writerDeps = {
+      store: this.store,
+      bucket: env.BUCKET,
+      partBufferLimit: this.config.partBufferLimit,
+      overwriteObjects: this.config.overwriteObjects,
+      now: Date.now,
+    };
+  }
+
+  /** The configuration; `createTusGateway` overrides this with its options. */
+  protected configure(env: UploadObjectEnv): GatewayConfig {
+    return configFromEnv(env);
+  }
+
+  /** In-process event handler; `createTusGateway` overrides this with its callbacks. */
+  protected eventCallback(): ((event: UploadEvent) => Promise<void> | void) | undefined {
+    return undefined;
   }
 
   async create(upload: NewUpload): Promise<Outcome<UploadInfo>> {
     return settle(async () => {
       if (this.store.load()) throw new Error(`upload ${upload.id} already exists`);
       const record = this.store.create(upload);
-      if (record.concat?.kind === "final") {
-        await this.ctx.storage.setAlarm(Date.now());
-      } else {
-        // An upload of length 0 is complete the moment it exists.
-        await new UploadWriter(this.writerDeps, record, record.length).finishIfDue();
-      }
-      return toInfo(await this.touch());
+      // An upload of length 0 is complete the moment it exists.
+      if (record.concat?.kind !== "final") await new UploadWriter(this.writerDeps, record, record.length).finishIfDue();
+      return toInfo(await this.touch(record.concat?.kind === "final" ? Date.now() : undefined));
     });
   }
 
   /** The upload's state, after any older request has let go of it (HEAD). */
-  async info(): Promise<Outcome<UploadInfo>> {
-    return settle(() => this.lock.run(async () => toInfo(await this.loadFinished())));
+  async info(caller: Caller): Promise<Outcome<UploadInfo>> {
+    return settle(() => {
+      this.loadLive(caller);
+      return this.lock.run(async () => toInfo(await this.loadFinished()));
+    });
   }
 
   /** The upload's state without waiting for writers: for downloads and concatenation. */
-  async peek(): Promise<Outcome<UploadInfo>> {
-    return settle(async () => toInfo(this.loadLive()));
+  async peek(caller: Caller): Promise<Outcome<UploadInfo>> {
+    return settle(async () => toInfo(this.loadLive(caller)));
   }
 
   /** DELETE: stops any PATCH in flight, then removes the upload and its bytes. */
-  async terminate(): Promise<Outcome<null>> {
-    return settle(() =>
-      this.lock.run(async () => {
+  async terminate(caller: Caller): Promise<Outcome<null>> {
+    return settle(() => {
+      this.loadLive(caller);
+      return this.lock.run(async () => {
         await endUpload(this.writerDeps, this.loadLive(), "terminated", this.config.terminateDeletesObject);
-        await this.ctx.storage.deleteAlarm();
+        await this.scheduleAlarm();
         return null;
-      }),
-    );
+      });
+    });
   }
 
   /**
@@ -94,12 +134,12 @@ export class UploadObject extends DurableObject<UploadObjectEnv> {
    * final only, since partials are deleted after assembly; a claim by a final
    * that was since removed does not count.
    */
-  async attachFinal(finalId: string): Promise<Outcome<null>> {
+  async attachFinal(finalId: string, caller: Caller): Promise<Outcome<null>> {
     return settle(async () => {
-      const record = this.loadLive();
+      const record = this.loadLive(caller);
       if (record.concat?.kind !== "partial") throw new TusError("invalid-concat", `upload ${record.id} is not a partial upload`);
       for (const other of record.concat.finals) {
-        if (other !== finalId && (await this.uploadStub(other).peek()).ok) {
+        if (other !== finalId && (await this.uploadStub(other).peek(record.owner)).ok) {
           throw new TusError("invalid-concat", `partial upload ${record.id} already belongs to another final upload`);
         }
       }
@@ -112,40 +152,40 @@ export class UploadObject extends DurableObject<UploadObjectEnv> {
   async partialFinished(): Promise<void> {
     const record = this.store.load();
     if (record?.concat?.kind === "final" && record.finishedAt === undefined && !record.ended) {
-      await this.ctx.storage.setAlarm(Date.now());
+      await this.scheduleAlarm(Date.now());
     }
   }
 
   override async fetch(request: Request): Promise<Response> {
     const outcome = await settle(() => {
       const call = JSON.parse(request.headers.get(APPEND_HEADER) ?? "null") as AppendCall;
+      this.loadLive(call.caller);
       return this.lock.run((holder) => this.append(call, request.body, holder));
     });
     return Response.json(outcome);
   }
 
   override async alarm(): Promise<void> {
+    await deliverDueEvents(this.store, this.sinks, Date.now());
+    let assemblyAt: number | undefined;
     const record = this.store.load();
-    if (!record || record.ended) return;
-    if (record.concat?.kind === "final" && record.finishedAt === undefined) {
-      // Under the lock, so a DELETE cannot interleave with a step; a HEAD or
-      // DELETE that arrives waits only for the part in flight.
-      await this.lock.run((holder) => this.assemble(holder));
-      return;
+    if (record && !record.ended) {
+      if (record.concat?.kind === "final" && record.finishedAt === undefined) {
+        // Under the lock, so a DELETE cannot interleave with a step; a HEAD or
+        // DELETE that arrives waits only for the part in flight.
+        assemblyAt = await this.lock.run((holder) => this.assemble(holder));
+      } else {
+        const expiresAt = expiryOf(record, this.config);
+        if (expiresAt !== undefined && Date.now() >= expiresAt) {
+          await this.lock.run(async () => {
+            const current = this.store.load();
+            if (current && !current.ended) await endUpload(this.writerDeps, current, "expired", true);
+          });
+          await deliverDueEvents(this.store, this.sinks, Date.now());
+        }
+      }
     }
-    // A finished upload's expiry follows from the policy, not from an idle
-    // clock left behind by a request that failed at the very end.
-    const expiresAt = record.finishedAt === undefined ? record.expiresAt : nextExpiry(record, Date.now(), this.config);
-    if (expiresAt === undefined) return;
-    // A PATCH since the alarm was set moved the expiry on: not idle after all.
-    if (Date.now() < expiresAt) {
-      await this.ctx.storage.setAlarm(expiresAt);
-      return;
-    }
-    await this.lock.run(async () => {
-      const current = this.store.load();
-      if (current && !current.ended) await endUpload(this.writerDeps, current, "expired", true);
-    });
+    await this.scheduleAlarm(assemblyAt);
   }
 
   private async append(call: AppendCall, body: ReadableStream<Uint8Array> | null, holder: LockHolder): Promise<UploadInfo> {
@@ -174,9 +214,10 @@ export class UploadObject extends DurableObject<UploadObjectEnv> {
     return toInfo(after);
   }
 
-  private async assemble(holder: LockHolder): Promise<void> {
+  /** One assembly step of a final upload; returns when the next step is due, if any. */
+  private async assemble(holder: LockHolder): Promise<number | undefined> {
     const record = this.store.load();
-    if (!record || record.ended || record.finishedAt !== undefined) return;
+    if (!record || record.ended || record.finishedAt !== undefined) return undefined;
     const result = await assembleStep(
       {
         store: this.store,
@@ -184,26 +225,29 @@ export class UploadObject extends DurableObject<UploadObjectEnv> {
         now: Date.now,
         stepBudgetMs: ASSEMBLY_STEP_MS,
         shouldYield: () => holder.stopped,
-        locatePartial: (id) => this.locatePartial(id),
+        locatePartial: (id) => this.locatePartial(id, record.owner),
       },
       record,
     );
-    if (result.state === "waiting") await this.ctx.storage.setAlarm(Date.now() + PARTIAL_POLL_MS);
-    if (result.state === "continue") await this.ctx.storage.setAlarm(Date.now());
-    if (result.state === "failed") {
-      console.error(`final upload ${record.id} cannot be assembled: ${result.reason}`);
-      await endUpload(this.writerDeps, this.store.load()!, "terminated", true);
-    }
-    if (result.state === "finished") {
-      await this.touch();
-      if (this.config.concatDeletesPartials && record.concat?.kind === "final") {
-        await Promise.all(record.concat.partials.map(({ id }) => this.uploadStub(id).terminate()));
-      }
+    switch (result.state) {
+      case "waiting":
+        return Date.now() + PARTIAL_POLL_MS;
+      case "continue":
+        return Date.now();
+      case "failed":
+        console.error(`final upload ${record.id} cannot be assembled: ${result.reason}`);
+        await endUpload(this.writerDeps, this.store.load()!, "terminated", true);
+        return undefined;
+      case "finished":
+        if (this.config.concatDeletesPartials && record.concat?.kind === "final") {
+          await Promise.all(record.concat.partials.map(({ id }) => this.uploadStub(id).terminate(record.owner)));
+        }
+        return undefined;
     }
   }
 
-  private async locatePartial(id: string): Promise<PartialState> {
-    const outcome = await this.uploadStub(id).peek();
+  private async locatePartial(id: string, owner: Caller): Promise<PartialState> {
+    const outcome = await this.uploadStub(id).peek(owner);
     if (!outcome.ok) return { state: "gone" };
     return outcome.value.finished ? { state: "finished", objectKey: outcome.value.objectKey } : { state: "unfinished" };
   }
@@ -216,15 +260,19 @@ export class UploadObject extends DurableObject<UploadObjectEnv> {
     return this.env.UPLOADS.get(this.env.UPLOADS.idFromName(id));
   }
 
-  /** Restarts the upload's expiry clock (and its alarm) after activity; returns the current record. */
-  private async touch(): Promise<UploadRecord> {
+  /** Restarts the upload's idle clock after activity and re-arms the alarm; returns the current record. */
+  private async touch(assemblyAt?: number): Promise<UploadRecord> {
     const record = this.loadLive();
-    const expiresAt = nextExpiry(record, Date.now(), this.config);
+    const expiresAt = record.finishedAt === undefined ? nextExpiry(record, Date.now(), this.config) : undefined;
     if (expiresAt !== record.expiresAt) this.store.setExpiry(expiresAt);
-    const assembling = record.concat?.kind === "final" && record.finishedAt === undefined;
-    if (expiresAt !== undefined) await this.ctx.storage.setAlarm(expiresAt);
-    else if (!assembling) await this.ctx.storage.deleteAlarm();
+    await this.scheduleAlarm(assemblyAt);
     return { ...record, expiresAt };
+  }
+
+  private async scheduleAlarm(assemblyAt?: number): Promise<void> {
+    const at = nextAlarmAt(this.store.load(), this.store.nextEventDue(), assemblyAt, this.config);
+    if (at === undefined) await this.ctx.storage.deleteAlarm();
+    else await this.ctx.storage.setAlarm(at);
   }
 
   /** Loads the upload, first completing its object if all bytes are in but R2 failed last time. */
@@ -237,10 +285,13 @@ export class UploadObject extends DurableObject<UploadObjectEnv> {
     return record;
   }
 
-  /** The upload, if it exists and has not ended. */
-  private loadLive(): UploadRecord {
+  /** The upload, if it exists, has not ended, and is the caller's (the object's own work may see any). */
+  private loadLive(caller: Caller | typeof OWN_WORK = OWN_WORK): UploadRecord {
     const record = this.store.load();
     if (!record) throw new TusError("upload-not-found");
+    // Another subject's upload is answered exactly like a missing one, so
+    // its existence is not revealed.
+    if (caller !== OWN_WORK && record.owner !== undefined && record.owner !== caller) throw new TusError("upload-not-found");
     const expired = record.ended === "expired" || (record.finishedAt === undefined && record.expiresAt !== undefined && Date.now() >= record.expiresAt);
     if (expired) throw new TusError("upload-gone", "this upload expired and its bytes were deleted");
     if (record.ended) throw new TusError("upload-gone", "this upload was terminated");

@@ -39,6 +39,8 @@ export interface NewUpload {
   contentDisposition: string;
   createdAt: number;
   concat?: Concatenation;
+  /** The subject that created the upload; only it may use the upload. Undefined in open mode. */
+  owner?: string;
 }
 
 export interface UploadRecord extends NewUpload {
@@ -91,6 +93,8 @@ export interface AppendRequest {
   declaredLength: number | undefined;
   /** The body's length when the client announced it. */
   contentLength: number | undefined;
+  /** The largest length this caller may give the upload (server maximum, or less by token). */
+  lengthLimit: number;
 }
 
 /**
@@ -116,9 +120,9 @@ export function checkAppend(record: UploadRecord, append: AppendRequest): number
     if (append.declaredLength < record.offset) {
       throw new TusError("invalid-header", `Upload-Length ${append.declaredLength} is less than the bytes already received (${record.offset})`);
     }
-    const limit = maxLengthForPartSize(record.partSize);
+    const limit = Math.min(maxLengthForPartSize(record.partSize), append.lengthLimit);
     if (append.declaredLength > limit) {
-      throw new TusError("upload-too-large", `Upload-Length ${append.declaredLength} exceeds this deferred-length upload's limit of ${limit} bytes`);
+      throw new TusError("upload-too-large", `Upload-Length ${append.declaredLength} exceeds this upload's limit of ${limit} bytes`);
     }
     length = append.declaredLength;
   }
@@ -130,7 +134,7 @@ export function checkAppend(record: UploadRecord, append: AppendRequest): number
     );
   }
   if (length === undefined && append.contentLength !== undefined) {
-    const limit = maxLengthForPartSize(record.partSize);
+    const limit = Math.min(maxLengthForPartSize(record.partSize), append.lengthLimit);
     if (record.offset + append.contentLength > limit) {
       throw new TusError("upload-too-large", `this deferred-length upload may hold at most ${limit} bytes`, { offset: record.offset });
     }

@@ -1,3 +1,4 @@
+import type { UploadEvent, UploadEventType } from "../hooks/events";
 import type { Concatenation, NewUpload, UploadEnd, UploadMetadata, UploadRecord } from "./upload-record";
 
 /**
@@ -10,6 +11,9 @@ import type { Concatenation, NewUpload, UploadEnd, UploadMetadata, UploadRecord 
  *   tail    bytes that arrived but do not yet fill a part, in rows of at
  *           most TAIL_ROW_BYTES (SQLite values are limited to 2 MB). Rows of
  *           a checksummed chunk are `pending` until the chunk is verified.
+ *   event   the outbox: upload events not yet delivered, written in the
+ *           same transaction as the change they report, so none is lost
+ *           and none is reported that did not happen
  *
  * Invariant: offset = sum(part.size) + sum(length(tail.bytes) of rows not
  * pending) until the upload is finished, when part and tail are empty and
@@ -40,10 +44,20 @@ interface UploadRow extends Record<string, SqlStorageValue> {
   expires_at: number | null;
   ended: string | null;
   concat: string | null;
+  owner: string | null;
+}
+
+export interface StoredEvent {
+  event: UploadEvent;
+  attempts: number;
 }
 
 export class UploadStore {
-  constructor(private readonly storage: DurableObjectStorage) {
+  /** @param recordEvents whether any event sink is configured; without one, no events are kept. */
+  constructor(
+    private readonly storage: DurableObjectStorage,
+    private readonly recordEvents: boolean,
+  ) {
     storage.sql.exec(`
       CREATE TABLE IF NOT EXISTS upload (
         id TEXT PRIMARY KEY,
@@ -59,10 +73,12 @@ export class UploadStore {
         finished_at INTEGER,
         expires_at INTEGER,
         ended TEXT,
-        concat TEXT
+        concat TEXT,
+        owner TEXT
       );
       CREATE TABLE IF NOT EXISTS part (number INTEGER PRIMARY KEY, etag TEXT NOT NULL, size INTEGER NOT NULL);
       CREATE TABLE IF NOT EXISTS tail (seq INTEGER PRIMARY KEY, bytes BLOB NOT NULL, pending INTEGER NOT NULL DEFAULT 0);
+      CREATE TABLE IF NOT EXISTS event (id TEXT PRIMARY KEY, body TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, due_at INTEGER NOT NULL);
     `);
   }
 
@@ -72,9 +88,10 @@ export class UploadStore {
   }
 
   create(upload: NewUpload): UploadRecord {
-    this.storage.sql.exec(
-      `INSERT INTO upload (id, object_key, length, part_size, offset, metadata, content_type, content_disposition, created_at, concat)
-       VALUES (?, ?, ?, ?, 0, ?, ?, ?, ?, ?)`,
+    return this.storage.transactionSync(() => {
+      this.storage.sql.exec(
+      `INSERT INTO upload (id, object_key, length, part_size, offset, metadata, content_type, content_disposition, created_at, concat, owner)
+       VALUES (?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?)`,
       upload.id,
       upload.objectKey,
       upload.length ?? null,
@@ -84,8 +101,11 @@ export class UploadStore {
       upload.contentDisposition,
       upload.createdAt,
       upload.concat ? JSON.stringify(upload.concat) : null,
-    );
-    return this.load()!;
+      upload.owner ?? null,
+      );
+      this.recordEvent("created");
+      return this.load()!;
+    });
   }
 
   setLength(length: number): void {
@@ -189,6 +209,7 @@ export class UploadStore {
       this.storage.sql.exec("DELETE FROM part");
       this.storage.sql.exec("DELETE FROM tail");
       this.storage.sql.exec("UPDATE upload SET finished_at = ?, multipart_id = NULL, expires_at = NULL", finishedAt);
+      this.recordEvent("finished");
     });
   }
 
@@ -198,6 +219,7 @@ export class UploadStore {
    */
   markEnded(reason: UploadEnd): void {
     this.storage.transactionSync(() => {
+      this.recordEvent(reason);
       this.storage.sql.exec("DELETE FROM part");
       this.storage.sql.exec("DELETE FROM tail");
       this.storage.sql.exec(
@@ -205,6 +227,46 @@ export class UploadStore {
         reason,
       );
     });
+  }
+
+  /** Undelivered events due by `now`, oldest first. */
+  dueEvents(now: number): StoredEvent[] {
+    return this.storage.sql
+      .exec<{ body: string; attempts: number }>("SELECT body, attempts FROM event WHERE due_at <= ? ORDER BY due_at, rowid", now)
+      .toArray()
+      .map((row) => ({ event: JSON.parse(row.body) as UploadEvent, attempts: row.attempts }));
+  }
+
+  nextEventDue(): number | undefined {
+    return this.storage.sql.exec<{ due: number | null }>("SELECT MIN(due_at) AS due FROM event").one().due ?? undefined;
+  }
+
+  eventDelivered(id: string): void {
+    this.storage.sql.exec("DELETE FROM event WHERE id = ?", id);
+  }
+
+  eventFailed(id: string, dueAt: number): void {
+    this.storage.sql.exec("UPDATE event SET attempts = attempts + 1, due_at = ? WHERE id = ?", dueAt, id);
+  }
+
+  /** Adds an event about the upload as it is now; called inside the transaction that changed it. */
+  private recordEvent(type: UploadEventType): void {
+    if (!this.recordEvents) return;
+    const record = this.load()!;
+    const event: UploadEvent = {
+      id: crypto.randomUUID(),
+      type,
+      occurredAt: new Date().toISOString(),
+      upload: {
+        id: record.id,
+        objectKey: record.objectKey,
+        size: record.offset,
+        length: record.length,
+        metadata: Object.fromEntries(record.metadata),
+        subject: record.owner,
+      },
+    };
+    this.storage.sql.exec("INSERT INTO event (id, body, due_at) VALUES (?, ?, ?)", event.id, JSON.stringify(event), Date.now());
   }
 
   private insertPart(part: StoredPart): void {
@@ -232,5 +294,6 @@ function toRecord(row: UploadRow): UploadRecord {
     expiresAt: row.expires_at ?? undefined,
     ended: (row.ended as UploadEnd | null) ?? undefined,
     concat: row.concat ? (JSON.parse(row.concat) as Concatenation) : undefined,
+    owner: row.owner ?? undefined,
   };
 }

@@ -11,6 +11,8 @@ export interface WriterDeps {
   bucket: R2Bucket;
   /** Largest part assembled in memory; larger parts spill to the tail as they fill. */
   partBufferLimit: number;
+  /** Whether completing may replace an object that appeared at the key meanwhile. */
+  overwriteObjects: boolean;
   now: () => number;
 }
 
@@ -225,6 +227,7 @@ export class UploadWriter {
   private async finish(): Promise<void> {
     const { store, bucket, now } = this.deps;
     try {
+      await this.refuseOverwrite();
       if (this.partStart === 0 && this.record.multipartId === undefined) {
         const size = this.stored + this.filled;
         await r2("put", () =>
@@ -241,6 +244,18 @@ export class UploadWriter {
     } catch (error) {
       this.persistMemory();
       throw error;
+    }
+  }
+
+  /**
+   * Keys without the upload's id (e.g. from {filename}) were free when the
+   * upload was created; another upload may have taken the key since.
+   */
+  private async refuseOverwrite(): Promise<void> {
+    const { objectKey, id } = this.record;
+    if (this.deps.overwriteObjects || objectKey.includes(id)) return;
+    if (await r2("head", () => this.deps.bucket.head(objectKey))) {
+      throw new TusError("object-exists", `an object appeared at ${objectKey} while this upload was in progress; this server does not overwrite objects`);
     }
   }
 

@@ -1,5 +1,7 @@
+import type { Principal } from "../auth/authenticate";
 import type { GatewayConfig } from "../config";
 import { deserializeError, TusError } from "../errors";
+import { renderObjectKey, sanitizeSegment } from "./object-key";
 import { planPartSize } from "./part-plan";
 import { isUploadId, newUploadId } from "./upload-id";
 import { APPEND_HEADER, type AppendCall, type Outcome, type UploadObject } from "./upload-object";
@@ -17,6 +19,10 @@ export interface CreateUpload {
   contentDisposition: string;
   /** A partial upload, to be concatenated into a final one later. */
   partial?: boolean;
+  /** The client's file name, for key templates with {filename}. */
+  filename?: string;
+  /** A key chosen by a pre-create hook, placed under the configured prefixes. */
+  objectKey?: string;
 }
 
 /**
@@ -28,7 +34,13 @@ export class Uploads {
   constructor(
     private readonly env: UploadsEnv,
     private readonly config: GatewayConfig,
+    private readonly principal: Principal,
   ) {}
+
+  /** The largest upload this caller may create: the server's maximum, or less by token. */
+  get maxUploadSize(): number {
+    return Math.min(this.config.maxUploadSize, this.principal.maxUploadSize ?? Infinity);
+  }
 
   async create(request: CreateUpload): Promise<UploadInfo> {
     const id = newUploadId();
@@ -48,21 +60,21 @@ export class Uploads {
       partials.push({ id: partialId, length: await this.partialLength(partialId) });
     }
     const length = partials.reduce((sum, partial) => sum + partial.length, 0);
-    if (length > this.config.maxUploadSize) {
-      throw new TusError("upload-too-large", `the partial uploads add up to ${length} bytes, more than this server's maximum of ${this.config.maxUploadSize}`);
+    if (length > this.maxUploadSize) {
+      throw new TusError("upload-too-large", `the partial uploads add up to ${length} bytes, more than the ${this.maxUploadSize} bytes allowed`);
     }
     const final = await this.createWithId(newUploadId(), length, request, { kind: "final", partials });
     try {
-      for (const partial of partials) unwrap(await this.stub(partial.id).attachFinal(final.id));
+      for (const partial of partials) unwrap(await this.stub(partial.id).attachFinal(final.id, this.caller));
     } catch (error) {
-      await this.stub(final.id).terminate();
+      await this.stub(final.id).terminate(this.caller);
       throw error;
     }
     return final;
   }
 
   private async partialLength(id: string): Promise<number> {
-    const outcome = await this.stub(id).peek();
+    const outcome = await this.stub(id).peek(this.caller);
     const url = this.config.basePath + id;
     if (!outcome.ok) throw new TusError("invalid-concat", `Upload-Concat: ${url} is not an upload that can be concatenated (${outcome.error.message})`);
     const info = outcome.value;
@@ -77,12 +89,17 @@ export class Uploads {
     request: Omit<CreateUpload, "length" | "partial">,
     concat: Concatenation | undefined,
   ): Promise<UploadInfo> {
+    const objectKey = this.objectKeyFor(id, request);
+    // A key with the upload's id in it is new by construction; others are checked.
+    if (!this.config.overwriteObjects && !objectKey.includes(id) && (await this.env.BUCKET.head(objectKey))) {
+      throw new TusError("object-exists", `an object already exists at ${objectKey}; this server does not overwrite objects`);
+    }
     // The first `get` of a new id places its Durable Object near this Worker,
     // which runs near the client: the upload's state lives close to its bytes' source.
     return unwrap(
       await this.stub(id).create({
         id,
-        objectKey: this.config.objectKeyPrefix + id,
+        objectKey,
         length,
         partSize: planPartSize(length, this.config),
         metadata: request.metadata,
@@ -90,24 +107,50 @@ export class Uploads {
         contentDisposition: request.contentDisposition,
         createdAt: Date.now(),
         concat,
+        owner: this.principal.subject,
       }),
     );
   }
 
+  private objectKeyFor(id: string, request: Omit<CreateUpload, "length" | "partial">): string {
+    const { objectKeyPrefix, objectKeyTemplate } = this.config;
+    const tokenPrefix = this.principal.keyPrefix;
+    if (request.objectKey !== undefined) {
+      const chosen = request.objectKey.split("/").filter(Boolean).map(sanitizeSegment).join("/");
+      return renderObjectKey(objectKeyPrefix, chosen.replace(/[{}]/g, "_") || "{id}", { id, subject: undefined, filename: undefined, now: new Date(), tokenPrefix });
+    }
+    return renderObjectKey(objectKeyPrefix, objectKeyTemplate, {
+      id,
+      subject: this.principal.subject,
+      filename: request.filename,
+      now: new Date(),
+      tokenPrefix,
+    });
+  }
+
   /** Removes the upload and its bytes (DELETE), stopping any PATCH in flight. */
   async terminate(id: string): Promise<void> {
-    unwrap(await this.stub(id).terminate());
+    unwrap(await this.stub(id).terminate(this.caller));
+  }
+
+  private get caller(): string | undefined {
+    return this.principal.subject;
   }
 
   /** The upload's state once any request still writing to it has let go. */
   async info(id: string): Promise<UploadInfo> {
-    return unwrap(await this.stub(id).info());
+    return unwrap(await this.stub(id).info(this.caller));
   }
 
-  async append(id: string, append: AppendCall, body: ReadableStream<Uint8Array> | null): Promise<UploadInfo> {
+  async append(
+    id: string,
+    append: Omit<AppendCall, "caller" | "lengthLimit">,
+    body: ReadableStream<Uint8Array> | null,
+  ): Promise<UploadInfo> {
+    const call: AppendCall = { ...append, caller: this.caller, lengthLimit: this.maxUploadSize };
     const response = await this.stub(id).fetch("https://upload.internal/append", {
       method: "POST",
-      headers: { [APPEND_HEADER]: JSON.stringify(append) },
+      headers: { [APPEND_HEADER]: JSON.stringify(call) },
       body,
     });
     return unwrap((await response.json()) as Outcome<UploadInfo>);
@@ -115,7 +158,7 @@ export class Uploads {
 
   /** A finished upload's state; an unfinished one cannot be downloaded yet. */
   async finished(id: string): Promise<UploadInfo & { length: number }> {
-    const info = unwrap(await this.stub(id).peek());
+    const info = unwrap(await this.stub(id).peek(this.caller));
     if (!info.finished || info.length === undefined) {
       throw new TusError(
         "upload-not-finished",

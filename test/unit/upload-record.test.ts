@@ -3,6 +3,8 @@ import { MiB } from "../../src/upload/part-plan";
 import { checkAppend, type UploadRecord } from "../../src/upload/upload-record";
 import { expectTusError } from "./expect-tus-error";
 
+const NO_LIMIT = Number.MAX_SAFE_INTEGER;
+
 function record(overrides: Partial<UploadRecord> = {}): UploadRecord {
   return {
     id: "AAAAAAAAAAAAAAAAAAAAAA",
@@ -24,37 +26,43 @@ function record(overrides: Partial<UploadRecord> = {}): UploadRecord {
 
 describe("checkAppend", () => {
   it("accepts an append at the current offset and keeps the length", () => {
-    expect(checkAppend(record(), { offset: 40, declaredLength: undefined, contentLength: 60 })).toBe(100);
+    expect(checkAppend(record(), { offset: 40, declaredLength: undefined, contentLength: 60, lengthLimit: NO_LIMIT })).toBe(100);
   });
 
   it("refuses another offset with 409 and tells the current one", () => {
-    const error = expectTusError(() => checkAppend(record(), { offset: 0, declaredLength: undefined, contentLength: 1 }), "offset-mismatch");
+    const error = expectTusError(() => checkAppend(record(), { offset: 0, declaredLength: undefined, contentLength: 1, lengthLimit: NO_LIMIT }), "offset-mismatch");
     expect(error.details.offset).toBe(40);
   });
 
   it("refuses a body that would pass the length before reading it", () => {
-    expectTusError(() => checkAppend(record(), { offset: 40, declaredLength: undefined, contentLength: 61 }), "exceeds-upload-length");
+    expectTusError(() => checkAppend(record(), { offset: 40, declaredLength: undefined, contentLength: 61, lengthLimit: NO_LIMIT }), "exceeds-upload-length");
   });
 
   it("sets a deferred length once, and never changes it", () => {
     const deferred = record({ length: undefined, partSize: 16 * MiB });
-    expect(checkAppend(deferred, { offset: 40, declaredLength: 50, contentLength: 10 })).toBe(50);
-    expectTusError(() => checkAppend(record(), { offset: 40, declaredLength: 99, contentLength: 0 }), "length-conflict");
+    expect(checkAppend(deferred, { offset: 40, declaredLength: 50, contentLength: 10, lengthLimit: NO_LIMIT })).toBe(50);
+    expectTusError(() => checkAppend(record(), { offset: 40, declaredLength: 99, contentLength: 0, lengthLimit: NO_LIMIT }), "length-conflict");
   });
 
   it("refuses a declared length below the bytes already received", () => {
-    expectTusError(() => checkAppend(record({ length: undefined }), { offset: 40, declaredLength: 39, contentLength: 0 }), "invalid-header");
+    expectTusError(() => checkAppend(record({ length: undefined }), { offset: 40, declaredLength: 39, contentLength: 0, lengthLimit: NO_LIMIT }), "invalid-header");
   });
 
   it("holds a deferred-length upload to 10,000 parts", () => {
     const deferred = record({ length: undefined, partSize: 5 * MiB });
     expectTusError(
-      () => checkAppend(deferred, { offset: 40, declaredLength: 10_000 * 5 * MiB + 1, contentLength: 0 }),
+      () => checkAppend(deferred, { offset: 40, declaredLength: 10_000 * 5 * MiB + 1, contentLength: 0, lengthLimit: NO_LIMIT }),
       "upload-too-large",
     );
     expectTusError(
-      () => checkAppend(deferred, { offset: 40, declaredLength: undefined, contentLength: 10_000 * 5 * MiB }),
+      () => checkAppend(deferred, { offset: 40, declaredLength: undefined, contentLength: 10_000 * 5 * MiB, lengthLimit: NO_LIMIT }),
       "upload-too-large",
     );
+  });
+
+  it("holds a declared length to the caller's limit (a token's max_upload_size)", () => {
+    const deferred = record({ length: undefined });
+    expectTusError(() => checkAppend(deferred, { offset: 40, declaredLength: 1001, contentLength: 0, lengthLimit: 1000 }), "upload-too-large");
+    expect(checkAppend(deferred, { offset: 40, declaredLength: 1000, contentLength: 0, lengthLimit: 1000 })).toBe(1000);
   });
 });

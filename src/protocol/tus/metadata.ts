@@ -86,3 +86,13 @@ export function decodeMetadataText(metadata: UploadMetadata, key: string): strin
   const bytes = Uint8Array.from(binary, (char) => char.charCodeAt(0));
   return new TextDecoder().decode(bytes);
 }
+
+/** Metadata from text values (e.g. a hook's answer), Base64-encoding each as UTF-8. */
+export function encodeMetadataText(values: Record<string, string>): UploadMetadata {
+  const metadata: UploadMetadata = new Map();
+  for (const [key, text] of Object.entries(values)) {
+    const bytes = new TextEncoder().encode(text);
+    metadata.set(key, btoa(Array.from(bytes, (byte) => String.fromCharCode(byte)).join("")));
+  }
+  return metadata;
+}

@@ -6,7 +6,7 @@
 import { env } from "cloudflare:test";
 import { afterEach, describe, expect, it } from "vitest";
 import { parseConfig } from "../../../src/config";
-import { createGateway } from "../../../src/gateway";
+import { createTusGateway } from "../../../src/gateway";
 import {
   bodyText,
   COLLECTION,
@@ -127,7 +127,9 @@ describe("CORS with the default configuration (every origin)", () => {
 });
 
 describe("CORS with a list of allowed origins", () => {
-  const gateway = createGateway(parseConfig({ CORS_ALLOWED_ORIGINS: `${APP}, https://other.example` }));
+  const gateway = createTusGateway({
+    config: { corsAllowedOrigins: parseConfig({ CORS_ALLOWED_ORIGINS: `${APP}, https://other.example` }).corsAllowedOrigins },
+  });
   const call = async (url: string, init: RequestInit): Promise<Response> => {
     const response = await gateway.fetch(new Request(url, init), env);
     expect(response.status, `${init.method ?? "GET"} ${url}`).toBeLessThan(500);

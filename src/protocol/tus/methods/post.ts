@@ -1,10 +1,12 @@
 import { TusError } from "../../../errors";
+import { decideCreation } from "../../../hooks/pre-create";
 import type { UploadInfo } from "../../../upload/upload-record";
 import { contentDisposition, safeContentType } from "../../http/object-headers";
 import { parseUploadChecksum } from "../checksum";
 import { parseUploadConcat } from "../concat";
 import { checkTusResumable, hasOffsetOctetStreamBody, parseContentLength, parseCreationLength } from "../headers";
-import { decodeMetadataText, parseUploadMetadata } from "../metadata";
+import { checkFiletype, checkMetadataLimits } from "../limits";
+import { decodeMetadataText, encodeMetadataText, parseUploadMetadata, type UploadMetadata } from "../metadata";
 import { expiryHeaders, tusHeaders } from "../respond";
 import type { TusContext } from "../context";
 
@@ -13,53 +15,75 @@ import type { TusContext } from "../context";
  * bytes (creation-with-upload), or a final upload made of partial ones
  * (concatenation). Answers 201 with the upload's absolute URL.
  */
-export async function handlePost({ request, uploads, config }: TusContext): Promise<Response> {
+export async function handlePost(context: TusContext): Promise<Response> {
+  const { request, uploads, config } = context;
   const { headers } = request;
   checkTusResumable(headers);
   const concat = parseUploadConcat(headers, request.url, config.basePath);
-  const metadata = parseUploadMetadata(headers.get("Upload-Metadata"));
-  const objectHeaders = {
-    metadata,
-    contentType: safeContentType(decodeMetadataText(metadata, "filetype")),
-    contentDisposition: contentDisposition(decodeMetadataText(metadata, "filename")),
-  };
+  const metadataHeader = headers.get("Upload-Metadata");
   const contentLength = parseContentLength(headers);
   const hasBody = request.body !== null && contentLength !== 0;
-
-  let info: UploadInfo;
-  if (concat?.kind === "final") {
-    // "The Client MUST NOT include the Upload-Length header in the final upload creation."
-    if (headers.has("Upload-Length") || headers.has("Upload-Defer-Length")) {
-      throw new TusError("invalid-concat", "a final upload takes its length from its partial uploads: send no Upload-Length");
-    }
-    if (hasBody) throw new TusError("final-upload-is-read-only", "a final upload is made of its partial uploads and takes no body");
-    info = await uploads.createFinal(concat.partialIds, objectHeaders);
-  } else {
-    const creation = parseCreationLength(headers);
-    const length = "length" in creation ? creation.length : undefined;
-    // "If the length of the upload exceeds the maximum, which MAY be specified
-    // using the Tus-Max-Size header, the Server MUST respond with 413."
-    if (length !== undefined && length > config.maxUploadSize) {
-      throw new TusError("upload-too-large", `Upload-Length ${length} exceeds this server's maximum of ${config.maxUploadSize} bytes (Tus-Max-Size)`);
-    }
-    if (hasBody && !hasOffsetOctetStreamBody(headers)) {
-      throw new TusError("unsupported-media-type", "a POST with a body (creation-with-upload) needs Content-Type: application/offset+octet-stream");
-    }
-    if (length !== undefined && contentLength !== undefined && contentLength > length) {
-      throw new TusError("exceeds-upload-length", `the body (${contentLength} bytes) is longer than Upload-Length ${length}`);
-    }
-    const checksum = parseUploadChecksum(headers);
-    info = await uploads.create({ length, partial: concat?.kind === "partial", ...objectHeaders });
-    if (hasBody) info = await appendFirstBytes(info, { contentLength, checksum }, request, uploads, uploadUrl(request, config.basePath, info.id));
+  const length = concat?.kind === "final" ? checkFinal(headers, hasBody) : checkLength(headers, uploads.maxUploadSize);
+  let metadata = parseUploadMetadata(metadataHeader);
+  checkMetadataLimits(metadataHeader, metadata, config);
+  if (hasBody && !hasOffsetOctetStreamBody(headers)) {
+    throw new TusError("unsupported-media-type", "a POST with a body (creation-with-upload) needs Content-Type: application/offset+octet-stream");
   }
+  if (length !== undefined && contentLength !== undefined && contentLength > length) {
+    throw new TusError("exceeds-upload-length", `the body (${contentLength} bytes) is longer than Upload-Length ${length}`);
+  }
+  const checksum = parseUploadChecksum(headers);
 
-  const response = tusHeaders({ Location: uploadUrl(request, config.basePath, info.id), ...expiryHeaders(info) });
+  const decision = await decideCreation(
+    { kind: concat?.kind === "final" ? "final" : concat ? "partial" : "upload", length, metadata: textOf(metadata), subject: context.principal.subject },
+    { url: config.preCreateHookUrl, callback: context.onUploadCreate },
+  );
+  if (decision.metadata) metadata = encodeMetadataText(decision.metadata);
+  const filetype = decodeMetadataText(metadata, "filetype");
+  checkFiletype(filetype, config);
+  const filename = decodeMetadataText(metadata, "filename");
+  const creation = {
+    metadata,
+    filename,
+    objectKey: decision.objectKey,
+    contentType: safeContentType(filetype),
+    contentDisposition: contentDisposition(filename),
+  };
+
+  let info =
+    concat?.kind === "final"
+      ? await uploads.createFinal(concat.partialIds, creation)
+      : await uploads.create({ ...creation, length, partial: concat?.kind === "partial" });
+  const location = new URL(`${config.basePath}${info.id}`, request.url).href;
+  if (hasBody) info = await appendFirstBytes(info, { contentLength, checksum }, context, location);
+  const response = tusHeaders({ Location: location, ...expiryHeaders(info) });
   if (hasBody) response.set("Upload-Offset", String(info.offset));
   return new Response(null, { status: 201, headers: response });
 }
 
-function uploadUrl(request: Request, basePath: string, id: string): string {
-  return new URL(`${basePath}${id}`, request.url).href;
+/** creation: exactly one of Upload-Length and Upload-Defer-Length, within the caller's limit. */
+function checkLength(headers: Headers, maxUploadSize: number): number | undefined {
+  const creation = parseCreationLength(headers);
+  const length = "length" in creation ? creation.length : undefined;
+  // "If the length of the upload exceeds the maximum, which MAY be specified
+  // using the Tus-Max-Size header, the Server MUST respond with 413."
+  if (length !== undefined && length > maxUploadSize) {
+    throw new TusError("upload-too-large", `Upload-Length ${length} exceeds the largest upload allowed, ${maxUploadSize} bytes`);
+  }
+  return length;
+}
+
+/** concatenation: "The Client MUST NOT include the Upload-Length header in the final upload creation." */
+function checkFinal(headers: Headers, hasBody: boolean): undefined {
+  if (headers.has("Upload-Length") || headers.has("Upload-Defer-Length")) {
+    throw new TusError("invalid-concat", "a final upload takes its length from its partial uploads: send no Upload-Length");
+  }
+  if (hasBody) throw new TusError("final-upload-is-read-only", "a final upload is made of its partial uploads and takes no body");
+  return undefined;
+}
+
+function textOf(metadata: UploadMetadata): Record<string, string> {
+  return Object.fromEntries([...metadata.keys()].map((key) => [key, decodeMetadataText(metadata, key) ?? ""]));
 }
 
 /**
@@ -71,8 +95,7 @@ function uploadUrl(request: Request, basePath: string, id: string): string {
 async function appendFirstBytes(
   info: UploadInfo,
   body: { contentLength: number | undefined; checksum: ReturnType<typeof parseUploadChecksum> },
-  request: Request,
-  uploads: TusContext["uploads"],
+  { request, uploads }: TusContext,
   location: string,
 ): Promise<UploadInfo> {
   try {

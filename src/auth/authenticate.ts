@@ -1,0 +1,89 @@
+import { TusError } from "../errors";
+import { importHmacSecret, importJwks, JwtError, verifyJwt, type JwtClaims, type VerificationKey } from "./jwt";
+
+/**
+ * Who is asking, and what their token allows. In open mode nobody is
+ * anybody: uploads have no owner and no limits beyond the server's.
+ */
+export interface Principal {
+  /** The token's `sub`; uploads belong to the subject that created them. */
+  subject: string | undefined;
+  /** The token's `max_upload_size` claim: the largest upload this token may create. */
+  maxUploadSize: number | undefined;
+  /** The token's `key_prefix` claim: its uploads' objects are placed under it. */
+  keyPrefix: string | undefined;
+}
+
+export const ANONYMOUS: Principal = { subject: undefined, maxUploadSize: undefined, keyPrefix: undefined };
+
+export type AuthConfig =
+  | { mode: "open" }
+  | { mode: "jwt"; secret: string | undefined; jwks: { keys: unknown[] } | undefined; audience: string | undefined; issuer: string | undefined };
+
+const REALM = 'Bearer realm="tus-edge"';
+/** Clocks differ a little between token issuers and the edge. */
+const LEEWAY_SECONDS = 30;
+
+/**
+ * Checks the bearer token of every request (POST, HEAD, PATCH, DELETE,
+ * GET; not OPTIONS) before it reaches an upload's Durable Object. Keys are
+ * imported once per isolate.
+ */
+export class Authenticator {
+  private keys: Promise<VerificationKey[]> | undefined;
+
+  constructor(private readonly config: AuthConfig) {}
+
+  async authenticate(request: Request): Promise<Principal> {
+    if (this.config.mode === "open") return ANONYMOUS;
+    const token = bearerToken(request);
+    if (token === undefined) {
+      throw new TusError("unauthorized", undefined, { headers: { "WWW-Authenticate": REALM } });
+    }
+    let claims: JwtClaims;
+    try {
+      claims = await verifyJwt(token, await this.verificationKeys(), {
+        audience: this.config.audience,
+        issuer: this.config.issuer,
+        now: Math.floor(Date.now() / 1000),
+        leewaySeconds: LEEWAY_SECONDS,
+      });
+      return principalOf(claims);
+    } catch (error) {
+      if (!(error instanceof JwtError)) throw error;
+      const description = error.message.replace(/"/g, "'");
+      throw new TusError("unauthorized", `the bearer token was refused: ${error.message}`, {
+        headers: { "WWW-Authenticate": `${REALM}, error="invalid_token", error_description="${description}"` },
+      });
+    }
+  }
+
+  private verificationKeys(): Promise<VerificationKey[]> {
+    if (this.config.mode !== "jwt") return Promise.resolve([]);
+    const { secret, jwks } = this.config;
+    this.keys ??= (async () => [...(secret ? [await importHmacSecret(secret)] : []), ...(jwks ? await importJwks(jwks) : [])])();
+    return this.keys;
+  }
+}
+
+/**
+ * `Authorization: Bearer <token>`; for GET also `?access_token=` (RFC 6750
+ * §2.3), so that a plain download link can carry its token.
+ */
+function bearerToken(request: Request): string | undefined {
+  const header = request.headers.get("Authorization");
+  const match = header?.match(/^Bearer +([A-Za-z0-9._~+/-]+=*)$/i);
+  if (match) return match[1];
+  if (request.method === "GET") return new URL(request.url).searchParams.get("access_token") ?? undefined;
+  return undefined;
+}
+
+function principalOf(claims: JwtClaims): Principal {
+  const maxUploadSize = claims.max_upload_size;
+  if (maxUploadSize !== undefined && !(Number.isSafeInteger(maxUploadSize) && (maxUploadSize as number) >= 0)) {
+    throw new JwtError("the token's max_upload_size claim must be a non-negative integer");
+  }
+  const keyPrefix = claims.key_prefix;
+  if (keyPrefix !== undefined && typeof keyPrefix !== "string") throw new JwtError("the token's key_prefix claim must be a string");
+  return { subject: claims.sub as string, maxUploadSize: maxUploadSize as number | undefined, keyPrefix };
+}

@@ -1,0 +1,213 @@
+import type { AuthConfig } from "../auth/authenticate";
+import type { AllowedOrigins } from "../protocol/http/cors";
+import { keyTemplateProblem } from "../upload/object-key";
+import { isValidPartSize, MiB, R2_LIMITS } from "../upload/part-plan";
+import { ConfigError, readBoolean, readInteger, readList, readSeconds, readString, readUrl, type Variables } from "./parse";
+
+/**
+ * Configuration, parsed and validated once per isolate from the Worker's
+ * variables and secrets. Every field's default is listed here and in
+ * README.md; a bad value stops the Worker with a message that names the
+ * variable and the fix.
+ */
+export interface GatewayConfig {
+  /** URL path of the upload collection; upload URLs are `<basePath><id>`. Default `/files/`. */
+  basePath: string;
+  /** Largest `Upload-Length` accepted (`Tus-Max-Size`). Default: R2's largest object. */
+  maxUploadSize: number;
+  /** R2 part size for uploads of known length; grown for uploads over 10,000 parts. Default 8 MiB. */
+  partSize: number;
+  /** R2 part size for deferred-length uploads, which may grow to 10,000 of them. Default 16 MiB. */
+  deferredPartSize: number;
+  /**
+   * Largest part a PATCH assembles in memory. A larger part (uploads over
+   * 10,000 × this size) is spilled to the Durable Object's storage as it fills,
+   * so memory stays bounded on the 128 MB isolate. Default 32 MiB.
+   */
+  partBufferLimit: number;
+  /** How long a request waits for an older request on the same upload to let go. Default 5000 ms. */
+  lockTimeoutMs: number;
+  /** Prefix of every R2 object key. Default `uploads/`. */
+  objectKeyPrefix: string;
+  /** The rest of the key, with {id} {subject} {filename} {date}. Default `{id}`. */
+  objectKeyTemplate: string;
+  /** Whether a new upload may replace an existing object at its key. Default false. */
+  overwriteObjects: boolean;
+  /** Origins browsers may upload from: `*` (default) or a list. */
+  corsAllowedOrigins: AllowedOrigins;
+  /** Idle time after which an unfinished upload expires; 0 never. Default 24 hours. */
+  expireAfterMs: number;
+  /** Time after finishing at which a finished upload (and its object) expires; 0 never (default). */
+  expireFinishedAfterMs: number;
+  /** Whether DELETE on a finished upload deletes its R2 object too. Default true. */
+  terminateDeletesObject: boolean;
+  /** Whether partial uploads are deleted once their final upload is assembled. Default true. */
+  concatDeletesPartials: boolean;
+  /** Who may upload: open (default) or bearer JWTs. */
+  auth: AuthConfig;
+  /** Largest Upload-Metadata header, in bytes. Default 4096. */
+  maxMetadataBytes: number;
+  /** Most metadata keys per upload. Default 32. */
+  maxMetadataKeys: number;
+  /** Metadata keys a client may send; undefined: any. */
+  allowedMetadataKeys: ReadonlySet<string> | undefined;
+  /** Accepted `filetype` values (`image/png`, `video/*`); undefined: any. */
+  allowedFiletypes: readonly string[] | undefined;
+  /** Upload events are POSTed here (at least once, with retries). */
+  webhookUrl: string | undefined;
+  /** Signs webhook bodies (HMAC-SHA256 in `Tus-Edge-Signature`). */
+  webhookSecret: string | undefined;
+  /** Asked before each upload is created; may reject it or change its metadata and key. */
+  preCreateHookUrl: string | undefined;
+}
+
+export const DEFAULT_CONFIG: GatewayConfig = {
+  basePath: "/files/",
+  maxUploadSize: R2_LIMITS.maxObjectSize,
+  partSize: 8 * MiB,
+  deferredPartSize: 16 * MiB,
+  partBufferLimit: 32 * MiB,
+  lockTimeoutMs: 5000,
+  objectKeyPrefix: "uploads/",
+  objectKeyTemplate: "{id}",
+  overwriteObjects: false,
+  corsAllowedOrigins: "*",
+  expireAfterMs: 24 * 60 * 60 * 1000,
+  expireFinishedAfterMs: 0,
+  terminateDeletesObject: true,
+  concatDeletesPartials: true,
+  auth: { mode: "open" },
+  maxMetadataBytes: 4096,
+  maxMetadataKeys: 32,
+  allowedMetadataKeys: undefined,
+  allowedFiletypes: undefined,
+  webhookUrl: undefined,
+  webhookSecret: undefined,
+  preCreateHookUrl: undefined,
+};
+
+export function parseConfig(vars: Variables): GatewayConfig {
+  const defaults = DEFAULT_CONFIG;
+  const config: GatewayConfig = {
+    basePath: parseBasePath(readString(vars, "BASE_PATH")),
+    maxUploadSize: readInteger(vars, "MAX_UPLOAD_SIZE", defaults.maxUploadSize, 0, R2_LIMITS.maxObjectSize),
+    partSize: readInteger(vars, "PART_SIZE", defaults.partSize, R2_LIMITS.minPartSize, R2_LIMITS.maxPartSize),
+    deferredPartSize: readInteger(vars, "DEFERRED_PART_SIZE", defaults.deferredPartSize, R2_LIMITS.minPartSize, R2_LIMITS.maxPartSize),
+    partBufferLimit: readInteger(vars, "PART_BUFFER_LIMIT", defaults.partBufferLimit, MiB, R2_LIMITS.maxPartSize),
+    lockTimeoutMs: readInteger(vars, "LOCK_TIMEOUT_MS", defaults.lockTimeoutMs, 100, 60_000),
+    objectKeyPrefix: parseKeyPrefix(readString(vars, "OBJECT_KEY_PREFIX")),
+    objectKeyTemplate: parseKeyTemplate(readString(vars, "OBJECT_KEY_TEMPLATE")),
+    overwriteObjects: readBoolean(vars, "OVERWRITE_OBJECTS", defaults.overwriteObjects),
+    corsAllowedOrigins: parseOrigins(readList(vars, "CORS_ALLOWED_ORIGINS")),
+    expireAfterMs: readSeconds(vars, "EXPIRE_AFTER_SECONDS", defaults.expireAfterMs),
+    expireFinishedAfterMs: readSeconds(vars, "EXPIRE_FINISHED_AFTER_SECONDS", defaults.expireFinishedAfterMs),
+    terminateDeletesObject: readBoolean(vars, "TERMINATE_DELETES_OBJECT", defaults.terminateDeletesObject),
+    concatDeletesPartials: readBoolean(vars, "CONCAT_DELETES_PARTIALS", defaults.concatDeletesPartials),
+    auth: parseAuth(vars),
+    maxMetadataBytes: readInteger(vars, "MAX_METADATA_BYTES", defaults.maxMetadataBytes, 0, 64 * 1024),
+    maxMetadataKeys: readInteger(vars, "MAX_METADATA_KEYS", defaults.maxMetadataKeys, 0, 1000),
+    allowedMetadataKeys: optionalSet(readList(vars, "METADATA_ALLOWED_KEYS")),
+    allowedFiletypes: parseFiletypes(readList(vars, "ALLOWED_FILETYPES")),
+    webhookUrl: readUrl(vars, "WEBHOOK_URL"),
+    webhookSecret: readString(vars, "WEBHOOK_SECRET"),
+    preCreateHookUrl: readUrl(vars, "PRE_CREATE_HOOK_URL"),
+  };
+  if (!isValidPartSize(config.partSize)) throw new ConfigError("PART_SIZE", "is not a valid R2 part size");
+  if (config.deferredPartSize > config.partBufferLimit) {
+    throw new ConfigError("DEFERRED_PART_SIZE", `must not exceed PART_BUFFER_LIMIT (${config.partBufferLimit})`);
+  }
+  if (config.partSize > config.partBufferLimit) {
+    throw new ConfigError("PART_SIZE", `must not exceed PART_BUFFER_LIMIT (${config.partBufferLimit})`);
+  }
+  return config;
+}
+
+const parsedByEnv = new WeakMap<object, GatewayConfig>();
+
+/** `parseConfig`, once per `env` object: the runtime hands every request the same one. */
+export function configFromEnv(env: object): GatewayConfig {
+  let config = parsedByEnv.get(env);
+  if (!config) {
+    config = parseConfig(env as Variables);
+    parsedByEnv.set(env, config);
+  }
+  return config;
+}
+
+function parseBasePath(raw: string | undefined): string {
+  if (raw === undefined) return DEFAULT_CONFIG.basePath;
+  if (!/^\/([A-Za-z0-9._~-]+\/)*$/.test(raw)) {
+    throw new ConfigError("BASE_PATH", `must start and end with "/" and hold only URL-safe path segments, got "${raw}"`);
+  }
+  return raw;
+}
+
+function parseKeyPrefix(raw: string | undefined): string {
+  if (raw === undefined) return DEFAULT_CONFIG.objectKeyPrefix;
+  if (raw.length > 512 || /[\u0000-\u001f\u007f]|(^|\/)\.\.?(\/|$)/.test(raw) || raw.startsWith("/")) {
+    throw new ConfigError("OBJECT_KEY_PREFIX", `must be a relative key prefix without control characters or "." / ".." segments, got "${raw}"`);
+  }
+  return raw;
+}
+
+function parseKeyTemplate(raw: string | undefined): string {
+  if (raw === undefined) return DEFAULT_CONFIG.objectKeyTemplate;
+  const problem = keyTemplateProblem(raw);
+  if (problem) throw new ConfigError("OBJECT_KEY_TEMPLATE", `${problem}, got "${raw}"`);
+  return raw;
+}
+
+function parseOrigins(list: string[] | undefined): AllowedOrigins {
+  if (list === undefined || list.length === 0 || (list.length === 1 && list[0] === "*")) return "*";
+  for (const origin of list) {
+    let parsed: URL | undefined;
+    try {
+      parsed = new URL(origin);
+    } catch {
+      parsed = undefined;
+    }
+    if (!parsed || parsed.origin !== origin) {
+      throw new ConfigError("CORS_ALLOWED_ORIGINS", `must be "*" or a comma-separated list of origins like https://example.com (no path or trailing slash), got "${origin}"`);
+    }
+  }
+  return new Set(list);
+}
+
+function parseAuth(vars: Variables): AuthConfig {
+  const mode = readString(vars, "AUTH_MODE") ?? "open";
+  if (mode === "open") return { mode: "open" };
+  if (mode !== "jwt") throw new ConfigError("AUTH_MODE", `must be "open" or "jwt", got "${mode}"`);
+  const secret = readString(vars, "JWT_SECRET");
+  const jwksText = readString(vars, "JWT_JWKS");
+  if (secret === undefined && jwksText === undefined) {
+    throw new ConfigError("AUTH_MODE", "is jwt, so set JWT_SECRET (HS256, with `wrangler secret put JWT_SECRET`) or JWT_JWKS (RS256/ES256 public keys)");
+  }
+  if (secret !== undefined && secret.length < 32) {
+    throw new ConfigError("JWT_SECRET", "must be at least 32 characters: a short HS256 secret can be guessed");
+  }
+  let jwks: { keys: unknown[] } | undefined;
+  if (jwksText !== undefined) {
+    try {
+      jwks = JSON.parse(jwksText) as { keys: unknown[] };
+    } catch {
+      jwks = undefined;
+    }
+    if (!jwks || !Array.isArray(jwks.keys) || jwks.keys.length === 0) {
+      throw new ConfigError("JWT_JWKS", 'must be a JWKS document: {"keys": [ {"kty": "RSA", ...} ]}');
+    }
+  }
+  return { mode: "jwt", secret, jwks, audience: readString(vars, "JWT_AUDIENCE"), issuer: readString(vars, "JWT_ISSUER") };
+}
+
+function parseFiletypes(list: string[] | undefined): string[] | undefined {
+  for (const type of list ?? []) {
+    if (!/^[a-z0-9!#$&^_.+-]+\/([a-z0-9!#$&^_.+-]+|\*)$/i.test(type)) {
+      throw new ConfigError("ALLOWED_FILETYPES", `must list media types like image/png or video/*, got "${type}"`);
+    }
+  }
+  return list?.length ? list.map((type) => type.toLowerCase()) : undefined;
+}
+
+function optionalSet(list: string[] | undefined): ReadonlySet<string> | undefined {
+  return list?.length ? new Set(list) : undefined;
+}

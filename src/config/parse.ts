@@ -1,0 +1,61 @@
+/** Readers for Worker variables. Each failure names the variable and the fix. */
+export class ConfigError extends Error {
+  constructor(variable: string, problem: string) {
+    super(`tus-edge configuration: ${variable} ${problem} (set it in wrangler.toml [vars], as a secret, or remove it to use the default)`);
+    this.name = "ConfigError";
+  }
+}
+
+export type Variables = Record<string, unknown>;
+
+export function readString(vars: Variables, name: string): string | undefined {
+  const raw = vars[name];
+  if (raw === undefined || raw === null || raw === "") return undefined;
+  if (typeof raw !== "string") throw new ConfigError(name, `must be a string, got ${typeof raw}`);
+  return raw;
+}
+
+export function readInteger(vars: Variables, name: string, fallback: number, min: number, max: number): number {
+  const raw = readString(vars, name);
+  if (raw === undefined) return fallback;
+  const text = raw.trim();
+  if (!/^[0-9]+$/.test(text) || !Number.isSafeInteger(Number(text))) {
+    const unit = name.endsWith("_MS") ? "milliseconds" : name.endsWith("_SECONDS") ? "seconds" : name.endsWith("_KEYS") ? "keys" : "bytes";
+    throw new ConfigError(name, `must be a whole number of ${unit}, got "${text}"`);
+  }
+  const value = Number(text);
+  if (value < min || value > max) throw new ConfigError(name, `must be between ${min} and ${max}, got ${value}`);
+  return value;
+}
+
+export function readSeconds(vars: Variables, name: string, fallbackMs: number): number {
+  return readInteger(vars, name, fallbackMs / 1000, 0, 10 * 365 * 24 * 60 * 60) * 1000;
+}
+
+export function readBoolean(vars: Variables, name: string, fallback: boolean): boolean {
+  const raw = readString(vars, name);
+  if (raw === undefined) return fallback;
+  const text = raw.trim().toLowerCase();
+  if (text === "true" || text === "1") return true;
+  if (text === "false" || text === "0") return false;
+  throw new ConfigError(name, `must be "true" or "false", got "${raw}"`);
+}
+
+/** A comma-separated list; undefined when unset. */
+export function readList(vars: Variables, name: string): string[] | undefined {
+  const raw = readString(vars, name);
+  if (raw === undefined) return undefined;
+  return raw.split(",").map((item) => item.trim()).filter(Boolean);
+}
+
+export function readUrl(vars: Variables, name: string): string | undefined {
+  const raw = readString(vars, name);
+  if (raw === undefined) return undefined;
+  try {
+    const url = new URL(raw);
+    if (url.protocol === "https:" || url.protocol === "http:") return url.href;
+  } catch {
+    // reported below
+  }
+  throw new ConfigError(name, `must be an http(s) URL, got "${raw}"`);
+}

@@ -1,0 +1,74 @@
+/**
+ * Upload events, for deployments (Queue, webhook) and for code that mounts
+ * the gateway (callbacks). Each has a unique id: delivery is at least once,
+ * so consumers de-duplicate by it.
+ */
+export type UploadEventType = "created" | "finished" | "terminated" | "expired";
+
+export interface UploadEvent {
+  /** Unique per event; the same event delivered twice has the same id. */
+  id: string;
+  type: UploadEventType;
+  /** ISO 8601. */
+  occurredAt: string;
+  upload: {
+    id: string;
+    objectKey: string;
+    /** Bytes received; for `finished`, the object's size. */
+    size: number;
+    length: number | undefined;
+    /** Metadata as the client sent it (tus: Base64 values). */
+    metadata: Record<string, string>;
+    /** The token subject that owns the upload; undefined in open mode. */
+    subject: string | undefined;
+  };
+}
+
+/** Where events go. Every configured sink gets every event. */
+export interface EventSinks {
+  queue: Queue | undefined;
+  webhookUrl: string | undefined;
+  webhookSecret: string | undefined;
+  callback: ((event: UploadEvent) => Promise<void> | void) | undefined;
+}
+
+export function hasSinks(sinks: EventSinks): boolean {
+  return Boolean(sinks.queue || sinks.webhookUrl || sinks.callback);
+}
+
+/** Header with the HMAC-SHA256 of the webhook body, `sha256=<hex>`, when WEBHOOK_SECRET is set. */
+export const SIGNATURE_HEADER = "Tus-Edge-Signature";
+const WEBHOOK_TIMEOUT_MS = 10_000;
+
+/** Delivers one event to every sink; throws if any sink failed, so the whole event is retried. */
+export async function deliverEvent(event: UploadEvent, sinks: EventSinks): Promise<void> {
+  const body = JSON.stringify(event);
+  if (sinks.queue) await sinks.queue.send(event, { contentType: "json" });
+  if (sinks.webhookUrl) {
+    const headers: Record<string, string> = { "Content-Type": "application/json", "Tus-Edge-Event-Id": event.id };
+    if (sinks.webhookSecret) headers[SIGNATURE_HEADER] = `sha256=${await hmacHex(sinks.webhookSecret, body)}`;
+    const response = await fetch(sinks.webhookUrl, {
+      method: "POST",
+      headers,
+      body,
+      signal: AbortSignal.timeout(WEBHOOK_TIMEOUT_MS),
+    });
+    await response.body?.cancel();
+    if (!response.ok) throw new Error(`webhook answered ${response.status}`);
+  }
+  if (sinks.callback) await sinks.callback(event);
+}
+
+/** Retry delay after `attempts` failures: 1 s doubling to at most an hour. */
+export function retryDelayMs(attempts: number): number {
+  return Math.min(1000 * 2 ** Math.max(0, attempts - 1), 60 * 60 * 1000);
+}
+
+/** After this many failures (about two days of hourly retries) an event is dropped, loudly. */
+export const MAX_DELIVERY_ATTEMPTS = 60;
+
+export async function hmacHex(secret: string, body: string): Promise<string> {
+  const key = await crypto.subtle.importKey("raw", new TextEncoder().encode(secret), { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
+  const signature = new Uint8Array(await crypto.subtle.sign("HMAC", key, new TextEncoder().encode(body)));
+  return [...signature].map((byte) => byte.toString(16).padStart(2, "0")).join("");
+}

@@ -1,0 +1,60 @@
+/**
+ * Where a finished upload lands in R2: a key built from a template. Every
+ * value that comes from a client (filename, subject, token prefix) is
+ * sanitised to plain characters per path segment, so no key can escape the
+ * configured prefix (`..`, absolute paths, control characters) or grow past
+ * R2's 1,024-byte limit.
+ */
+export const KEY_PLACEHOLDERS = ["id", "subject", "filename", "date"] as const;
+type Placeholder = (typeof KEY_PLACEHOLDERS)[number];
+
+const R2_MAX_KEY_BYTES = 1024;
+const MAX_SEGMENT_LENGTH = 128;
+
+export interface KeyInputs {
+  id: string;
+  subject: string | undefined;
+  filename: string | undefined;
+  now: Date;
+  /** From the token's `key_prefix` claim: its uploads go below it. */
+  tokenPrefix: string | undefined;
+}
+
+/** Why a template is unusable, or undefined when it is fine. Checked once, with the configuration. */
+export function keyTemplateProblem(template: string): string | undefined {
+  if (template === "" || template.startsWith("/")) return "must be a relative key";
+  if (/[\u0000-\u001f\u007f]/.test(template)) return "must not contain control characters";
+  if (template.split("/").some((segment) => segment === "." || segment === "..")) return 'must not contain "." or ".." segments';
+  for (const [, name] of template.matchAll(/\{([^}]*)\}/g)) {
+    if (!KEY_PLACEHOLDERS.includes(name as Placeholder)) return `uses {${name}}; placeholders are ${KEY_PLACEHOLDERS.map((p) => `{${p}}`).join(" ")}`;
+  }
+  return undefined;
+}
+
+/** The object key of a new upload: prefix, the token's prefix, then the rendered template. */
+export function renderObjectKey(prefix: string, template: string, inputs: KeyInputs): string {
+  const values: Record<Placeholder, string> = {
+    id: inputs.id,
+    subject: sanitizeSegment(inputs.subject ?? "anonymous"),
+    filename: sanitizeSegment(lastSegment(inputs.filename ?? "") || inputs.id),
+    date: inputs.now.toISOString().slice(0, 10),
+  };
+  const rendered = template.replace(/\{([a-z]+)\}/g, (_, name: Placeholder) => values[name]);
+  const tokenPrefix = inputs.tokenPrefix ? inputs.tokenPrefix.split("/").filter(Boolean).map(sanitizeSegment).join("/") + "/" : "";
+  const key = prefix + tokenPrefix + rendered;
+  return new TextEncoder().encode(key).length <= R2_MAX_KEY_BYTES ? key : prefix + tokenPrefix + inputs.id;
+}
+
+/** One path segment of plain characters; never empty, never "." or "..". */
+export function sanitizeSegment(value: string): string {
+  const plain = value
+    .normalize("NFKD")
+    .replace(/[^A-Za-z0-9._-]+/g, "_")
+    .replace(/^\.+/, "_")
+    .slice(0, MAX_SEGMENT_LENGTH);
+  return plain === "" ? "_" : plain;
+}
+
+function lastSegment(path: string): string {
+  return path.split(/[/\\]/).pop() ?? "";
+}
