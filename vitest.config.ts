@@ -1,11 +1,19 @@
 import { cloudflareTest } from "@cloudflare/vitest-plugin";
+import { readFileSync } from "node:fs";
 import { defineConfig } from "vitest/config";
 
+/** Test-only JWT keys (test/fixtures): the access-control project runs the gateway with AUTH_MODE=jwt. */
+const testKeys = JSON.parse(readFileSync(new URL("./test/fixtures/jwt-test-keys.json", import.meta.url), "utf8")) as {
+  hs256Secret: string;
+  jwks: unknown;
+};
+
 /**
- * Three kinds of test, one `npm test`:
+ * Kinds of test, one `npm test`:
  *  - unit: pure functions (parsing, part planning) in Node;
  *  - runtime: the gateway inside workerd with real Durable Object and R2
- *    bindings (@cloudflare/vitest-plugin);
+ *    bindings (@cloudflare/vitest-plugin), default configuration;
+ *  - runtime-auth: the same with access control, limits and key templates on;
  *  - e2e: a real local server (wrangler dev) driven by real tus clients.
  */
 export default defineConfig({
@@ -15,6 +23,28 @@ export default defineConfig({
       {
         plugins: [cloudflareTest({ wrangler: { configPath: "./wrangler.toml" } })],
         test: { name: "runtime", include: ["test/runtime/**/*.test.ts"], testTimeout: 60_000 },
+      },
+      {
+        plugins: [
+          cloudflareTest({
+            wrangler: { configPath: "./wrangler.toml" },
+            miniflare: {
+              bindings: {
+                AUTH_MODE: "jwt",
+                JWT_SECRET: testKeys.hs256Secret,
+                JWT_JWKS: JSON.stringify(testKeys.jwks),
+                JWT_AUDIENCE: "tus-edge-tests",
+                JWT_ISSUER: "https://issuer.test",
+                MAX_UPLOAD_SIZE: String(64 * 1024 * 1024),
+                MAX_METADATA_BYTES: "512",
+                MAX_METADATA_KEYS: "4",
+                ALLOWED_FILETYPES: "image/png,video/*,application/octet-stream",
+                OBJECT_KEY_TEMPLATE: "{subject}/{filename}",
+              },
+            },
+          }),
+        ],
+        test: { name: "runtime-auth", include: ["test/runtime-auth/**/*.test.ts"], testTimeout: 60_000 },
       },
       {
         test: {

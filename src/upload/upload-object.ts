@@ -40,8 +40,12 @@ export const APPEND_HEADER = "x-tus-edge-append";
 const OWN_WORK = Symbol("own work");
 /** A final upload waiting for partials polls this often, in case a partial's notice was lost. */
 const PARTIAL_POLL_MS = 30_000;
-/** Wall time one assembly step may take before the next alarm continues. */
-const ASSEMBLY_STEP_MS = 10_000;
+/**
+ * Wall time one assembly step may take before the next alarm continues.
+ * Short, because locally every Durable Object shares one runtime thread and a
+ * step holds up other uploads' requests while it streams.
+ */
+const ASSEMBLY_STEP_MS = 2000;
 
 /**
  * One Durable Object per upload. It owns the upload's state and serialises
@@ -63,6 +67,8 @@ export class UploadObject extends DurableObject<UploadObjectEnv> {
   private readonly lock: WriteLock;
   private readonly writerDeps: WriterDeps;
   private readonly sinks: EventSinks;
+  /** When the idle clock was last moved on by arriving bytes. */
+  private expiryMovedAt = 0;
 
   constructor(ctx: DurableObjectState, env: UploadObjectEnv) {
     super(ctx, env);
@@ -81,6 +87,7 @@ export class UploadObject extends DurableObject<UploadObjectEnv> {
       partBufferLimit: this.config.partBufferLimit,
       overwriteObjects: this.config.overwriteObjects,
       now: Date.now,
+      onBytes: () => this.keepAlive(),
     };
   }
 
@@ -174,15 +181,16 @@ export class UploadObject extends DurableObject<UploadObjectEnv> {
         // Under the lock, so a DELETE cannot interleave with a step; a HEAD or
         // DELETE that arrives waits only for the part in flight.
         assemblyAt = await this.lock.run((holder) => this.assemble(holder));
-      } else {
-        const expiresAt = expiryOf(record, this.config);
-        if (expiresAt !== undefined && Date.now() >= expiresAt) {
-          await this.lock.run(async () => {
-            const current = this.store.load();
-            if (current && !current.ended) await endUpload(this.writerDeps, current, "expired", true);
-          });
-          await deliverDueEvents(this.store, this.sinks, Date.now());
-        }
+      } else if (this.isIdlePastExpiry(record)) {
+        // Taking the lock stops a stalled PATCH; one still receiving bytes
+        // keeps moving the expiry on, so it is not idle.
+        await this.lock.run(async () => {
+          const current = this.store.load();
+          if (current && !current.ended && this.isIdlePastExpiry(current)) {
+            await endUpload(this.writerDeps, current, "expired", true);
+          }
+        });
+        await deliverDueEvents(this.store, this.sinks, Date.now());
       }
     }
     await this.scheduleAlarm(assemblyAt);
@@ -208,7 +216,8 @@ export class UploadObject extends DurableObject<UploadObjectEnv> {
     } catch (error) {
       writeError ??= error;
     }
-    const after = await this.touch();
+    // A body cut short is not new activity: its bytes already kept the upload alive as they came.
+    const after = await this.touch(undefined, ending !== "interrupted");
     if (after.finishedAt !== undefined && after.concat?.kind === "partial") await this.notifyFinals(after.concat.finals);
     if (writeError) throw withOffset(writeError, after.offset);
     return toInfo(after);
@@ -260,10 +269,29 @@ export class UploadObject extends DurableObject<UploadObjectEnv> {
     return this.env.UPLOADS.get(this.env.UPLOADS.idFromName(id));
   }
 
+  private isIdlePastExpiry(record: UploadRecord): boolean {
+    const expiresAt = expiryOf(record, this.config);
+    return expiresAt !== undefined && Date.now() >= expiresAt;
+  }
+
+  /**
+   * Bytes are arriving: the upload is not idle. A PATCH that lasts longer
+   * than the idle time (a slow link) moves the expiry on as it goes, at most
+   * once a second, so the alarm finds it alive.
+   */
+  private keepAlive(): void {
+    const now = Date.now();
+    if (now - this.expiryMovedAt < 1000 || this.config.expireAfterMs === 0) return;
+    this.expiryMovedAt = now;
+    this.store.setExpiry(now + this.config.expireAfterMs);
+  }
+
   /** Restarts the upload's idle clock after activity and re-arms the alarm; returns the current record. */
-  private async touch(assemblyAt?: number): Promise<UploadRecord> {
-    const record = this.loadLive();
-    const expiresAt = record.finishedAt === undefined ? nextExpiry(record, Date.now(), this.config) : undefined;
+  private async touch(assemblyAt?: number, activity = true): Promise<UploadRecord> {
+    // Not loadLive: a PATCH that ran past the old expiry is activity, not an expired upload.
+    const record = this.store.load();
+    if (!record || record.ended) return this.loadLive();
+    const expiresAt = record.finishedAt !== undefined ? undefined : activity ? nextExpiry(record, Date.now(), this.config) : record.expiresAt;
     if (expiresAt !== record.expiresAt) this.store.setExpiry(expiresAt);
     await this.scheduleAlarm(assemblyAt);
     return { ...record, expiresAt };
@@ -292,7 +320,7 @@ export class UploadObject extends DurableObject<UploadObjectEnv> {
     // Another subject's upload is answered exactly like a missing one, so
     // its existence is not revealed.
     if (caller !== OWN_WORK && record.owner !== undefined && record.owner !== caller) throw new TusError("upload-not-found");
-    const expired = record.ended === "expired" || (record.finishedAt === undefined && record.expiresAt !== undefined && Date.now() >= record.expiresAt);
+    const expired = record.ended === "expired" || (record.finishedAt === undefined && this.isIdlePastExpiry(record));
     if (expired) throw new TusError("upload-gone", "this upload expired and its bytes were deleted");
     if (record.ended) throw new TusError("upload-gone", "this upload was terminated");
     return record;

@@ -13,6 +13,8 @@ export interface WriterDeps {
   partBufferLimit: number;
   /** Whether completing may replace an object that appeared at the key meanwhile. */
   overwriteObjects: boolean;
+  /** Told whenever bytes arrive, so a long PATCH counts as activity. */
+  onBytes?: () => void;
   now: () => number;
 }
 
@@ -110,6 +112,7 @@ export class UploadWriter {
         return "interrupted";
       }
       if (chunk.value?.length) {
+        this.deps.onBytes?.();
         await this.digest?.update(chunk.value);
         this.chunkBytes += chunk.value.length;
         await this.push(chunk.value);

@@ -29,6 +29,11 @@ export interface ServerOptions {
   persistDir?: string;
   /** How long to wait for the server to answer `OPTIONS /files/`. Default 60 s. */
   readyTimeoutMs?: number;
+  /**
+   * Worker variables for this server only (e.g. `{ EXPIRE_AFTER_SECONDS: "3" }`),
+   * passed as `--var NAME:VALUE`; they override wrangler.toml's `[vars]`.
+   */
+  vars?: Record<string, string>;
 }
 
 export interface TestServer {
@@ -93,6 +98,7 @@ export async function startServer(options: ServerOptions = {}): Promise<TestServ
       "--show-interactive-dev-session=false",
       "--log-level", "warn",
       "--config", join(snapshot, config),
+      ...Object.entries(options.vars ?? {}).flatMap(([name, value]) => ["--var", `${name}:${value}`]),
     ];
     output = "";
     const started = spawn(join(BIN, "wrangler"), args, {
@@ -159,6 +165,11 @@ async function waitUntilReady(child: ChildProcess, endpoint: string, timeoutMs: 
   let lastError = "";
   while (Date.now() < deadline) {
     if (exited) break;
+    // wrangler dev stays up after a failed build, serving nothing: fail at once, not after the timeout.
+    if (/Build failed/.test(output())) {
+      exited = "could not build the Worker";
+      break;
+    }
     try {
       const response = await fetch(endpoint, { method: "OPTIONS", signal: AbortSignal.timeout(2000) });
       await response.arrayBuffer();
