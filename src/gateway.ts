@@ -1,6 +1,7 @@
 import { Router, type IRequest } from "itty-router";
 import { ANONYMOUS, Authenticator, type Principal } from "./auth/authenticate";
 import { configFromEnv, type GatewayConfig } from "./config";
+import { ConfigError } from "./config/parse";
 import { TusError } from "./errors";
 import type { UploadEvent } from "./hooks/events";
 import type { CreateCallback } from "./hooks/pre-create";
@@ -70,8 +71,16 @@ export function createTusGateway(options: TusGatewayOptions = {}): TusGateway {
   const handlers = new WeakMap<GatewayConfig, RequestHandler>();
   return {
     UploadObject: ConfiguredUploadObject,
-    fetch(request, env) {
-      const config = resolveConfig(env);
+    async fetch(request, env) {
+      let config: GatewayConfig;
+      try {
+        config = resolveConfig(env);
+      } catch (error) {
+        // A misconfigured gateway serves nothing, and says why to its operator.
+        if (!(error instanceof ConfigError)) throw error;
+        console.error(error.message);
+        return new Response(`${error.message}\n`, { status: 500, headers: { "Content-Type": "text/plain; charset=utf-8" } });
+      }
       let handler = handlers.get(config);
       if (!handler) handlers.set(config, (handler = createRequestHandler(config, options.onUploadCreate)));
       return handler(request, env);
