@@ -14,6 +14,8 @@ const testKeys = JSON.parse(readFileSync(new URL("./test/fixtures/jwt-test-keys.
  *  - runtime: the gateway inside workerd with real Durable Object and R2
  *    bindings (@cloudflare/vitest-plugin), default configuration;
  *  - runtime-auth: the same with access control, limits and key templates on;
+ *  - runtime-library: a Worker of its own mounting the gateway through the
+ *    library API (createTusGateway with options and callbacks);
  *  - e2e: a real local server (wrangler dev) driven by real tus clients.
  */
 export default defineConfig({
@@ -45,6 +47,10 @@ export default defineConfig({
           }),
         ],
         test: { name: "runtime-auth", include: ["test/runtime-auth/**/*.test.ts"], testTimeout: 60_000 },
+      },
+      {
+        plugins: [cloudflareTest({ wrangler: { configPath: "./test/runtime-library/wrangler.toml" } })],
+        test: { name: "runtime-library", include: ["test/runtime-library/**/*.test.ts"], testTimeout: 60_000 },
       },
       {
         test: {

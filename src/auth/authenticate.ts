@@ -21,6 +21,8 @@ export type AuthConfig =
   | { mode: "jwt"; secret: string | undefined; jwks: { keys: unknown[] } | undefined; audience: string | undefined; issuer: string | undefined };
 
 const REALM = 'Bearer realm="tus-edge"';
+/** Leaves room in R2's 1,024-byte keys for the configured prefix and the template. */
+const MAX_KEY_PREFIX_BYTES = 256;
 /** Clocks differ a little between token issuers and the edge. */
 const LEEWAY_SECONDS = 30;
 
@@ -36,12 +38,12 @@ export class Authenticator {
 
   async authenticate(request: Request): Promise<Principal> {
     if (this.config.mode === "open") return ANONYMOUS;
-    const token = bearerToken(request);
-    if (token === undefined) {
-      throw new TusError("unauthorized", undefined, { headers: { "WWW-Authenticate": REALM } });
-    }
     let claims: JwtClaims;
     try {
+      const token = bearerToken(request);
+      if (token === undefined) {
+        throw new TusError("unauthorized", undefined, { headers: { "WWW-Authenticate": REALM } });
+      }
       claims = await verifyJwt(token, await this.verificationKeys(), {
         audience: this.config.audience,
         issuer: this.config.issuer,
@@ -72,8 +74,12 @@ export class Authenticator {
  */
 function bearerToken(request: Request): string | undefined {
   const header = request.headers.get("Authorization");
-  const match = header?.match(/^Bearer +([A-Za-z0-9._~+/-]+=*)$/i);
-  if (match) return match[1];
+  // Another scheme (e.g. Basic) is no bearer token at all: the bare challenge says what is needed.
+  if (header !== null && /^Bearer\b/i.test(header)) {
+    const match = header.match(/^Bearer +([A-Za-z0-9._~+/-]+=*)$/i);
+    if (!match) throw new JwtError("the Authorization header must be 'Bearer <token>' with exactly one token");
+    return match[1];
+  }
   if (request.method === "GET") return new URL(request.url).searchParams.get("access_token") ?? undefined;
   return undefined;
 }
@@ -84,6 +90,8 @@ function principalOf(claims: JwtClaims): Principal {
     throw new JwtError("the token's max_upload_size claim must be a non-negative integer");
   }
   const keyPrefix = claims.key_prefix;
-  if (keyPrefix !== undefined && typeof keyPrefix !== "string") throw new JwtError("the token's key_prefix claim must be a string");
+  if (keyPrefix !== undefined && (typeof keyPrefix !== "string" || new TextEncoder().encode(keyPrefix).length > MAX_KEY_PREFIX_BYTES)) {
+    throw new JwtError(`the token's key_prefix claim must be a string of at most ${MAX_KEY_PREFIX_BYTES} bytes`);
+  }
   return { subject: claims.sub as string, maxUploadSize: maxUploadSize as number | undefined, keyPrefix };
 }

@@ -31,11 +31,15 @@ export function keyTemplateProblem(template: string): string | undefined {
   return undefined;
 }
 
-/** The object key of a new upload: prefix, the token's prefix, then the rendered template. */
-export function renderObjectKey(prefix: string, template: string, inputs: KeyInputs): string {
+/**
+ * The object key of a new upload: prefix, the token's prefix, then the
+ * rendered template. Falls back to the upload id for the template part if the
+ * whole would pass R2's limit.
+ */
+export async function renderObjectKey(prefix: string, template: string, inputs: KeyInputs): Promise<string> {
   const values: Record<Placeholder, string> = {
     id: inputs.id,
-    subject: sanitizeSegment(inputs.subject ?? "anonymous"),
+    subject: await subjectSegment(inputs.subject),
     filename: sanitizeSegment(lastSegment(inputs.filename ?? "") || inputs.id),
     date: inputs.now.toISOString().slice(0, 10),
   };
@@ -43,6 +47,21 @@ export function renderObjectKey(prefix: string, template: string, inputs: KeyInp
   const tokenPrefix = inputs.tokenPrefix ? inputs.tokenPrefix.split("/").filter(Boolean).map(sanitizeSegment).join("/") + "/" : "";
   const key = prefix + tokenPrefix + rendered;
   return new TextEncoder().encode(key).length <= R2_MAX_KEY_BYTES ? key : prefix + tokenPrefix + inputs.id;
+}
+
+/**
+ * A subject as one path segment, distinct for distinct subjects: one that is
+ * already plain stays as it is; any other is shortened and suffixed with a
+ * hash (`~` never survives sanitising, so the two forms cannot meet). Without
+ * this, `X/alice` and `X_alice` would share a folder.
+ */
+async function subjectSegment(subject: string | undefined): Promise<string> {
+  if (subject === undefined) return "anonymous";
+  const plain = sanitizeSegment(subject);
+  if (plain === subject) return plain;
+  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(subject)));
+  const hash = [...digest.subarray(0, 8)].map((byte) => byte.toString(16).padStart(2, "0")).join("");
+  return `${plain.slice(0, 100)}~${hash}`;
 }
 
 /** One path segment of plain characters; never empty, never "." or "..". */

@@ -89,7 +89,7 @@ export class Uploads {
     request: Omit<CreateUpload, "length" | "partial">,
     concat: Concatenation | undefined,
   ): Promise<UploadInfo> {
-    const objectKey = this.objectKeyFor(id, request);
+    const objectKey = await this.objectKeyFor(id, request);
     // A key with the upload's id in it is new by construction; others are checked.
     if (!this.config.overwriteObjects && !objectKey.includes(id) && (await this.env.BUCKET.head(objectKey))) {
       throw new TusError("object-exists", `an object already exists at ${objectKey}; this server does not overwrite objects`);
@@ -112,7 +112,7 @@ export class Uploads {
     );
   }
 
-  private objectKeyFor(id: string, request: Omit<CreateUpload, "length" | "partial">): string {
+  private objectKeyFor(id: string, request: Omit<CreateUpload, "length" | "partial">): Promise<string> {
     const { objectKeyPrefix, objectKeyTemplate } = this.config;
     const tokenPrefix = this.principal.keyPrefix;
     if (request.objectKey !== undefined) {
@@ -150,7 +150,8 @@ export class Uploads {
     const call: AppendCall = { ...append, caller: this.caller, lengthLimit: this.maxUploadSize };
     const response = await this.stub(id).fetch("https://upload.internal/append", {
       method: "POST",
-      headers: { [APPEND_HEADER]: JSON.stringify(call) },
+      // Header values must be ASCII: escape the rest (e.g. in a subject) the JSON way.
+      headers: { [APPEND_HEADER]: JSON.stringify(call).replace(/[\u007f-\uffff]/g, (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, "0")}`) },
       body,
     });
     return unwrap((await response.json()) as Outcome<UploadInfo>);

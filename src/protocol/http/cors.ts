@@ -37,6 +37,7 @@ const EXPOSED_HEADERS = [
   "Retry-After",
   "Content-Range",
   "Content-Disposition",
+  "WWW-Authenticate",
 ].join(", ");
 
 /** A CORS preflight: OPTIONS naming the method it asks about. */

@@ -1,0 +1,81 @@
+/**
+ * A Worker of someone else's that mounts tus-edge through the library API:
+ * `createTusGateway` with its own configuration (base path, key prefix and
+ * template, JWT access control) and the three in-process callbacks.
+ *
+ * The callbacks record every call in R2 under `calls/`, because R2 is the
+ * one place that the Worker, the upload Durable Objects and the tests all
+ * see, in whatever isolate each runs and across evictions. They misbehave
+ * when an upload's metadata asks them to (see CONTROL), so each test drives
+ * them through ordinary tus requests.
+ */
+import { env } from "cloudflare:workers";
+import keys from "../fixtures/jwt-test-keys.json";
+import { createTusGateway, type CreateDecision, type UploadEvent, type UploadProposal } from "../../src/index";
+
+/**
+ * Metadata keys the callbacks obey:
+ *  - `probe`: onUploadCreate records the proposal at `calls/onUploadCreate/<probe>.json`;
+ *  - `reject` (message) and `rejectStatus`: onUploadCreate rejects the upload;
+ *  - `replaceMetadata` (JSON object of text values): onUploadCreate replaces the metadata;
+ *  - `objectKey`: onUploadCreate chooses the object key;
+ *  - `failFinish` (a count): onUploadFinish throws that many times for the upload's `finished` event;
+ *  - `failEvent` (`<type>:<count>`): onEvent throws that many times for the upload's event of that type.
+ */
+export const CONTROL = ["probe", "reject", "rejectStatus", "replaceMetadata", "objectKey", "failFinish", "failEvent"] as const;
+
+export const BASE_PATH = "/api/uploads/";
+export const KEY_PREFIX = "library/";
+
+/** One call of onEvent or onUploadFinish, as recorded in R2. */
+export interface RecordedCall {
+  hook: "onEvent" | "onUploadFinish";
+  /** Which delivery of this event to this hook it was, from 0. */
+  attempt: number;
+  outcome: "returned" | "threw";
+  event: UploadEvent;
+}
+
+async function onUploadCreate(proposal: UploadProposal): Promise<CreateDecision> {
+  const { probe, reject, rejectStatus, replaceMetadata, objectKey } = proposal.metadata;
+  if (probe !== undefined) await env.BUCKET.put(`calls/onUploadCreate/${probe}.json`, JSON.stringify(proposal));
+  if (reject !== undefined) return { reject: { status: rejectStatus === undefined ? undefined : Number(rejectStatus), message: reject } };
+  const decision: { metadata?: Record<string, string>; objectKey?: string } = {};
+  if (replaceMetadata !== undefined) decision.metadata = JSON.parse(replaceMetadata) as Record<string, string>;
+  if (objectKey !== undefined) decision.objectKey = objectKey;
+  return decision;
+}
+
+/** Records the call, then throws if the upload's metadata asks for more failures than there were. */
+async function recordCall(hook: RecordedCall["hook"], event: UploadEvent, failuresWanted: number): Promise<void> {
+  const folder = `calls/${hook}/${event.id}/`;
+  const attempt = (await env.BUCKET.list({ prefix: folder })).objects.length;
+  const outcome = attempt < failuresWanted ? "threw" : "returned";
+  const call: RecordedCall = { hook, attempt, outcome, event };
+  await env.BUCKET.put(`${folder}${String(attempt).padStart(3, "0")}-${crypto.randomUUID()}.json`, JSON.stringify(call));
+  if (outcome === "threw") throw new Error(`${hook} fails on purpose (delivery ${attempt + 1} of event ${event.id})`);
+}
+
+function metadataText(event: UploadEvent, key: string): string | undefined {
+  const value = event.upload.metadata[key];
+  return value === undefined ? undefined : new TextDecoder().decode(Uint8Array.from(atob(value), (char) => char.charCodeAt(0)));
+}
+
+const gateway = createTusGateway({
+  config: {
+    basePath: BASE_PATH,
+    objectKeyPrefix: KEY_PREFIX,
+    objectKeyTemplate: "{subject}/{filename}",
+    auth: { mode: "jwt", secret: keys.hs256Secret, jwks: undefined, audience: "tus-edge-tests", issuer: "https://issuer.test" },
+  },
+  onUploadCreate,
+  onUploadFinish: (event) => recordCall("onUploadFinish", event, Number(metadataText(event, "failFinish") ?? 0)),
+  onEvent: (event) => {
+    const [type, count] = (metadataText(event, "failEvent") ?? "").split(":");
+    return recordCall("onEvent", event, type === event.type ? Number(count) : 0);
+  },
+});
+
+export const UploadObject = gateway.UploadObject;
+
+export default { fetch: gateway.fetch };
