@@ -18,7 +18,10 @@ import { errorResponse } from "./protocol/tus/respond";
 import { UploadObject, type UploadObjectEnv } from "./upload/upload-object";
 import { Uploads } from "./upload/uploads";
 
-export interface GatewayEnv extends UploadObjectEnv {}
+export interface GatewayEnv extends UploadObjectEnv {
+  /** The upload page's static files (wrangler.toml `[assets]`); without the binding there is no page. */
+  ASSETS?: Fetcher;
+}
 
 export interface TusGatewayOptions {
   /** Settings on top of the Worker's variables (which are read as for the default Worker). */
@@ -29,6 +32,11 @@ export interface TusGatewayOptions {
   onUploadFinish?: (event: UploadEvent) => void | Promise<void>;
   /** Called for every upload event (created, finished, terminated, expired); retried until it returns. */
   onEvent?: (event: UploadEvent) => void | Promise<void>;
+  /**
+   * Wraps the R2 bucket wherever the gateway uses it (Worker and Durable
+   * Object), e.g. to count operations or inject faults in tests.
+   */
+  wrapBucket?: (bucket: R2Bucket) => R2Bucket;
 }
 
 export interface TusGateway {
@@ -50,6 +58,7 @@ export function createTusGateway(options: TusGatewayOptions = {}): TusGateway {
     if (!config) resolved.set(env, (config = { ...configFromEnv(env), ...options.config }));
     return config;
   };
+  const wrapBucket = options.wrapBucket ?? ((bucket: R2Bucket) => bucket);
   const eventCallback = (): ((event: UploadEvent) => Promise<void>) | undefined => {
     const { onEvent, onUploadFinish } = options;
     if (!onEvent && !onUploadFinish) return undefined;
@@ -65,6 +74,9 @@ export function createTusGateway(options: TusGatewayOptions = {}): TusGateway {
     }
     protected override eventCallback() {
       return eventCallback();
+    }
+    protected override bucketOf(env: UploadObjectEnv): R2Bucket {
+      return wrapBucket(env.BUCKET);
     }
   }
 
@@ -82,7 +94,7 @@ export function createTusGateway(options: TusGatewayOptions = {}): TusGateway {
         return new Response(`${error.message}\n`, { status: 500, headers: { "Content-Type": "text/plain; charset=utf-8" } });
       }
       let handler = handlers.get(config);
-      if (!handler) handlers.set(config, (handler = createRequestHandler(config, options.onUploadCreate)));
+      if (!handler) handlers.set(config, (handler = createRequestHandler(config, options.onUploadCreate, wrapBucket)));
       return handler(request, env);
     },
   };
@@ -99,12 +111,16 @@ type Handler = (context: TusContext) => Response | Promise<Response>;
  * Everything tus-specific lives under protocol/tus; a second dialect would be
  * chosen here, per request, and share the upload layer.
  */
-function createRequestHandler(config: GatewayConfig, onUploadCreate: CreateCallback | undefined): RequestHandler {
+function createRequestHandler(
+  config: GatewayConfig,
+  onUploadCreate: CreateCallback | undefined,
+  wrapBucket: (bucket: R2Bucket) => R2Bucket,
+): RequestHandler {
   const authenticator = new Authenticator(config.auth);
   const route = (handler: Handler) => (request: IRequest, env: GatewayEnv, principal: Principal) =>
     handler({
       request: request as unknown as Request,
-      uploads: new Uploads(env, config, principal),
+      uploads: new Uploads({ UPLOADS: env.UPLOADS, BUCKET: wrapBucket(env.BUCKET) }, config, principal),
       config,
       principal,
       onUploadCreate,
@@ -127,6 +143,7 @@ function createRequestHandler(config: GatewayConfig, onUploadCreate: CreateCallb
 
   let warnedOpen = false;
   return async (original, env) => {
+    if (servesUploadPage(config, original, env)) return env.ASSETS.fetch(original);
     let response: Response;
     let request = original;
     try {
@@ -144,6 +161,17 @@ function createRequestHandler(config: GatewayConfig, onUploadCreate: CreateCallb
     }
     return withCors(response, original, config.corsAllowedOrigins);
   };
+}
+
+/**
+ * The browser upload page (page/, built into public/) answers GET and HEAD
+ * outside the upload collection, where UPLOAD_PAGE allows it: by default only
+ * on loopback hosts, so a deployment shows no page unless it asks for one.
+ */
+function servesUploadPage(config: GatewayConfig, request: Request, env: GatewayEnv): env is GatewayEnv & { ASSETS: Fetcher } {
+  if (!env.ASSETS || config.uploadPage === "off" || (request.method !== "GET" && request.method !== "HEAD")) return false;
+  if (new URL(request.url).pathname.startsWith(config.basePath)) return false;
+  return config.uploadPage === "on" || isLoopback(request);
 }
 
 function isLoopback(request: Request): boolean {

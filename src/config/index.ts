@@ -59,7 +59,15 @@ export interface GatewayConfig {
   webhookSecret: string | undefined;
   /** Asked before each upload is created; may reject it or change its metadata and key. */
   preCreateHookUrl: string | undefined;
+  /**
+   * The browser upload page at `/` (page/, served from the ASSETS binding):
+   * `auto` (default) serves it only to loopback hosts (127.0.0.1, localhost),
+   * i.e. in local development; `on` everywhere; `off` never.
+   */
+  uploadPage: UploadPageMode;
 }
+
+export type UploadPageMode = "auto" | "on" | "off";
 
 export const DEFAULT_CONFIG: GatewayConfig = {
   basePath: "/files/",
@@ -84,6 +92,7 @@ export const DEFAULT_CONFIG: GatewayConfig = {
   webhookUrl: undefined,
   webhookSecret: undefined,
   preCreateHookUrl: undefined,
+  uploadPage: "auto",
 };
 
 export function parseConfig(vars: Variables): GatewayConfig {
@@ -111,6 +120,7 @@ export function parseConfig(vars: Variables): GatewayConfig {
     webhookUrl: readUrl(vars, "WEBHOOK_URL"),
     webhookSecret: readString(vars, "WEBHOOK_SECRET"),
     preCreateHookUrl: readUrl(vars, "PRE_CREATE_HOOK_URL"),
+    uploadPage: parseUploadPage(readString(vars, "UPLOAD_PAGE")),
   };
   if (!isValidPartSize(config.partSize)) throw new ConfigError("PART_SIZE", "is not a valid R2 part size");
   if (config.deferredPartSize > config.partBufferLimit) {
@@ -197,6 +207,14 @@ function parseAuth(vars: Variables): AuthConfig {
     }
   }
   return { mode: "jwt", secret, jwks, audience: readString(vars, "JWT_AUDIENCE"), issuer: readString(vars, "JWT_ISSUER") };
+}
+
+function parseUploadPage(raw: string | undefined): UploadPageMode {
+  if (raw === undefined) return DEFAULT_CONFIG.uploadPage;
+  if (raw !== "auto" && raw !== "on" && raw !== "off") {
+    throw new ConfigError("UPLOAD_PAGE", `must be "auto" (the page only on 127.0.0.1 and localhost), "on" or "off", got "${raw}"`);
+  }
+  return raw;
 }
 
 function parseFiletypes(list: string[] | undefined): string[] | undefined {

@@ -83,7 +83,7 @@ export class UploadObject extends DurableObject<UploadObjectEnv> {
     this.lock = new WriteLock(this.config.lockTimeoutMs);
     this.writerDeps = {
       store: this.store,
-      bucket: env.BUCKET,
+      bucket: this.bucketOf(env),
       partBufferLimit: this.config.partBufferLimit,
       overwriteObjects: this.config.overwriteObjects,
       now: Date.now,
@@ -94,6 +94,11 @@ export class UploadObject extends DurableObject<UploadObjectEnv> {
   /** The configuration; `createTusGateway` overrides this with its options. */
   protected configure(env: UploadObjectEnv): GatewayConfig {
     return configFromEnv(env);
+  }
+
+  /** The R2 bucket; `createTusGateway` may wrap it (instrumentation, fault injection). */
+  protected bucketOf(env: UploadObjectEnv): R2Bucket {
+    return env.BUCKET;
   }
 
   /** In-process event handler; `createTusGateway` overrides this with its callbacks. */
@@ -230,7 +235,7 @@ export class UploadObject extends DurableObject<UploadObjectEnv> {
     const result = await assembleStep(
       {
         store: this.store,
-        bucket: this.env.BUCKET,
+        bucket: this.writerDeps.bucket,
         now: Date.now,
         stepBudgetMs: ASSEMBLY_STEP_MS,
         shouldYield: () => holder.stopped,
