@@ -117,7 +117,7 @@ export class Uploads {
     const tokenPrefix = this.principal.keyPrefix;
     if (request.objectKey !== undefined) {
       const chosen = request.objectKey.split("/").filter(Boolean).map(sanitizeSegment).join("/");
-      return renderObjectKey(objectKeyPrefix, chosen.replace(/[{}]/g, "_") || "{id}", { id, subject: undefined, filename: undefined, now: new Date(), tokenPrefix });
+      return renderObjectKey(objectKeyPrefix, chosen || "{id}", { id, subject: undefined, filename: undefined, now: new Date(), tokenPrefix });
     }
     return renderObjectKey(objectKeyPrefix, objectKeyTemplate, {
       id,

@@ -78,4 +78,13 @@ const gateway = createTusGateway({
 
 export const UploadObject = gateway.UploadObject;
 
-export default { fetch: gateway.fetch };
+export default {
+  fetch: gateway.fetch,
+  /** The Queue consumer: records each delivered event under `queue/<event id>/`. */
+  async queue(batch: MessageBatch<UploadEvent>): Promise<void> {
+    for (const message of batch.messages) {
+      await env.BUCKET.put(`queue/${message.body.id}/${crypto.randomUUID()}.json`, JSON.stringify(message.body));
+      message.ack();
+    }
+  },
+};
