@@ -93,7 +93,9 @@ function validate(decision: unknown): CreateDecision {
     if (typeof d.reject !== "object" || d.reject === null) throw malformed();
     return { reject: { status: typeof d.reject.status === "number" ? d.reject.status : undefined, message: String(d.reject.message ?? "") } };
   }
-  if (d.metadata !== undefined && !isRecordOfStrings(d.metadata)) throw malformed();
+  // Keys must be ones Upload-Metadata can carry (printable ASCII, no space or comma).
+  const validKeys = (value: object) => Object.keys(value).every((key) => /^[\x21-\x2b\x2d-\x7e]+$/.test(key));
+  if (d.metadata !== undefined && !(isRecordOfStrings(d.metadata) && validKeys(d.metadata as object))) throw malformed();
   if (d.objectKey !== undefined && typeof d.objectKey !== "string") throw malformed();
   return { metadata: d.metadata as Record<string, string> | undefined, objectKey: d.objectKey as string | undefined };
 }

@@ -292,9 +292,12 @@ export function sha256(data: Uint8Array): string {
   return createHash("sha256").update(data).digest("hex");
 }
 
-/** GETs `url` and returns the body; anything but 200 is an error carrying the response text. */
-export async function download(url: string): Promise<Buffer> {
-  const response = await fetch(url);
+/**
+ * GETs `url` and returns the body; anything but 200 is an error carrying the
+ * response text. `init` adds request options, e.g. an Authorization header.
+ */
+export async function download(url: string, init: RequestInit = {}): Promise<Buffer> {
+  const response = await fetch(url, init);
   if (response.status !== 200) {
     throw new Error(`GET ${url} answered ${response.status}: ${await response.text()}`);
   }
@@ -302,8 +305,8 @@ export async function download(url: string): Promise<Buffer> {
 }
 
 /** Streams `url` through sha256 without holding the body: for downloads too large to buffer twice. */
-export async function downloadSha256(url: string): Promise<{ sha256: string; size: number }> {
-  const response = await fetch(url);
+export async function downloadSha256(url: string, init: RequestInit = {}): Promise<{ sha256: string; size: number }> {
+  const response = await fetch(url, init);
   if (response.status !== 200 || !response.body) {
     throw new Error(`GET ${url} answered ${response.status}: ${await response.text()}`);
   }
