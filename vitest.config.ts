@@ -17,9 +17,14 @@ const testKeys = JSON.parse(readFileSync(new URL("./test/fixtures/jwt-test-keys.
  *  - runtime-library: a Worker of its own mounting the gateway through the
  *    library API (createTusGateway with options and callbacks);
  *  - e2e: a real local server (wrangler dev) driven by real tus clients.
+ *  - browser: the upload page (page/) in a real Chromium against a real local server.
+ *  - faults: cut, stalled and racing requests, restarts, failing R2, load and a
+ *    fuzz run against real local servers; not part of `npm test` (npm run test:faults).
  */
 export default defineConfig({
   test: {
+    // `npm test` leaves out the fault suite; `npm run test:faults` (or `--project faults`) runs it.
+    project: ["!faults"],
     projects: [
       { test: { name: "unit", include: ["test/unit/**/*.test.ts"] } },
       {
@@ -59,6 +64,28 @@ export default defineConfig({
           testTimeout: 120_000,
           hookTimeout: 60_000,
           fileParallelism: false,
+        },
+      },
+      {
+        test: {
+          name: "browser",
+          include: ["test/browser/**/*.test.ts"],
+          testTimeout: 120_000,
+          hookTimeout: 90_000,
+          fileParallelism: false,
+          // After the other projects: a browser and a gateway each want a core of this 2-core machine.
+          sequence: { groupOrder: 1 },
+        },
+      },
+      {
+        test: {
+          name: "faults",
+          include: ["test/faults/**/*.test.ts"],
+          testTimeout: 300_000,
+          hookTimeout: 90_000,
+          fileParallelism: false,
+          // Minutes of load and fault injection on a real local server: last, and only when asked for (see `project` above).
+          sequence: { groupOrder: 2 },
         },
       },
     ],

@@ -70,8 +70,11 @@ async function snapshotSources(paths: string[]): Promise<string> {
       recursive: true,
       force: true,
       filter: (source) => !/[\\/](results|\.wrangler|node_modules)$/.test(source),
-    }).catch((error: NodeJS.ErrnoException) => {
-      if (!(error.code === "ENOENT" && path === ".dev.vars")) throw error;
+    }).catch(async (error: NodeJS.ErrnoException) => {
+      if (error.code !== "ENOENT") throw error;
+      // wrangler.toml's [assets] directory must exist even when the page is not built.
+      if (path === "public") await mkdir(join(snapshot, path), { recursive: true });
+      else if (path !== ".dev.vars") throw error;
     });
   }
   return snapshot;
@@ -79,7 +82,7 @@ async function snapshotSources(paths: string[]): Promise<string> {
 
 export async function startServer(options: ServerOptions = {}): Promise<TestServer> {
   const config = options.config ?? "wrangler.toml";
-  const snapshot = await snapshotSources(options.sources ?? ["src", config]);
+  const snapshot = await snapshotSources(options.sources ?? ["src", "public", config]);
   const ownsPersistDir = options.persistDir === undefined;
   const persistDir = options.persistDir ?? (await mkdtemp(join(tmpdir(), "tus-edge-e2e-")));
   const port = await freePort();

@@ -1,0 +1,87 @@
+/**
+ * The access token for gateways with AUTH_MODE=jwt, from whichever source
+ * gave it last: the Settings field, `?token=` in the page's URL, or a
+ * message from the page that embeds this one in a frame:
+ *
+ *   frame.contentWindow.postMessage({ type: "tus-edge:token", token }, gatewayOrigin)
+ *
+ * The page tells its parent `{ type: "tus-edge:ready" }` when it listens, so
+ * the parent knows when to send (and may send again before a token expires).
+ * The token is kept in sessionStorage: it survives a reload of this tab and
+ * nothing more.
+ */
+import { byId } from "./dom";
+
+const STORAGE_KEY = "tus-edge:token";
+
+export class TokenStore {
+  private value = "";
+  /** The origin of the frame's parent once it sent a token: finished uploads are reported to it. */
+  embedderOrigin: string | undefined;
+  private onChange: () => void = () => {};
+
+  constructor() {
+    try {
+      this.value = sessionStorage.getItem(STORAGE_KEY) ?? "";
+    } catch {
+      this.value = "";
+    }
+    const url = new URL(location.href);
+    const fromUrl = url.searchParams.get("token");
+    if (fromUrl !== null) {
+      this.set(fromUrl);
+      // Out of the address bar, the history and any Referer.
+      url.searchParams.delete("token");
+      history.replaceState(history.state, "", url.href);
+    }
+  }
+
+  get(): string {
+    return this.value;
+  }
+
+  set(token: string): void {
+    this.value = token.trim();
+    try {
+      if (this.value) sessionStorage.setItem(STORAGE_KEY, this.value);
+      else sessionStorage.removeItem(STORAGE_KEY);
+    } catch {
+      // Storage refused (private mode, sandboxed frame): the token lasts until the page is closed.
+    }
+    const input = document.getElementById("token") as HTMLInputElement | null;
+    if (input && input.value !== this.value) input.value = this.value;
+    this.onChange();
+  }
+
+  /** `Authorization` header value, or undefined without a token. */
+  authorization(): string | undefined {
+    return this.value ? `Bearer ${this.value}` : undefined;
+  }
+
+  /** A GET URL that carries the token, for links: a link cannot send headers. */
+  withAccessToken(url: string): string {
+    if (!this.value) return url;
+    const withToken = new URL(url);
+    withToken.searchParams.set("access_token", this.value);
+    return withToken.href;
+  }
+
+  /** Wires the Settings field and the embedding page's messages; `onChange` runs after every new token. */
+  bind(onChange: () => void): void {
+    this.onChange = onChange;
+    const input = byId<HTMLInputElement>("token");
+    input.value = this.value;
+    input.addEventListener("change", () => this.set(input.value));
+    if (window.parent === window) return;
+    window.addEventListener("message", (event: MessageEvent) => {
+      // Only the frame's own parent may set the token.
+      if (event.source !== window.parent) return;
+      const data = event.data as { type?: unknown; token?: unknown } | null;
+      if (data?.type !== "tus-edge:token" || typeof data.token !== "string") return;
+      this.embedderOrigin = event.origin;
+      this.set(data.token);
+    });
+    // Carries no secret, so any parent may hear it.
+    window.parent.postMessage({ type: "tus-edge:ready" }, "*");
+  }
+}
