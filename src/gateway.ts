@@ -1,5 +1,5 @@
 import { Router, type IRequest } from "itty-router";
-import { ANONYMOUS, Authenticator, type Principal } from "./auth/authenticate";
+import { ANONYMOUS, Authenticator, authorize, type Principal } from "./auth/authenticate";
 import { configFromEnv, type GatewayConfig } from "./config";
 import { ConfigError } from "./config/parse";
 import { TusError } from "./errors";
@@ -153,6 +153,7 @@ function createRequestHandler(
         console.warn("tus-edge: AUTH_MODE is open — anyone who can reach this gateway can upload, read and delete uploads. Set AUTH_MODE=jwt for a deployment.");
       }
       const principal = request.method === "OPTIONS" ? ANONYMOUS : await authenticator.authenticate(request);
+      authorize(principal, request.method);
       // Paths outside the base path match no route at all: undefined.
       response =
         (await router.fetch(request as unknown as IRequest, env, principal)) ?? errorResponse(new TusError("upload-not-found"), request);

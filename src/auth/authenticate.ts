@@ -12,9 +12,35 @@ export interface Principal {
   maxUploadSize: number | undefined;
   /** The token's `key_prefix` claim: its uploads' objects are placed under it. */
   keyPrefix: string | undefined;
+  /** What the token's `tus:*` scopes allow; undefined when it names none (then everything). */
+  scopes: ReadonlySet<TusScope> | undefined;
 }
 
-export const ANONYMOUS: Principal = { subject: undefined, maxUploadSize: undefined, keyPrefix: undefined };
+/** Scopes a token may carry in its `scope` claim to narrow what it may do. */
+export const TUS_SCOPES = ["tus:upload", "tus:download", "tus:delete"] as const;
+export type TusScope = (typeof TUS_SCOPES)[number];
+
+/** Which scope lets a method through; HEAD serves both uploading and downloading clients. */
+const SCOPES_FOR_METHOD: Record<string, readonly TusScope[]> = {
+  POST: ["tus:upload"],
+  PATCH: ["tus:upload"],
+  HEAD: ["tus:upload", "tus:download"],
+  GET: ["tus:download"],
+  DELETE: ["tus:delete"],
+};
+
+export const ANONYMOUS: Principal = { subject: undefined, maxUploadSize: undefined, keyPrefix: undefined, scopes: undefined };
+
+/**
+ * A valid token that may not do this: 403. A token whose `scope` names no
+ * `tus:*` scope is not narrowed (tokens from an identity provider often carry
+ * unrelated scopes such as `openid`).
+ */
+export function authorize(principal: Principal, method: string): void {
+  const needed = SCOPES_FOR_METHOD[method];
+  if (!principal.scopes || !needed || needed.some((scope) => principal.scopes!.has(scope))) return;
+  throw new TusError("forbidden", `the token's scope does not allow ${method}; it needs ${needed.join(" or ")}`);
+}
 
 export type AuthConfig =
   | { mode: "open" }
@@ -93,5 +119,12 @@ function principalOf(claims: JwtClaims): Principal {
   if (keyPrefix !== undefined && (typeof keyPrefix !== "string" || new TextEncoder().encode(keyPrefix).length > MAX_KEY_PREFIX_BYTES)) {
     throw new JwtError(`the token's key_prefix claim must be a string of at most ${MAX_KEY_PREFIX_BYTES} bytes`);
   }
-  return { subject: claims.sub as string, maxUploadSize: maxUploadSize as number | undefined, keyPrefix };
+  if (claims.scope !== undefined && typeof claims.scope !== "string") throw new JwtError("the token's scope claim must be a space-separated string");
+  const named = (claims.scope ?? "").split(" ").filter((scope): scope is TusScope => (TUS_SCOPES as readonly string[]).includes(scope));
+  return {
+    subject: claims.sub as string,
+    maxUploadSize: maxUploadSize as number | undefined,
+    keyPrefix,
+    scopes: named.length ? new Set(named) : undefined,
+  };
 }
