@@ -18,13 +18,13 @@ const testKeys = JSON.parse(readFileSync(new URL("./test/fixtures/jwt-test-keys.
  *    library API (createTusGateway with options and callbacks);
  *  - e2e: a real local server (wrangler dev) driven by real tus clients.
  *  - browser: the upload page (page/) in a real Chromium against a real local server.
+ *  - readme: the README's client snippets (curl, tus-js-client in Node and in
+ *    Chromium, Uppy, tuspy), read from README.md and run against a real local server.
  *  - faults: cut, stalled and racing requests, restarts, failing R2, load and a
  *    fuzz run against real local servers; not part of `npm test` (npm run test:faults).
  */
 export default defineConfig({
   test: {
-    // `npm test` leaves out the fault suite; `npm run test:faults` (or `--project faults`) runs it.
-    project: ["!faults"],
     projects: [
       { test: { name: "unit", include: ["test/unit/**/*.test.ts"] } },
       {
@@ -75,6 +75,17 @@ export default defineConfig({
           fileParallelism: false,
           // After the other projects: a browser and a gateway each want a core of this 2-core machine.
           sequence: { groupOrder: 1 },
+        },
+      },
+      {
+        test: {
+          name: "readme",
+          include: ["test/readme/**/*.test.ts"],
+          testTimeout: 120_000,
+          hookTimeout: 90_000,
+          fileParallelism: false,
+          // After the browser tests: it also runs a gateway and a Chromium.
+          sequence: { groupOrder: 2 },
         },
       },
       {

@@ -1,0 +1,259 @@
+/**
+ * The README's "Uploading" snippets, run as written against a real local
+ * gateway (`wrangler dev`): curl and tuspy in a shell and Python, tus-js-client
+ * in Node, tus-js-client and Uppy bundled with esbuild into pages that Debian's
+ * Chromium loads from another origin. The only change made to a snippet is
+ * the endpoint's origin (the README's `http://127.0.0.1:8787` becomes the test
+ * server's). Every upload is then checked from Node: HEAD says it is complete,
+ * and the download has the file's bytes and name.
+ */
+import { writeFile } from "node:fs/promises";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import type { Browser, BrowserContext, Page } from "playwright-core";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { MiB, ROOT, sha256, startServer, writeSeededFile, type TestServer } from "../e2e/server";
+import { launchBrowser } from "../browser/harness";
+import {
+  describeRun,
+  forServer,
+  readmeSnippets,
+  run,
+  sectionCodeBlocks,
+  serveDirectory,
+  snippet,
+  workDir,
+} from "./snippets";
+
+/** Debian's python3-tuspy installs for Debian's Python (.ci/run installs it); pyenv's python3 may come first on PATH. */
+const PYTHON = process.env.README_PYTHON ?? "/usr/bin/python3";
+const NODE = join(ROOT, "node_modules", ".bin", "node");
+
+/** The snippets this file runs; a snippet added to the README without a test here fails the first test. */
+const CHECKED = [
+  "tus-js-client-node",
+  "tus-js-client-browser",
+  "tus-js-client-browser-build",
+  "tus-js-client-browser-html",
+  "uppy",
+  "uppy-build",
+  "uppy-html",
+  "curl",
+  "tuspy",
+];
+
+let server: TestServer;
+let browser: Browser;
+let context: BrowserContext | undefined;
+const cleanups: (() => Promise<void>)[] = [];
+
+beforeAll(async () => {
+  [server, browser] = await Promise.all([startServer(), launchBrowser()]);
+}, 90_000);
+
+afterEach(async () => {
+  await context?.close();
+  context = undefined;
+  await Promise.all(cleanups.splice(0).map((cleanup) => cleanup()));
+}, 15_000);
+
+afterAll(async () => {
+  await Promise.all([browser?.close(), server?.stop()]);
+}, 30_000);
+
+/** A work folder inside the repository (so bare imports resolve), removed after the test. */
+async function folder(prefix: string): Promise<string> {
+  const dir = await workDir(prefix);
+  cleanups.push(dir.remove);
+  return dir.path;
+}
+
+interface Expected {
+  sha256: string;
+  size: number;
+  filename: string;
+  contentType?: string;
+}
+
+/** From Node: HEAD says the upload is complete, and GET returns the same bytes under the same name. */
+async function expectUploaded(url: string, expected: Expected): Promise<void> {
+  expect(url.startsWith(server.endpoint), `${url} is an upload of the test server`).toBe(true);
+  const head = await fetch(url, { method: "HEAD", headers: { "Tus-Resumable": "1.0.0" }, signal: AbortSignal.timeout(10_000) });
+  expect(head.status, `HEAD ${url}`).toBe(200);
+  expect(head.headers.get("Upload-Offset")).toBe(String(expected.size));
+  expect(head.headers.get("Upload-Length")).toBe(String(expected.size));
+  const response = await fetch(url, { signal: AbortSignal.timeout(30_000) });
+  expect(response.status, `GET ${url}`).toBe(200);
+  const body = Buffer.from(await response.arrayBuffer());
+  expect(body.length, "downloaded size").toBe(expected.size);
+  expect(sha256(body), "sha256 of the download").toBe(expected.sha256);
+  expect(response.headers.get("Content-Disposition")).toContain(`filename="${expected.filename}"`);
+  if (expected.contentType) expect(response.headers.get("Content-Type")).toBe(expected.contentType);
+}
+
+/** A test file of seeded random bytes in `dir`. */
+async function testFile(dir: string, name: string, size: number): Promise<Expected & { path: string }> {
+  const path = join(dir, name);
+  return { path, filename: name, size, sha256: await writeSeededFile(path, size, `readme ${name}`) };
+}
+
+describe("the README's Uploading section", () => {
+  it("marks every code block as a snippet, and every snippet is run by a test here", () => {
+    const blocks = sectionCodeBlocks("## Uploading");
+    expect(blocks.length).toBeGreaterThan(0);
+    for (const block of blocks) expect(block.marker, `README.md line ${block.line}: a code block without a snippet marker`).toBeTypeOf("string");
+    const names = readmeSnippets().map((found) => found.name);
+    expect(new Set(names).size, "snippet names are unique").toBe(names.length);
+    expect([...names].sort()).toEqual([...CHECKED].sort());
+  }, 10_000);
+});
+
+describe("curl", () => {
+  it("creates (Location), patches (204, offset 11), asks the offset (HEAD 200) and downloads hello.txt", async () => {
+    const { code } = snippet("curl");
+    const dir = await folder("curl");
+    const ran = await run("bash", ["-euo", "pipefail", "-c", forServer(code, server.url)], { cwd: dir, timeoutMs: 30_000 });
+    expect(ran.code, describeRun(ran)).toBe(0);
+
+    // The POST's Location (--fail: a 4xx or 5xx would have stopped the script).
+    const location = /^created (\S+)$/m.exec(ran.stdout)?.[1];
+    expect(location, describeRun(ran)).toMatch(new RegExp(`^${server.endpoint}[A-Za-z0-9_-]{22}$`));
+    // PATCH -i, then HEAD -I: statuses in order, each with the offset.
+    const responses = ran.stdout.split(/^(?=HTTP\/)/m).filter((part) => part.startsWith("HTTP/"));
+    expect(responses, describeRun(ran)).toHaveLength(2);
+    expect(responses[0]).toMatch(/^HTTP\/[\d.]+ 204\b/);
+    expect(responses[0]).toMatch(/^upload-offset: 11\r?$/im);
+    expect(responses[1]).toMatch(/^HTTP\/[\d.]+ 200\b/);
+    expect(responses[1]).toMatch(/^upload-offset: 11\r?$/im);
+    expect(responses[1]).toMatch(/^upload-length: 11\r?$/im);
+
+    // curl -OJ saved the download under the upload's filename.
+    expect(readFileSync(join(dir, "hello.txt"), "utf8")).toBe("hello world");
+    await expectUploaded(location!, {
+      size: 11,
+      sha256: sha256(Buffer.from("hello world")),
+      filename: "hello.txt",
+      contentType: "text/plain",
+    });
+  }, 60_000);
+});
+
+describe("tus-js-client in Node", () => {
+  it("uploads video.mp4 with `node upload.mjs` and prints the upload URL", async () => {
+    const { code } = snippet("tus-js-client-node");
+    const dir = await folder("node");
+    const file = await testFile(dir, "video.mp4", 12 * MiB + 3);
+    await writeFile(join(dir, "upload.mjs"), forServer(code, server.url));
+    const ran = await run(NODE, ["upload.mjs"], { cwd: dir, timeoutMs: 60_000 });
+    expect(ran.code, describeRun(ran)).toBe(0);
+    expect(ran.stderr, describeRun(ran)).toBe("");
+    expect(ran.stdout).toMatch(/^100\.0 %$/m);
+    const url = /^done: (\S+)$/m.exec(ran.stdout)?.[1];
+    expect(url, describeRun(ran)).toBeDefined();
+    await expectUploaded(url!, { ...file, contentType: "video/mp4" });
+  }, 90_000);
+});
+
+describe("tuspy", () => {
+  it("uploads video.mp4 with Debian's python3-tuspy and prints uploader.url", async () => {
+    const check = await run(PYTHON, ["-c", "import tusclient"], { cwd: ROOT, timeoutMs: 15_000 });
+    expect(check.code, `${PYTHON} cannot import tusclient: apt-get install python3-tuspy (.ci/run does)\n${check.stderr}`).toBe(0);
+
+    const { code } = snippet("tuspy");
+    const dir = await folder("tuspy");
+    const file = await testFile(dir, "video.mp4", 9 * MiB + 5);
+    await writeFile(join(dir, "upload.py"), forServer(code, server.url));
+    const ran = await run(PYTHON, ["upload.py"], { cwd: dir, timeoutMs: 60_000 });
+    expect(ran.code, describeRun(ran)).toBe(0);
+    const url = /^done: (\S+)$/m.exec(ran.stdout)?.[1];
+    expect(url, describeRun(ran)).toBeDefined();
+    await expectUploaded(url!, { ...file, contentType: "video/mp4" });
+  }, 90_000);
+});
+
+/**
+ * Writes a browser snippet's script and page into a work folder, builds the
+ * script with the README's esbuild command, and serves the folder on its own
+ * loopback port. Returns the page's URL.
+ */
+async function buildPage(prefix: string, script: { name: string; snippet: string }, build: string, html: string): Promise<{ dir: string; url: string }> {
+  const dir = await folder(prefix);
+  await writeFile(join(dir, script.name), forServer(snippet(script.snippet).code, server.url));
+  await writeFile(join(dir, "index.html"), snippet(html).code);
+  const built = await run("bash", ["-euo", "pipefail", "-c", snippet(build).code], { cwd: dir, timeoutMs: 60_000 });
+  expect(built.code, describeRun(built)).toBe(0);
+  const site = await serveDirectory(dir);
+  cleanups.push(site.close);
+  return { dir, url: site.url };
+}
+
+/** A new tab that records console messages and page errors. */
+async function openTab(url: string): Promise<{ page: Page; messages: string[]; errors: string[] }> {
+  context = await browser.newContext();
+  const page = await context.newPage();
+  page.setDefaultTimeout(30_000);
+  const messages: string[] = [];
+  const errors: string[] = [];
+  page.on("console", (message) => messages.push(message.text()));
+  page.on("pageerror", (error) => errors.push(String(error)));
+  await page.goto(url);
+  return { page, messages, errors };
+}
+
+/** Waits for a console message matching `pattern` after the first `from` messages; returns its first group. */
+async function consoleMatch(messages: string[], pattern: RegExp, from = 0, timeoutMs = 60_000): Promise<string> {
+  let found: string | undefined;
+  await expect
+    .poll(
+      () => {
+        found = messages.slice(from).map((message) => pattern.exec(message)?.[1]).find((match) => match !== undefined);
+        return found;
+      },
+      { timeout: timeoutMs, interval: 100 },
+    )
+    .toBeDefined();
+  return found!;
+}
+
+describe("tus-js-client in the browser", () => {
+  it("bundled with esbuild: uploads the chosen file, and choosing it again after a reload resumes the same upload", async () => {
+    const site = await buildPage(
+      "browser",
+      { name: "upload.js", snippet: "tus-js-client-browser" },
+      "tus-js-client-browser-build",
+      "tus-js-client-browser-html",
+    );
+    const file = await testFile(site.dir, "photo.jpg", 6 * MiB + 7);
+    const { page, messages, errors } = await openTab(site.url);
+
+    await page.locator("#file").setInputFiles(file.path);
+    const url = await consoleMatch(messages, /^download at (\S+)$/);
+    await expectUploaded(url, { ...file, contentType: "image/jpeg" });
+
+    // The snippet's findPreviousUploads: the same file after a reload continues the upload it has.
+    await page.reload();
+    const seen = messages.length;
+    await page.locator("#file").setInputFiles(file.path);
+    expect(await consoleMatch(messages, /^download at (\S+)$/, seen)).toBe(url);
+    expect(errors).toEqual([]);
+  }, 120_000);
+});
+
+describe("Uppy", () => {
+  it("bundled with esbuild: the Dashboard uploads a file chosen with 'browse files' through @uppy/tus", async () => {
+    const site = await buildPage("uppy", { name: "uppy.js", snippet: "uppy" }, "uppy-build", "uppy-html");
+    const file = await testFile(site.dir, "clip.mp4", 7 * MiB + 11);
+    const { page, messages, errors } = await openTab(site.url);
+
+    const chooser = page.waitForEvent("filechooser");
+    await page.getByRole("button", { name: "browse files" }).click();
+    await (await chooser).setFiles(file.path);
+    await page.getByRole("button", { name: "Upload 1 file" }).click();
+    const url = await consoleMatch(messages, /^clip\.mp4 uploaded to (\S+)$/);
+    await expectUploaded(url, { ...file, contentType: "video/mp4" });
+    // The Dashboard says so too, and the stylesheet esbuild wrote from the CSS imports is applied.
+    await page.getByText("Complete", { exact: true }).waitFor();
+    expect(await page.locator(".uppy-Dashboard-inner").evaluate((element) => getComputedStyle(element).position)).toBe("relative");
+    expect(errors).toEqual([]);
+  }, 120_000);
+});
