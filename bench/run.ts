@@ -1,49 +1,280 @@
 /**
- * `npm run bench`: how close a tus upload through the gateway comes to the
- * fastest way the same bytes reach R2 from a Worker.
+ * `npm run bench`: how tus-edge compares with the fastest way the same bytes
+ * reach R2 through the same local runtime, and with a stock @tus/server, in
+ * one run on one machine.
  *
- * Starts bench/wrangler.bench.toml (the gateway plus a `PUT /__bench/r2/<key>`
- * route doing `BUCKET.put(key, request.body)`) under `wrangler dev` with a
- * temporary state directory, writes 256 MiB of seeded pseudo-random data to a
- * temporary file once, and times, in rounds so that machine noise spreads
- * over every case:
- *   (a) the straight PUT into R2 (the baseline),
- *   (b) tus-js-client, the whole file in one PATCH,
- *   (c) tus-js-client, 8 MiB chunks.
- * Each upload is verified afterwards (download, sha256), outside the timing.
+ * Starts bench/wrangler.bench.toml (the gateway, instrumented, plus a
+ * `PUT /__bench/r2/<key>` route doing `BUCKET.put(key, request.body)`; see
+ * bench/worker.ts) under `wrangler dev` with a temporary state directory, and
+ * bench/peer.ts (@tus/server with @tus/file-store) on another loopback port,
+ * then measures:
  *
- * Prints a table and writes bench/results/latest.md. Ratios matter, not
- * absolute times: these machines are shared and noisy.
+ *  1. Throughput of 256 MiB and 1 GiB files (seeded pseudo-random bytes on
+ *     disk) with tus-js-client — one PATCH, 8 MiB and 50 MiB chunks — against
+ *     tus-edge and @tus/server, and the straight R2 put of the same file (the
+ *     limit), in rounds that interleave the cases. While each upload runs,
+ *     the server's resident memory is sampled every 100 ms from /proc (for
+ *     tus-edge: the workerd processes wrangler dev started), and its CPU time
+ *     is taken before and after; for tus-edge the bench Worker counts the R2
+ *     operations and Durable Object requests of the upload.
+ *  2. Latency of creation (POST), HEAD and a 1 KiB PATCH: p50 and p99 over
+ *     1,000 sequential requests each, on both servers.
+ *  3. Concurrency: 200 uploads of 1 MiB started at once, on both servers.
  *
- * Environment: BENCH_RUNS (rounds, default 3, at least 2), BENCH_MIB (file
- * size, default 256).
+ * Every upload is verified (downloaded, sha256 compared) outside the timed
+ * window, then deleted. Prints tables and writes bench/results/latest.md and
+ * bench/results/throughput.svg (bench/report.ts). Ratios matter, not absolute
+ * speeds: these machines are shared and noisy.
+ *
+ * Flags: --quick skips the 1 GiB files (for iteration; the report says so).
+ * Environment: BENCH_RUNS (rounds at 256 MiB, default 3), BENCH_RUNS_LARGE
+ * (rounds at 1 GiB, default 1), BENCH_LATENCY_REQUESTS (default 1000),
+ * BENCH_CONCURRENT_UPLOADS (default 200).
  */
-import { createReadStream } from "node:fs";
+import { execFileSync, spawn, type ChildProcess } from "node:child_process";
+import { createReadStream, readdirSync, readFileSync } from "node:fs";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
-import { request } from "node:http";
+import { Agent, request } from "node:http";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
+import { createInterface } from "node:readline";
 
 // Node runs TypeScript only with explicit `.ts` import paths, which the
-// project's type checker (moduleResolution "Bundler") refuses: load the e2e
+// project's type checker (moduleResolution "Bundler") refuses: load the
 // helpers by URL and keep their types.
 type ServerModule = typeof import("../test/e2e/server");
 type TusModule = typeof import("../test/e2e/tus");
-const { startServer, writeSeededFile, downloadSha256, MiB, ROOT } = (await import(
+type ReportModule = typeof import("./report");
+const { startServer, writeSeededFile, seededBytes, sha256, downloadSha256, ROOT } = (await import(
   new URL("../test/e2e/server.ts", import.meta.url).href
 )) as ServerModule;
 const { startTusUpload } = (await import(new URL("../test/e2e/tus.ts", import.meta.url).href)) as TusModule;
+const { renderReport, sizeLabel, LIMIT, SINK, MiB, GiB } = (await import(new URL("./report.ts", import.meta.url).href)) as ReportModule;
+type BenchResults = import("./report").BenchResults;
+type ClientMode = import("./report").ClientMode;
+type Measurement = import("./report").Measurement;
+type ThroughputResult = import("./report").ThroughputResult;
+type LatencyResult = import("./report").LatencyResult;
+type ConcurrencyResult = import("./report").ConcurrencyResult;
+type UploadOps = import("./report").UploadOps;
+type ServerName = import("./report").ServerName;
+type CaseServer = import("./report").CaseServer;
 
-const RUNS = Math.max(2, Number(process.env.BENCH_RUNS ?? 3));
-const SIZE = Number(process.env.BENCH_MIB ?? 256) * MiB;
+const QUICK = process.argv.includes("--quick");
+const SIZES = QUICK ? [256 * MiB] : [256 * MiB, GiB];
+const ROUNDS: Record<number, number> = {
+  [256 * MiB]: positive("BENCH_RUNS", 3),
+  [GiB]: positive("BENCH_RUNS_LARGE", 1),
+};
+const LATENCY_REQUESTS = positive("BENCH_LATENCY_REQUESTS", 1000);
+const LATENCY_WARM_UP = 20;
+const CONCURRENT_UPLOADS = positive("BENCH_CONCURRENT_UPLOADS", 200);
+const CONCURRENT_SIZE = MiB;
 const WARM_UP_SIZE = 16 * MiB;
-const TARGET_RATIO = 0.85;
+/** tus-edge's default PART_SIZE; planPartSize keeps it for uploads up to 10,000 parts. */
+const PART_SIZE = 8 * MiB;
+const MODES: ClientMode[] = [
+  { label: "one PATCH", chunkSize: undefined },
+  { label: "8 MiB chunks", chunkSize: 8 * MiB },
+  { label: "50 MiB chunks", chunkSize: 50 * MiB },
+];
+const TUS = { "Tus-Resumable": "1.0.0" };
 
-interface Case {
-  name: string;
-  /** Uploads the file and returns the URL it can be downloaded from. */
-  upload(file: string, size: number, round: string): Promise<string>;
+function positive(name: string, fallback: number): number {
+  const value = Number(process.env[name] ?? fallback);
+  if (!Number.isInteger(value) || value < 1) throw new Error(`${name} must be a positive integer, not ${process.env[name]}`);
+  return value;
+}
+
+const log = (line: string) => console.log(line);
+
+/* ---------- processes: resident memory and CPU from /proc ---------- */
+
+const CLOCK_TICKS = (() => {
+  try {
+    return Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).trim()) || 100;
+  } catch {
+    return 100;
+  }
+})();
+
+/** A fixed set of processes whose resident memory and CPU time can be read at any moment. */
+class Processes {
+  readonly pids: number[];
+  readonly description: string;
+  constructor(pids: number[], description: string) {
+    this.pids = pids;
+    this.description = description;
+  }
+
+  /** Summed VmRSS, bytes; a process that is gone counts 0. */
+  rss(): number {
+    let total = 0;
+    for (const pid of this.pids) {
+      try {
+        const match = /^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+        total += match ? Number(match[1]) * 1024 : 0;
+      } catch {
+        // gone
+      }
+    }
+    return total;
+  }
+
+  /** Summed utime + stime, seconds. */
+  cpu(): number {
+    let ticks = 0;
+    for (const pid of this.pids) {
+      try {
+        const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+        const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+        ticks += Number(fields[11]) + Number(fields[12]);
+      } catch {
+        // gone
+      }
+    }
+    return ticks / CLOCK_TICKS;
+  }
+}
+
+interface ProcInfo {
+  pid: number;
+  pgid: number;
+  comm: string;
+  cmdline: string;
+}
+
+function listProcesses(): ProcInfo[] {
+  const found: ProcInfo[] = [];
+  for (const entry of readdirSync("/proc")) {
+    if (!/^[0-9]+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
+      const comm = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      const cmdline = readFileSync(`/proc/${entry}/cmdline`, "utf8").split("\0").join(" ");
+      if (fields[0] !== "Z") found.push({ pid: Number(entry), pgid: Number(fields[2]), comm, cmdline });
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return found;
+}
+
+/**
+ * The local runtime of a `wrangler dev`: the workerd processes in the
+ * process group of the wrangler started with `--persist-to <persistDir>`
+ * (test/e2e/server.ts gives it a group of its own).
+ */
+function wranglerRuntime(persistDir: string): Processes {
+  const all = listProcesses();
+  const wrangler = all.find((p) => p.cmdline.includes("wrangler") && p.cmdline.includes(`--persist-to ${persistDir} `));
+  if (!wrangler) throw new Error(`no wrangler process with --persist-to ${persistDir}`);
+  const workerd = all.filter((p) => p.pgid === wrangler.pgid && p.comm === "workerd");
+  if (!workerd.length) throw new Error(`no workerd process in wrangler's process group ${wrangler.pgid}`);
+  return new Processes(
+    workerd.map((p) => p.pid),
+    `the ${workerd.length} workerd processes that wrangler dev started (its proxy and the Worker's runtime; wrangler's own Node process is not counted)`,
+  );
+}
+
+/** Watches a set of processes while `work` runs. */
+async function watched<T>(
+  processes: Processes,
+  work: () => Promise<T>,
+): Promise<{ value: T; seconds: number; idleRss: number; peakRss: number; serverCpu: number; clientCpu: number }> {
+  // Idle: the lowest of three samples 100 ms apart, just before.
+  let idleRss = Infinity;
+  for (let i = 0; i < 3; i++) {
+    idleRss = Math.min(idleRss, processes.rss());
+    await sleep(100);
+  }
+  let peakRss = idleRss;
+  const sample = setInterval(() => {
+    peakRss = Math.max(peakRss, processes.rss());
+  }, 100);
+  const cpuBefore = processes.cpu();
+  const clientBefore = process.cpuUsage();
+  const started = performance.now();
+  try {
+    const value = await work();
+    const seconds = (performance.now() - started) / 1000;
+    const client = process.cpuUsage(clientBefore);
+    peakRss = Math.max(peakRss, processes.rss());
+    return { value, seconds, idleRss, peakRss, serverCpu: processes.cpu() - cpuBefore, clientCpu: (client.user + client.system) / 1e6 };
+  } finally {
+    clearInterval(sample);
+  }
+}
+
+/* ---------- the peer: @tus/server in a child process ---------- */
+
+interface Peer {
+  url: string;
+  endpoint: string;
+  processes: Processes;
+  stop(): Promise<void>;
+}
+
+async function startPeer(directory: string): Promise<Peer> {
+  const child: ChildProcess = spawn(process.execPath, ["--experimental-strip-types", "--no-warnings", join(ROOT, "bench", "peer.ts"), directory], {
+    cwd: ROOT,
+    stdio: ["pipe", "pipe", "inherit"],
+  });
+  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  const line = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error("bench/peer.ts did not start within 30 s")), 30_000);
+    child.once("exit", (code) => reject(new Error(`bench/peer.ts exited (code ${code}) before listening`)));
+    createInterface({ input: child.stdout! }).once("line", (first) => {
+      clearTimeout(timer);
+      resolve(first);
+    });
+  });
+  const { url, pid } = JSON.parse(line) as { url: string; pid: number };
+  return {
+    url,
+    endpoint: `${url}/files/`,
+    processes: new Processes([pid], "the peer's Node process"),
+    async stop() {
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill("SIGTERM");
+        const timer = setTimeout(() => child.kill("SIGKILL"), 5000);
+        await exited;
+        clearTimeout(timer);
+      }
+    },
+  };
+}
+
+/* ---------- HTTP ---------- */
+
+interface Reply {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: Buffer;
+}
+
+function send(url: string, method: string, headers: Record<string, string>, body?: Buffer, agent?: Agent): Promise<Reply> {
+  return new Promise((resolve, reject) => {
+    const req = request(
+      url,
+      { method, agent: agent ?? false, headers: { ...headers, ...(body && { "Content-Length": String(body.length) }) } },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on("data", (chunk: Buffer) => chunks.push(chunk));
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
+        res.on("error", reject);
+      },
+    );
+    req.on("error", reject);
+    req.end(body);
+  });
+}
+
+function expectStatus(reply: Reply, status: number, what: string): Reply {
+  if (reply.status !== status) throw new Error(`${what}: answered ${reply.status}, expected ${status}: ${reply.body.toString("utf8").slice(0, 300)}`);
+  return reply;
 }
 
 /** Streams a file as one request body with Content-Length, as tus-js-client does for a PATCH. */
@@ -65,150 +296,576 @@ function putFile(url: string, file: string, size: number): Promise<void> {
   });
 }
 
-function tusCase(name: string, endpoint: string, chunkSize: number | undefined): Case {
+async function verify(url: string, expected: string, size: number, what: string): Promise<void> {
+  const stored = await downloadSha256(url);
+  if (stored.size !== size || stored.sha256 !== expected) {
+    throw new Error(`${what}: stored ${stored.size} bytes with sha256 ${stored.sha256}, expected ${size} bytes with ${expected}`);
+  }
+}
+
+async function terminate(uploadUrl: string): Promise<void> {
+  expectStatus(await send(uploadUrl, "DELETE", TUS), 204, `DELETE ${uploadUrl}`);
+}
+
+const uploadIdOf = (uploadUrl: string) => new URL(uploadUrl).pathname.split("/").pop()!;
+
+/* ---------- the bench Worker's counts ---------- */
+
+interface CountsReply {
+  r2: Record<string, UploadOps["r2"]>;
+  durableObject: Record<string, UploadOps["durableObject"]>;
+  storage: Record<string, NonNullable<UploadOps["storage"]>>;
+  alarms: number;
+  isolates: { worker: string[]; durableObject: string[] };
+  reportedBy: string;
+}
+
+async function countsOf(edgeUrl: string, id?: string): Promise<CountsReply> {
+  const reply = expectStatus(await send(`${edgeUrl}/__bench/ops${id ? `/${encodeURIComponent(id)}` : ""}`, "GET", {}), 200, "GET /__bench/ops");
+  return JSON.parse(reply.body.toString("utf8")) as CountsReply;
+}
+
+function opsOf(counts: CountsReply, uploadId: string, keyPrefix = "uploads/"): UploadOps {
   return {
-    name,
-    async upload(file) {
-      // No retries: a retried upload would not be a measurement of one.
-      const run = startTusUpload(createReadStream(file), { endpoint, retryDelays: [], ...(chunkSize && { chunkSize }) });
-      return run.done;
-    },
+    r2: counts.r2[`${keyPrefix}${uploadId}`] ?? {},
+    durableObject: counts.durableObject[uploadId] ?? {},
+    storage: counts.storage[uploadId] ?? {},
   };
 }
 
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
+/* ---------- the phases ---------- */
+
+interface Targets {
+  edge: Awaited<ReturnType<typeof startServer>>;
+  peerEndpoint: string;
+  peerProcesses: Processes;
+  /** The workerd processes of wrangler dev; new ones after each restart. */
+  runtime: Processes;
 }
 
-const mbPerSecond = (seconds: number) => SIZE / 1e6 / seconds;
+const endpointOf = (targets: Targets, server: ServerName | typeof SINK) =>
+  server === "tus-edge" ? targets.edge.endpoint : server === SINK ? `${targets.edge.url}/null/` : targets.peerEndpoint;
+const processesOf = (targets: Targets, server: CaseServer) => (server === "@tus/server" ? targets.peerProcesses : targets.runtime);
+/** Whether a case runs in wrangler dev (and so is disturbed if wrangler restarts its runtime). */
+const inRuntime = (server: CaseServer) => server !== "@tus/server";
+
+/** wrangler dev restarted its runtime while a case ran (its own reload, not ours): the measurement is void. */
+class RuntimeReloaded extends Error {}
+
+/** Whether wrangler dev's workerd processes are still the ones being watched. */
+function checkRuntime(targets: Targets, what: string): void {
+  const now = wranglerRuntime(targets.edge.persistDir);
+  if (now.pids.join() !== targets.runtime.pids.join()) {
+    const said = targets.edge
+      .output()
+      .split("\n")
+      .filter((line) => /reload|restart|change|error/i.test(line))
+      .slice(-3)
+      .join(" / ");
+    targets.runtime = now;
+    throw new RuntimeReloaded(`wrangler dev replaced its workerd processes during ${what}${said ? ` (it said: ${said})` : ""}`);
+  }
+}
+
+/**
+ * Restarts wrangler dev (same port, same state directory). Its memory is
+ * then that of a fresh runtime, whatever earlier uploads and downloads left
+ * behind, so the first-round memory figures of both file sizes start from
+ * the same place.
+ */
+async function restartRuntime(targets: Targets): Promise<void> {
+  const started = performance.now();
+  await targets.edge.restart();
+  targets.runtime = wranglerRuntime(targets.edge.persistDir);
+  log(`  (wrangler dev restarted in ${((performance.now() - started) / 1000).toFixed(1)} s; workerd pids ${targets.runtime.pids.join(", ")})`);
+}
+
+interface DataFile {
+  path: string;
+  size: number;
+  sha256: string;
+}
+
+interface UploadCase {
+  server: CaseServer;
+  mode: ClientMode | undefined;
+}
+
+function casesOf(): UploadCase[] {
+  // Interleaved, so that each server's cases are spread over the round.
+  const cases: UploadCase[] = [{ server: LIMIT, mode: undefined }];
+  for (const mode of MODES) for (const server of ["tus-edge", "@tus/server"] as const) cases.push({ server, mode });
+  return cases;
+}
+
+const caseName = (c: UploadCase) => (c.mode ? `${c.server}, ${c.mode.label}` : c.server);
+
+/** The data files, by size (the warm-up file too). */
+const files = new Map<number, DataFile>();
+
+/** An upload whose bytes are still to be verified, and which is then deleted. */
+interface Stored {
+  url: string;
+  file: DataFile;
+  what: string;
+  /** How to delete it: a tus termination, or a DELETE on the limit's route. */
+  tus: boolean;
+  /** For tus-edge and the limit: the R2 key, whose sha256 the bench Worker can compute itself. */
+  r2Key?: string;
+}
+
+/**
+ * Uploads `file` once in the case's way, timed and watched, and reads the
+ * bench Worker's counts for it. Verification comes later (`verifyAll`):
+ * downloading a multipart object through local miniflare leaves workerd's
+ * memory larger by about the object's size (its R2 simulator streams the
+ * parts through a JavaScript TransformStream), which would blur the memory
+ * figures of the uploads after it.
+ */
+async function runCase(targets: Targets, c: UploadCase, file: DataFile, label: string): Promise<{ measurement: Measurement; stored: Stored }> {
+  try {
+    return await runCaseOnce(targets, c, file, label);
+  } catch (error) {
+    // A failed upload on a runtime that wrangler replaced meanwhile is a void measurement, not a failure of tus-edge.
+    if (!(error instanceof RuntimeReloaded) && inRuntime(c.server)) checkRuntime(targets, `${caseName(c)} (${label}), which failed: ${String(error).slice(0, 200)}`);
+    throw error;
+  }
+}
+
+async function runCaseOnce(targets: Targets, c: UploadCase, file: DataFile, label: string): Promise<{ measurement: Measurement; stored: Stored }> {
+  let requests = 0;
+  let url: string;
+  let watch;
+  if (c.server === LIMIT) {
+    url = `${targets.edge.url}/__bench/r2/bench/${label}`;
+    watch = await watched(processesOf(targets, LIMIT), () => putFile(url, file.path, file.size));
+    requests = 1;
+  } else {
+    const endpoint = endpointOf(targets, c.server as ServerName | typeof SINK);
+    let responses: string[] = [];
+    watch = await watched(processesOf(targets, c.server), async () => {
+      const tus = startTusUpload(createReadStream(file.path), {
+        endpoint,
+        // No retries: a retried upload would not be a measurement of one.
+        retryDelays: [],
+        ...(c.mode!.chunkSize && { chunkSize: c.mode!.chunkSize }),
+        metadata: { filename: `${label}.bin`, filetype: "application/octet-stream" },
+      });
+      const uploadUrl = await tus.done;
+      responses = tus.responses;
+      return uploadUrl;
+    });
+    url = watch.value as string;
+    requests = responses.length;
+  }
+  const measurement: Measurement = {
+    seconds: watch.seconds,
+    idleRss: watch.idleRss,
+    peakRss: watch.peakRss,
+    serverCpu: watch.serverCpu,
+    clientCpu: watch.clientCpu,
+    requests,
+  };
+  if (inRuntime(c.server)) checkRuntime(targets, `${caseName(c)} (${label})`);
+  if (c.server === "tus-edge" || c.server === SINK) {
+    const id = uploadIdOf(url);
+    measurement.ops = opsOf(await countsOf(targets.edge.url, id), id, c.server === SINK ? "null/" : "uploads/");
+    if (measurement.ops.r2.createMultipartUpload?.n !== 1 && measurement.ops.r2.put?.n !== 1) {
+      throw new RuntimeReloaded(`the counts of ${caseName(c)} (${label}) are incomplete (the runtime's module state was reset): ${JSON.stringify(measurement.ops.r2)}`);
+    }
+  } else if (c.server === LIMIT) {
+    const key = `bench/${label}`;
+    measurement.ops = { r2: (await countsOf(targets.edge.url, key)).r2[key] ?? {}, durableObject: {} };
+  }
+  const r2Key = c.server === LIMIT ? `bench/${label}` : c.server === "tus-edge" ? `uploads/${uploadIdOf(url)}` : c.server === SINK ? `null/${uploadIdOf(url)}` : undefined;
+  return { measurement, stored: { url, file, what: `${caseName(c)} (${label})`, tus: c.server !== LIMIT, r2Key } };
+}
+
+/**
+ * Compares every stored upload's sha256 with its file's, then deletes it.
+ * `download`: through the upload URL (the gateway's GET, the peer's GET, the
+ * limit's GET route). `r2`: for objects in R2 (tus-edge, the limit), the
+ * bench Worker hashes what R2 returns for the key, which spares sending
+ * every byte back through wrangler's proxy (half the time on these
+ * machines); the peer's uploads are still downloaded.
+ */
+async function verifyAll(targets: Targets, stored: Stored[], how: "download" | "r2"): Promise<void> {
+  const started = performance.now();
+  for (const s of stored) {
+    if (how === "r2" && s.r2Key) {
+      const reply = expectStatus(await send(`${targets.edge.url}/__bench/sha256/${encodeURIComponent(s.r2Key)}`, "GET", {}), 200, `sha256 of ${s.r2Key}`);
+      const found = JSON.parse(reply.body.toString("utf8")) as { size: number; sha256: string };
+      if (found.size !== s.file.size || found.sha256 !== s.file.sha256) {
+        throw new Error(`${s.what}: R2 holds ${found.size} bytes with sha256 ${found.sha256} at ${s.r2Key}, expected ${s.file.size} bytes with ${s.file.sha256}`);
+      }
+    } else {
+      await verify(s.url, s.file.sha256, s.file.size, s.what);
+    }
+    if (s.tus) await terminate(s.url);
+    else expectStatus(await send(s.url, "DELETE", {}), 204, `DELETE ${s.url}`);
+  }
+  log(`  verified ${stored.length} uploads by sha256 (${how === "r2" ? "hashed in the Worker" : "downloaded"}) and deleted them (${((performance.now() - started) / 1000).toFixed(1)} s, untimed)`);
+}
+
+const reloads: string[] = [];
+
+/**
+ * One timed upload of a case. `fresh`: first restart wrangler dev and warm it
+ * up with a small upload of the same kind (untimed), so that the memory
+ * figure starts from a fresh runtime. If wrangler dev replaces its runtime
+ * during the upload by itself (it reloads when files it watches change, e.g.
+ * when someone reinstalls node_modules), the measurement is void: noted and
+ * repeated, after a fresh start, at most twice.
+ */
+async function measureCase(
+  targets: Targets,
+  c: UploadCase,
+  file: DataFile,
+  label: string,
+  fresh: boolean,
+  stored: Stored[],
+): Promise<{ measurement: Measurement; stored: Stored }> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      if (fresh && inRuntime(c.server)) {
+        await restartRuntime(targets);
+        stored.push((await runCase(targets, c, files.get(WARM_UP_SIZE)!, `warm-up-${label}-${attempt}`)).stored);
+      }
+      return await runCase(targets, c, file, attempt === 1 ? label : `${label}-${attempt}`);
+    } catch (error) {
+      if (!(error instanceof RuntimeReloaded) || attempt >= 3) throw error;
+      reloads.push(`${caseName(c)} (${label}), attempt ${attempt}: ${error.message}`);
+      log(`  !! ${error.message}; repeating ${caseName(c)} on a fresh runtime`);
+      fresh = true;
+    }
+  }
+}
+
+async function throughputPhase(targets: Targets): Promise<ThroughputResult[]> {
+  const results: ThroughputResult[] = [];
+  for (const size of SIZES) {
+    const file = files.get(size)!;
+    const cases = casesOf();
+    const bySize = cases.map((c) => ({ server: c.server, mode: c.mode, size, runs: [] as Measurement[] }));
+    const stored: Stored[] = [];
+    for (let round = 1; round <= ROUNDS[size]!; round++) {
+      for (const [i, c] of cases.entries()) {
+        const { measurement: m, stored: s } = await measureCase(targets, c, file, `${sizeLabel(size).replace(" ", "")}-r${round}-${i}`, round === 1, stored);
+        bySize[i]!.runs.push(m);
+        stored.push(s);
+        log(
+          `  ${sizeLabel(size).padEnd(8)} round ${round}  ${caseName(c).padEnd(30)} ${m.seconds.toFixed(2).padStart(7)} s ${(file.size / 1e6 / m.seconds).toFixed(1).padStart(7)} MB/s  peak−idle ${((m.peakRss - m.idleRss) / MiB).toFixed(1).padStart(6)} MiB  server CPU ${m.serverCpu.toFixed(1).padStart(5)} s`,
+        );
+      }
+    }
+    await verifyAll(targets, stored, "r2");
+    results.push(...bySize);
+  }
+  return results;
+}
+
+/**
+ * tus-edge with R2 replaced by the bench Worker's sink (bench/worker.ts):
+ * the same gateway code and Durable Object, but bytes that would go to R2
+ * are hashed and dropped. Shows what the gateway costs by itself — time,
+ * CPU and memory — apart from the local R2 simulator, which dominates the
+ * real uploads. One round per size and mode, each on a freshly restarted
+ * runtime; verified by the sink's sha256 of what it received.
+ */
+async function sinkPhase(targets: Targets): Promise<ThroughputResult[]> {
+  const results: ThroughputResult[] = [];
+  for (const size of SIZES) {
+    for (const mode of MODES) {
+      const c: UploadCase = { server: SINK, mode };
+      const stored: Stored[] = [];
+      const { measurement: m, stored: s } = await measureCase(targets, c, files.get(size)!, `sink-${sizeLabel(size).replace(" ", "")}-${mode.chunkSize ?? 0}`, true, stored);
+      stored.push(s);
+      await verifyAll(targets, stored, "r2");
+      results.push({ server: SINK, mode, size, runs: [m] });
+      log(
+        `  ${sizeLabel(size).padEnd(8)} ${caseName(c).padEnd(38)} ${m.seconds.toFixed(2).padStart(7)} s ${(size / 1e6 / m.seconds).toFixed(1).padStart(7)} MB/s  peak−idle ${((m.peakRss - m.idleRss) / MiB).toFixed(1).padStart(6)} MiB  server CPU ${m.serverCpu.toFixed(1).padStart(5)} s`,
+      );
+    }
+  }
+  return results;
+}
+
+/** The latency of a no-op route of the bench Worker: what any request through wrangler dev costs. */
+async function floorLatency(edgeUrl: string): Promise<number[]> {
+  const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+  const samples: number[] = [];
+  try {
+    for (let i = 0; i < LATENCY_WARM_UP + LATENCY_REQUESTS; i++) {
+      const started = performance.now();
+      expectStatus(await send(`${edgeUrl}/__bench/ping`, "GET", {}, undefined, agent), 204, "GET /__bench/ping");
+      if (i >= LATENCY_WARM_UP) samples.push(performance.now() - started);
+    }
+  } finally {
+    agent.destroy();
+  }
+  log(`  tus-edge     no-op route      p50 ${percentileOf(samples, 50)} ms  p99 ${percentileOf(samples, 99)} ms`);
+  return samples;
+}
+
+async function latencyPhase(server: ServerName, endpoint: string): Promise<LatencyResult[]> {
+  // One keep-alive connection: the time is the server's, not TCP set-up's.
+  const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+  const total = LATENCY_WARM_UP + LATENCY_REQUESTS;
+  const timedLoop = async (what: string, one: (i: number) => Promise<void>): Promise<number[]> => {
+    const samples: number[] = [];
+    for (let i = 0; i < total; i++) {
+      const started = performance.now();
+      await one(i);
+      if (i >= LATENCY_WARM_UP) samples.push(performance.now() - started);
+    }
+    log(`  ${server.padEnd(12)} ${what.padEnd(16)} p50 ${percentileOf(samples, 50)} ms  p99 ${percentileOf(samples, 99)} ms`);
+    return samples;
+  };
+  try {
+    const post = await timedLoop("POST (creation)", async () => {
+      expectStatus(await send(endpoint, "POST", { ...TUS, "Upload-Length": "1024" }, undefined, agent), 201, `POST ${endpoint}`);
+    });
+
+    const chunk = 1024;
+    const length = (total + 1) * chunk;
+    const data = seededBytes(length, `latency ${server}`);
+    const created = expectStatus(await send(endpoint, "POST", { ...TUS, "Upload-Length": String(length) }, undefined, agent), 201, `POST ${endpoint}`);
+    const uploadUrl = new URL(String(created.headers.location), endpoint).href;
+    const head = await timedLoop("HEAD", async () => {
+      expectStatus(await send(uploadUrl, "HEAD", TUS, undefined, agent), 200, `HEAD ${uploadUrl}`);
+    });
+    const patchAt = async (i: number) => {
+      const reply = expectStatus(
+        await send(
+          uploadUrl,
+          "PATCH",
+          { ...TUS, "Upload-Offset": String(i * chunk), "Content-Type": "application/offset+octet-stream" },
+          data.subarray(i * chunk, (i + 1) * chunk),
+          agent,
+        ),
+        204,
+        `PATCH ${uploadUrl} at ${i * chunk}`,
+      );
+      if (Number(reply.headers["upload-offset"]) !== (i + 1) * chunk) throw new Error(`PATCH ${uploadUrl}: Upload-Offset ${reply.headers["upload-offset"]}`);
+    };
+    const patch = await timedLoop("PATCH 1 KiB", patchAt);
+    await patchAt(total); // completes the upload, untimed
+    await verify(uploadUrl, sha256(data), length, `${server}: the upload of the PATCH latency test`);
+    await terminate(uploadUrl);
+    return [
+      { server, kind: "POST (creation)", samples: post },
+      { server, kind: "HEAD", samples: head },
+      { server, kind: "PATCH 1 KiB", samples: patch },
+    ];
+  } finally {
+    agent.destroy();
+  }
+}
+
+function percentileOf(samples: number[], p: number): string {
+  const sorted = [...samples].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!.toFixed(2);
+}
+
+async function concurrencyPhase(targets: Targets, server: ServerName): Promise<ConcurrencyResult> {
+  const endpoint = endpointOf(targets, server);
+  const inputs = Array.from({ length: CONCURRENT_UPLOADS }, (_, i) => seededBytes(CONCURRENT_SIZE, `concurrent ${server} ${i}`));
+  const watch = await watched(processesOf(targets, server), () =>
+    Promise.allSettled(inputs.map((input) => startTusUpload(input, { endpoint, retryDelays: [] }).done)),
+  );
+  const settled = watch.value;
+  const urls = settled.flatMap((s) => (s.status === "fulfilled" ? [s.value] : []));
+  const firstFailure = settled.find((s) => s.status === "rejected");
+  let ops: UploadOps | undefined;
+  if (server === "tus-edge") {
+    const counts = await countsOf(targets.edge.url);
+    ops = { r2: {}, durableObject: {}, storage: {} };
+    for (const url of urls) {
+      const one = opsOf(counts, uploadIdOf(url));
+      for (const [table, byKind] of [
+        [ops.r2, one.r2],
+        [ops.durableObject, one.durableObject],
+        [ops.storage!, one.storage ?? {}],
+      ] as const) {
+        for (const [kind, c] of Object.entries(byKind)) {
+          const sum = (table[kind] ??= { n: 0, ms: 0 });
+          sum.n += c.n;
+          sum.ms += c.ms;
+        }
+      }
+    }
+  }
+  // Verify and delete, a few at a time.
+  const pending = settled.map((s, i) => ({ s, i })).filter(({ s }) => s.status === "fulfilled");
+  for (let at = 0; at < pending.length; at += 8) {
+    await Promise.all(
+      pending.slice(at, at + 8).map(async ({ s, i }) => {
+        const url = (s as PromiseFulfilledResult<string>).value;
+        await verify(url, sha256(inputs[i]!), CONCURRENT_SIZE, `${server}: concurrent upload ${i}`);
+        await terminate(url);
+      }),
+    );
+  }
+  const result: ConcurrencyResult = {
+    server,
+    uploads: CONCURRENT_UPLOADS,
+    size: CONCURRENT_SIZE,
+    seconds: watch.seconds,
+    failed: settled.length - urls.length,
+    firstError: firstFailure ? String((firstFailure as PromiseRejectedResult).reason).slice(0, 160) : undefined,
+    idleRss: watch.idleRss,
+    peakRss: watch.peakRss,
+    serverCpu: watch.serverCpu,
+    ops,
+    countedUploads: ops ? urls.length : 0,
+  };
+  log(
+    `  ${server.padEnd(12)} ${CONCURRENT_UPLOADS} × ${sizeLabel(CONCURRENT_SIZE)}: ${result.seconds.toFixed(2)} s, ${((urls.length * CONCURRENT_SIZE) / 1e6 / result.seconds).toFixed(1)} MB/s, ${result.failed} failed (verified)`,
+  );
+  return result;
+}
+
+/* ---------- main ---------- */
 
 async function main(): Promise<void> {
+  const startedAt = new Date().toISOString();
+  const loadStart = loadavg();
   const work = await mkdtemp(join(tmpdir(), "tus-edge-bench-"));
-  const file = join(work, "data.bin");
-  const warmUpFile = join(work, "warm-up.bin");
-  console.log(`writing ${SIZE / MiB} MiB of seeded data to ${file} …`);
-  const expected = await writeSeededFile(file, SIZE, "bench");
-  const warmUpExpected = await writeSeededFile(warmUpFile, WARM_UP_SIZE, "bench warm-up");
-
-  console.log("starting wrangler dev with bench/wrangler.bench.toml …");
-  const server = await startServer({
-    config: "bench/wrangler.bench.toml",
-    sources: ["src", "bench/worker.ts", "bench/wrangler.bench.toml"],
-  });
+  const notes: string[] = [];
+  let edge: Awaited<ReturnType<typeof startServer>> | undefined;
+  let peer: Peer | undefined;
   const stopAll = async () => {
-    await server.stop();
+    await Promise.allSettled([edge?.stop(), peer?.stop()]);
     await rm(work, { recursive: true, force: true });
   };
   process.once("SIGINT", () => void stopAll().finally(() => process.exit(130)));
 
   try {
-    const cases: Case[] = [
-      {
-        name: "straight R2 put",
-        async upload(path, size, round) {
-          const url = `${server.url}/__bench/r2/${round}`;
-          await putFile(url, path, size);
-          return url;
-        },
-      },
-      tusCase("tus, one PATCH", server.endpoint, undefined),
-      tusCase("tus, 8 MiB chunks", server.endpoint, 8 * MiB),
-    ];
+    log(`writing seeded data files to ${work} …`);
+    for (const size of [WARM_UP_SIZE, ...SIZES]) {
+      const path = join(work, `data-${size}.bin`);
+      files.set(size, { path, size, sha256: await writeSeededFile(path, size, `bench ${size}`) });
+    }
 
-    const verify = async (url: string, sha256: string, size: number, what: string) => {
-      const stored = await downloadSha256(url);
-      if (stored.size !== size || stored.sha256 !== sha256) {
-        throw new Error(`${what}: stored ${stored.size} bytes with sha256 ${stored.sha256}, expected ${size} bytes with ${sha256}`);
-      }
+    log("starting wrangler dev (bench/wrangler.bench.toml) and the peer (bench/peer.ts) …");
+    [edge, peer] = await Promise.all([
+      startServer({ config: "bench/wrangler.bench.toml", sources: ["src", "bench/worker.ts", "bench/wrangler.bench.toml"] }),
+      startPeer(join(work, "peer-files")),
+    ]);
+    const targets: Targets = {
+      edge,
+      peerEndpoint: peer.endpoint,
+      peerProcesses: peer.processes,
+      runtime: wranglerRuntime(edge.persistDir),
     };
+    log(`  tus-edge    ${edge.endpoint}  (runtime: workerd pids ${targets.runtime.pids.join(", ")})`);
+    log(`  @tus/server ${peer.endpoint}  (pid ${peer.processes.pids.join(", ")})`);
 
     // Untimed: the first requests pay for bundling, isolate start-up and new Durable Objects.
-    for (const c of cases) {
-      await verify(await c.upload(warmUpFile, WARM_UP_SIZE, "warm-up"), warmUpExpected, WARM_UP_SIZE, `${c.name} (warm-up)`);
+    log("warm-up (untimed) …");
+    const warmUp = files.get(WARM_UP_SIZE)!;
+    let warmUpOps: UploadOps | undefined;
+    const warmedUp: Stored[] = [];
+    for (const c of casesOf()) {
+      const { measurement, stored } = await runCase(targets, c, warmUp, `warm-up-${c.server.replace(/\W/g, "")}-${c.mode?.chunkSize ?? 0}`);
+      warmedUp.push(stored);
+      if (c.server === "tus-edge" && c.mode?.chunkSize === 8 * MiB) warmUpOps = measurement.ops;
     }
-
-    const seconds = new Map<string, number[]>(cases.map((c) => [c.name, []]));
-    for (let round = 1; round <= RUNS; round++) {
-      for (const c of cases) {
-        const started = performance.now();
-        const url = await c.upload(file, SIZE, `round-${round}`);
-        const elapsed = (performance.now() - started) / 1000;
-        await verify(url, expected, SIZE, `${c.name}, round ${round}`);
-        seconds.get(c.name)!.push(elapsed);
-        console.log(`  round ${round}  ${c.name.padEnd(18)} ${elapsed.toFixed(2)} s  ${mbPerSecond(elapsed).toFixed(1)} MB/s  (verified)`);
-      }
+    const all = await countsOf(edge.url);
+    await verifyAll(targets, warmedUp, "download");
+    // The Durable Objects' uploadPart calls must reach the Worker's counts: only then do they share state.
+    const parts = warmUpOps?.r2.uploadPart?.n ?? 0;
+    if (parts !== WARM_UP_SIZE / PART_SIZE || all.isolates.durableObject.length !== 1 || all.isolates.worker.join() !== all.isolates.durableObject.join()) {
+      throw new Error(
+        `the bench Worker's counts are unusable: the warm-up's 16 MiB upload counted ${parts} uploadPart calls (expected ${WARM_UP_SIZE / PART_SIZE}); isolates ${JSON.stringify(all.isolates)}`,
+      );
     }
+    const isolateCheck = `Checked in this run: the Worker and every Durable Object counted in one module instance (isolate ${all.reportedBy}), so the Worker's route sees the objects' counts.`;
 
-    const report = buildReport(cases.map((c) => c.name), seconds);
-    console.log(`\n${report.table}\n\n${report.verdict}`);
-    await mkdir(join(ROOT, "bench", "results"), { recursive: true });
-    await writeFile(join(ROOT, "bench", "results", "latest.md"), report.markdown);
-    console.log(`\nwritten to bench/results/latest.md`);
+    log(`throughput (${SIZES.map((s) => `${ROUNDS[s]} round(s) at ${sizeLabel(s)}`).join(", ")}) …`);
+    const throughput = await throughputPhase(targets);
+
+    log("tus-edge over a discarding R2 sink (the gateway alone) …");
+    const sink = await sinkPhase(targets);
+
+    log(`latency (${LATENCY_REQUESTS} requests each) …`);
+    await restartRuntime(targets);
+    const floor = await floorLatency(edge.url);
+    const latency = [
+      { server: "tus-edge" as const, kind: "no-op Worker route (floor)" as const, samples: floor },
+      ...(await latencyPhase("tus-edge", edge.endpoint)),
+      ...(await latencyPhase("@tus/server", peer.endpoint)),
+    ];
+
+    log(`concurrency (${CONCURRENT_UPLOADS} × ${sizeLabel(CONCURRENT_SIZE)}) …`);
+    const concurrency = [await concurrencyPhase(targets, "tus-edge"), await concurrencyPhase(targets, "@tus/server")];
+
+    const alarms = (await countsOf(edge.url)).alarms;
+    if (alarms) notes.push(`${alarms} Durable Object alarm invocations happened after the last restart of wrangler dev (each is a billed request).`);
+    if (QUICK) notes.push("--quick: the 1 GiB uploads were skipped, so the memory target could not be judged.");
+    for (const reload of reloads) notes.push(`Repeated: ${reload}.`);
+    notes.push(
+      "Verification happens after all timed uploads of a file size: downloading a multipart object through local miniflare grows workerd's resident memory by about the object's size (miniflare's R2 simulator streams the parts through a JavaScript TransformStream), which would blur the memory figures of later uploads. For the same reason wrangler dev is restarted before the first round's upload of each tus-edge case and of the limit (followed by an untimed 16 MiB upload of the same kind), and before the latency phase.",
+    );
+
+    const results: BenchResults = {
+      startedAt,
+      finishedAt: new Date().toISOString(),
+      quick: QUICK,
+      rounds: Object.fromEntries(SIZES.map((s) => [s, ROUNDS[s]!])),
+      partSize: PART_SIZE,
+      machine: {
+        cpus: `${cpus().length} × ${cpus()[0]?.model ?? "unknown"}`,
+        node: `${process.version} (${process.platform}-${process.arch})`,
+        loadStart,
+        loadEnd: loadavg(),
+        commit: gitDescription(),
+      },
+      runtimeProcesses: targets.runtime.description,
+      peerVersions: peerVersions(),
+      throughput,
+      sink,
+      latency,
+      latencyRequests: LATENCY_REQUESTS,
+      concurrency,
+      isolateCheck,
+      notes,
+    };
+    const report = renderReport(results);
+    log(`\n${report.terminal}\n`);
+    const out = join(ROOT, "bench", "results");
+    await mkdir(out, { recursive: true });
+    await writeFile(join(out, "latest.md"), report.markdown);
+    await writeFile(join(out, "throughput.svg"), report.svg);
+    log("written to bench/results/latest.md and bench/results/throughput.svg");
   } finally {
     await stopAll();
   }
 }
 
-function buildReport(names: string[], seconds: Map<string, number[]>) {
-  const baseline = seconds.get(names[0]!)!;
-  const baselineBest = Math.min(...baseline);
-  const baselineMedian = median(baseline);
-  const rows = names.map((name) => {
-    const times = seconds.get(name)!;
-    const best = Math.min(...times);
-    const mid = median(times);
-    return {
-      name,
-      best,
-      median: mid,
-      ratioBest: baselineBest / best,
-      ratioMedian: baselineMedian / mid,
-      runs: times.map((t) => t.toFixed(2)).join(", "),
-    };
-  });
-  const header = ["case", "best s", "median s", "MB/s (best)", "MB/s (median)", "ratio (best)", "ratio (median)", "runs (s)"];
-  const lines = rows.map((r) => [
-    r.name,
-    r.best.toFixed(2),
-    r.median.toFixed(2),
-    mbPerSecond(r.best).toFixed(1),
-    mbPerSecond(r.median).toFixed(1),
-    r.ratioBest.toFixed(3),
-    r.ratioMedian.toFixed(3),
-    r.runs,
-  ]);
-  const table = [header, header.map((h) => "-".repeat(h.length)), ...lines]
-    .map((cells) => `| ${cells.join(" | ")} |`)
-    .join("\n");
-  const tusRows = rows.slice(1);
-  const verdict = [
-    `Target: every tus case at ratio ≥ ${TARGET_RATIO} of the straight R2 put (ratio = baseline time / case time, best of ${RUNS}).`,
-    ...tusRows.map(
-      (r) => `  ${r.name}: ${r.ratioBest.toFixed(3)} (median ${r.ratioMedian.toFixed(3)}) → ${r.ratioBest >= TARGET_RATIO ? "met" : "NOT met"}`,
-    ),
-  ].join("\n");
-  const cpu = cpus();
-  const markdown = `# Benchmark: tus upload vs straight R2 put
+function gitDescription(): string {
+  try {
+    const head = execFileSync("git", ["rev-parse", "--short", "HEAD"], { cwd: ROOT, encoding: "utf8" }).trim();
+    const dirty = execFileSync("git", ["status", "--porcelain", "--", "src", "bench/worker.ts"], { cwd: ROOT, encoding: "utf8" }).trim();
+    return dirty ? `${head} with uncommitted changes in src/ or bench/worker.ts` : head;
+  } catch {
+    return "unknown";
+  }
+}
 
-${table}
+function peerVersions(): string {
+  const version = (name: string) => {
+    try {
+      return (JSON.parse(readFileSync(join(ROOT, "node_modules", name, "package.json"), "utf8")) as { version: string }).version;
+    } catch {
+      return "?";
+    }
+  };
+  return `@tus/server ${version("@tus/server")}, @tus/file-store ${version("@tus/file-store")}, on ${process.version}; clients: tus-js-client ${version("tus-js-client")}`;
+}
 
-${verdict}
-
-- Data: ${SIZE / MiB} MiB of seeded pseudo-random bytes from a file; every upload verified by download and sha256 (untimed).
-- Timed: from the first request to the final response (for tus: creation POST and every PATCH).
-- Rounds: ${RUNS}, cases interleaved in each round, after an untimed ${WARM_UP_SIZE / MiB} MiB warm-up of each case.
-- MB/s: 10^6 bytes per second.
-- Server: \`wrangler dev\` (local workerd, miniflare R2 and Durable Objects) with bench/wrangler.bench.toml, on loopback.
-
-Machine:
-- date: ${new Date().toISOString()}
-- cpus: ${cpu.length} × ${cpu[0]?.model ?? "unknown"}
-- load average (1, 5, 15 min) at the end: ${loadavg().map((l) => l.toFixed(2)).join(", ")}
-- node: ${process.version} (${process.platform}-${process.arch})
-`;
-  return { table, verdict, markdown };
+function sleep(ms: number): Promise<void> {
+  return new Promise((done) => setTimeout(done, ms));
 }
 
 await main();
