@@ -95,8 +95,9 @@ export default defineConfig({
           testTimeout: 300_000,
           hookTimeout: 90_000,
           fileParallelism: false,
-          // Minutes of load and fault injection on a real local server: last, and only when asked for (see `project` above).
-          sequence: { groupOrder: 2 },
+          // Minutes of load and fault injection on real local servers: only when asked for
+          // (`npm test` runs --project=!faults), and after every other project.
+          sequence: { groupOrder: 3 },
         },
       },
     ],

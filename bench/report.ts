@@ -446,7 +446,7 @@ export function throughputSvg(results: BenchResults): string {
     `<rect width="${width}" height="${height}" fill="#ffffff"/>`,
     `<text x="${left}" y="24" font-size="16" font-weight="bold">Upload throughput, MB/s (median of rounds; higher is better)</text>`,
     `<text x="${left}" y="42" fill="#555">tus-js-client against tus-edge (local wrangler dev) and @tus/server + @tus/file-store, same machine, same run.</text>`,
-    `<text x="${left}" y="58" fill="#555">R2 limit: the same bytes in one straight BUCKET.put through the same runtime. ${escapeXml(results.finishedAt.slice(0, 16).replace("T", " "))} UTC</text>`,
+    `<text x="${left}" y="58" fill="#555">R2 limit: the same bytes in one straight BUCKET.put through the same runtime. Under each group: tus-edge ÷ limit, median of per-round ratios (target ${TARGET_RATIO}). ${escapeXml(results.finishedAt.slice(0, 16).replace("T", " "))} UTC</text>`,
   );
   for (let value = 0; value <= top + 1e-9; value += step) {
     out.push(
@@ -558,10 +558,10 @@ ${throughput.runs}
 
 Timed from the first request to the last response (for tus: creation POST and every PATCH).
 Every upload was verified afterwards (untimed) by sha256, then deleted: @tus/server's by download
-(GET on the upload URL); tus-edge's and the limit's by the bench Worker hashing what R2 returns for
-the object's key (sending every byte back through wrangler's proxy would double the run's time; the
-untimed warm-up uploads at the start are downloaded through the gateway's GET instead).
-The verification of a file size runs after all its timed uploads (see Notes).
+(GET on the upload URL); tus-edge's and the limit's by hashing the bytes local R2 stored for the
+object's key (reading them back through workerd would cost as much as writing them; the untimed
+warm-up uploads at the start are downloaded through the gateway's GET instead). The verification
+of a file size runs after all its timed uploads (see Notes).
 CPU seconds: utime + stime from /proc over the upload, of the client (this process) and of the
 server (${escapeMd(results.runtimeProcesses)} for tus-edge and the limit; the peer's Node process for @tus/server).
 

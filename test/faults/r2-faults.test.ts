@@ -16,8 +16,8 @@ import { OffsetHistory } from "./lib/offsets";
 import { Random, runSeed } from "./lib/random";
 import { mapConcurrently } from "./lib/results";
 import { createKnownLength, expectIntact, resumeWithTusClient, startBoundedTusUpload } from "./lib/uploads";
-import { Tally } from "./lib/verdicts";
-import { exchange, head, NoAnswerError, offsetOf, openPatch, patch, TUS, type WireResponse } from "./lib/wire";
+import { isDevProxyEarlyAnswer, Tally, type Answer } from "./lib/verdicts";
+import { exchange, head, NoAnswerError, offsetOf, openPatch, patch, TUS } from "./lib/wire";
 
 const SEED = runSeed("FAULTS_SEED");
 const LOCK_TIMEOUT_MS = 5000;
@@ -41,9 +41,16 @@ afterAll(() => {
 
 /**
  * A retryable failure: 503 with Retry-After and a message naming the R2
- * operation, or 423 with Retry-After. Anything else in 5xx fails the test.
+ * operation, or 423 with Retry-After. The gateway answers a PATCH whose R2
+ * call failed before reading the rest of its body, so wrangler dev's proxy
+ * may turn that answer into its own 500 (see lib/verdicts.ts): counted, let
+ * through. Anything else fails the test.
  */
-function expectRetryable(response: WireResponse, what: string): void {
+function expectRetryable(response: Answer, what: string): void {
+  if (isDevProxyEarlyAnswer(response)) {
+    tally.add("dev-proxy 500");
+    return;
+  }
   const body = response.body.toString("utf8");
   const operation = /\(([A-Za-z]+)\); retry/.exec(body)?.[1] ?? "";
   tally.add(`${response.status}${operation ? ` ${operation}` : ""}`);
@@ -140,7 +147,9 @@ describe(`R2 failing some of the time (seed ${SEED})`, () => {
     });
     await clearFaultPlan(server);
     await mapConcurrently(plans, 4, async (_plan, index) => finishAndCheck(uploads[index]!.url, uploads[index]!.data, states[index]!));
-    expect(tally.counts["503 uploadPart"] ?? 0, `faults were injected (${tally})`).toBeGreaterThan(0);
+    // The worker draws faults with Math.random: count every failure the clients saw, not one kind.
+    const failures = Object.entries(tally.counts).filter(([kind]) => kind.startsWith("503") || kind.startsWith("connection reset"));
+    expect(failures.reduce((sum, [, count]) => sum + count, 0), `faults were injected (${tally})`).toBeGreaterThan(0);
   }, 300_000);
 
   it("tus-js-client retries through the faults and finishes (or is resumed after them), intact", async () => {
@@ -154,7 +163,8 @@ describe(`R2 failing some of the time (seed ${SEED})`, () => {
         chunkSize: 5 * MiB,
         retryDelays: [0, 200, 200, 500, 500, 1000, 1000, 1000],
         onAfterResponse(request, response) {
-          statuses.push({ status: response.getStatus(), retryAfter: response.getHeader("Retry-After") ?? null, method: request.getMethod() });
+          const answer = { status: response.getStatus(), headers: { "tus-resumable": response.getHeader("Tus-Resumable") }, body: Buffer.from(response.getBody() ?? "") };
+          statuses.push({ status: isDevProxyEarlyAnswer(answer) ? 0 : answer.status, retryAfter: response.getHeader("Retry-After") ?? null, method: request.getMethod() });
         },
       });
       return { data, history, statuses, run };
@@ -163,12 +173,15 @@ describe(`R2 failing some of the time (seed ${SEED})`, () => {
     await clearFaultPlan(server);
     for (const [index, { data, history, statuses, run }] of runs.entries()) {
       for (const { status, retryAfter, method } of statuses) {
-        tally.add(`tus-js-client ${method} ${status}`);
+        tally.add(`tus-js-client ${method} ${status || "dev-proxy 500"}`);
         if (status >= 500) {
           expect(status, `tus-js-client's ${method} answered ${status}`).toBe(503);
           expect(retryAfter).toMatch(/^[0-9]+$/);
         }
       }
+      // tus-js-client abandons an upload whose HEAD answers 5xx and starts a new one (see the
+      // test below); each of its uploads is checked on its own, and the count goes to the tally.
+      tally.add(`tus-js-client uploads created: ${run.responses.filter((response) => response.startsWith("POST 201")).length}`);
       const outcome = outcomes[index]!;
       // Out of retries while R2 still failed: resume from the upload's URL now that it works.
       const url = "url" in outcome ? outcome.url : run.upload.url;
@@ -179,6 +192,36 @@ describe(`R2 failing some of the time (seed ${SEED})`, () => {
       await expectIntact(url!, data);
     }
   }, 300_000);
+});
+
+// Fails at the time of writing: a HEAD retries the failed completion and answers 503 when it fails
+// again; tus-js-client treats any HEAD answer but 2xx and 423 as "this upload is lost", drops its
+// URL and uploads the whole file again as a new upload. See the report.
+describe("an upload whose completion fails for a while", () => {
+  it.each([
+    ["complete (multipart, 20 MiB)", "complete", 20 * MiB],
+    ["put (one part, 3 MiB)", "put", 3 * MiB],
+  ] as const)("tus-js-client keeps its one upload through failures of %s and finishes it intact", async (_label, operation, size) => {
+    const data = seededBytes(size, `r2-completion:${operation}`);
+    const history = new OffsetHistory(`completion failing: ${operation}`);
+    await setFaultPlan(server, { [operation]: { fail: 1 } });
+    let recovering: Promise<void> | undefined;
+    const run = startBoundedTusUpload(data, history, {
+      endpoint: server.endpoint,
+      chunkSize: 8 * MiB,
+      retryDelays: [0, 500, 500, 1000, 1000, 1000, 2000, 2000, 3000],
+      onAfterResponse(_request, response) {
+        // R2 recovers 1.5 s after the first failure: well within the client's retries.
+        if (response.getStatus() === 503 && !recovering) recovering = sleep(1500).then(() => clearFaultPlan(server));
+      },
+    });
+    const url = await run.done.finally(() => recovering);
+    expect(recovering, "the completion failed at least once").toBeDefined();
+    const creations = run.responses.filter((response) => response.startsWith("POST"));
+    expect(creations.length, `tus-js-client started the upload over (its requests: ${run.responses.join(", ")})`).toBe(1);
+    history.expectNeverBackwards();
+    await expectIntact(url, data);
+  }, 90_000);
 });
 
 describe("a hanging R2 uploadPart", () => {
