@@ -53,6 +53,12 @@ export const ERRORS = {
     status: 423,
     message: "another request is still writing to this upload; retry in a moment",
   },
+  // 423, not 503, on HEAD: tus-js-client takes a HEAD answered 5xx to mean
+  // the upload is lost and uploads the whole file again, but retries a 423.
+  "completion-pending": {
+    status: 423,
+    message: "every byte of this upload is stored, but completing its object failed in the storage backend; retry in a moment",
+  },
   "storage-unavailable": { status: 503, message: "the storage backend failed; retry the request" },
   internal: { status: 500, message: "internal server error" },
 } as const satisfies Record<string, { status: number; message: string }>;

@@ -1,20 +1,21 @@
 import { deliverEvent, MAX_DELIVERY_ATTEMPTS, retryDelayMs, type EventSinks } from "../hooks/events";
 import { nextExpiry, type LifecyclePolicy } from "./lifecycle";
-import type { UploadRecord } from "./upload-record";
+import { awaitsCompletion, type UploadRecord } from "./upload-record";
 import type { UploadStore } from "./upload-store";
 
 /**
  * An upload's Durable Object has one alarm for all of its background work:
- * delivering events, assembling a final upload, and expiring the upload.
- * The alarm is set to the earliest of them.
+ * delivering events, assembling a final upload, retrying a failed
+ * completion, and expiring the upload. The alarm is set to the earliest of
+ * them (`workDueAt` is the next assembly step or completion retry).
  */
 export function nextAlarmAt(
   record: UploadRecord | undefined,
   nextEventDue: number | undefined,
-  assemblyAt: number | undefined,
+  workDueAt: number | undefined,
   policy: LifecyclePolicy,
 ): number | undefined {
-  const times = [nextEventDue, assemblyAt, record && expiryOf(record, policy)].filter((time): time is number => time !== undefined);
+  const times = [nextEventDue, workDueAt, record && expiryOf(record, policy)].filter((time): time is number => time !== undefined);
   return times.length ? Math.min(...times) : undefined;
 }
 
@@ -24,7 +25,7 @@ export function nextAlarmAt(
  * from an idle clock left behind by a request that failed at the very end.
  */
 export function expiryOf(record: UploadRecord, policy: LifecyclePolicy): number | undefined {
-  if (record.ended) return undefined;
+  if (record.ended || awaitsCompletion(record)) return undefined;
   if (record.finishedAt !== undefined) return nextExpiry(record, record.finishedAt, policy);
   return record.expiresAt;
 }

@@ -1,5 +1,5 @@
 import { partCapacity, partNumberAt } from "./part-plan";
-import { httpMetadataOf, openMultipart, r2 } from "./r2-parts";
+import { objectIsComplete, objectOptions, openMultipart, r2 } from "./r2-parts";
 import type { PartialSource, UploadRecord } from "./upload-record";
 import type { UploadStore } from "./upload-store";
 
@@ -62,7 +62,7 @@ export async function assembleStep(deps: AssemblerDeps, record: UploadRecord): P
   }
   const { store, bucket, now } = deps;
   if (record.length === 0) {
-    await r2("put", () => bucket.put(record.objectKey, new Uint8Array(0), { httpMetadata: httpMetadataOf(record) }));
+    await r2("put", () => bucket.put(record.objectKey, new Uint8Array(0), objectOptions(record)));
     store.markFinished(now(), 0);
     return { state: "finished" };
   }
@@ -78,7 +78,12 @@ export async function assembleStep(deps: AssemblerDeps, record: UploadRecord): P
     offset = store.commitPart({ partNumber, etag: uploaded.etag, size }, size);
   }
   const parts = store.parts().map(({ partNumber, etag }) => ({ partNumber, etag }));
-  await r2("complete", () => multipart.complete(parts));
+  try {
+    await r2("complete", () => multipart.complete(parts));
+  } catch (error) {
+    // Completed in R2 with the answer lost: every retry would fail, yet the object is whole.
+    if (!(await objectIsComplete(bucket, record))) throw error;
+  }
   store.markFinished(now(), 0);
   return { state: "finished" };
 }

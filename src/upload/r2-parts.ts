@@ -4,17 +4,48 @@ import type { UploadStore } from "./upload-store";
 
 /** R2 calls shared by the writer (client bytes) and the assembler (concatenation). */
 
-export function httpMetadataOf(record: UploadRecord): R2HTTPMetadata {
-  return { contentType: record.contentType, contentDisposition: record.contentDisposition };
+/**
+ * Custom metadata key naming the upload an object was written for. It lets
+ * the gateway recognise its own object when R2 did what was asked but the
+ * answer was lost (a `complete` or `put` that succeeded and then failed on
+ * the way back), and tell it from an object another upload put at the key.
+ */
+export const UPLOAD_ID_METADATA = "tus-edge-upload";
+
+/** How the upload's object is stored: its HTTP metadata and the id of the upload that wrote it. */
+export function objectOptions(record: UploadRecord): R2PutOptions & R2MultipartOptions {
+  return {
+    httpMetadata: { contentType: record.contentType, contentDisposition: record.contentDisposition },
+    customMetadata: { [UPLOAD_ID_METADATA]: record.id },
+  };
+}
+
+/** Whether `object` was written by this upload. */
+export function isUploadsObject(object: R2Object | null, record: UploadRecord): boolean {
+  return object?.customMetadata?.[UPLOAD_ID_METADATA] === record.id;
+}
+
+/**
+ * Whether the upload's whole object is already in R2: after a failed
+ * completion, R2 may have completed it and only the answer was lost. An
+ * object counts only if this upload wrote it and it has the upload's length
+ * (R2 writes an object at once or not at all). If R2 cannot say, the answer
+ * is no, and the completion is tried again later.
+ */
+export async function objectIsComplete(bucket: R2Bucket, record: UploadRecord): Promise<boolean> {
+  try {
+    const object = await bucket.head(record.objectKey);
+    return isUploadsObject(object, record) && object!.size === record.length;
+  } catch {
+    return false;
+  }
 }
 
 /** The upload's R2 multipart upload, created on first use and remembered in storage. */
 export async function openMultipart(deps: { bucket: R2Bucket; store: UploadStore }, record: UploadRecord): Promise<R2MultipartUpload> {
   const { bucket, store } = deps;
   if (record.multipartId !== undefined) return bucket.resumeMultipartUpload(record.objectKey, record.multipartId);
-  const created = await r2("createMultipartUpload", () =>
-    bucket.createMultipartUpload(record.objectKey, { httpMetadata: httpMetadataOf(record) }),
-  );
+  const created = await r2("createMultipartUpload", () => bucket.createMultipartUpload(record.objectKey, objectOptions(record)));
   store.setMultipartId(created.uploadId);
   record.multipartId = created.uploadId;
   return created;

@@ -6,9 +6,10 @@ import { deliverDueEvents, expiryOf, nextAlarmAt } from "./background";
 import type { ExpectedChecksum } from "./chunk-digest";
 import { assembleStep, type PartialState } from "./concat-assembler";
 import { endUpload, nextExpiry } from "./lifecycle";
-import { checkAppend, toInfo, type AppendRequest, type NewUpload, type UploadInfo, type UploadRecord } from "./upload-record";
+import { awaitsCompletion, checkAppend, toInfo, type AppendRequest, type NewUpload, type UploadInfo, type UploadRecord } from "./upload-record";
 import { UploadStore } from "./upload-store";
 import { UploadWriter, type BodyEnding, type WriterDeps } from "./upload-writer";
+import { WriteBuffers } from "./write-buffers";
 import { WriteLock, type LockHolder } from "./write-lock";
 
 export interface UploadObjectEnv {
@@ -46,6 +47,8 @@ const PARTIAL_POLL_MS = 30_000;
  * step holds up other uploads' requests while it streams.
  */
 const ASSEMBLY_STEP_MS = 2000;
+/** After R2 failed while completing an upload's object (or in an assembly step), the alarm tries again this much later. */
+const STORAGE_RETRY_MS = 5000;
 
 /**
  * One Durable Object per upload. It owns the upload's state and serialises
@@ -67,8 +70,12 @@ export class UploadObject extends DurableObject<UploadObjectEnv> {
   private readonly lock: WriteLock;
   private readonly writerDeps: WriterDeps;
   private readonly sinks: EventSinks;
-  /** When the idle clock was last moved on by arriving bytes. */
+  /** When the stored idle clock was last moved on by arriving bytes. */
   private expiryMovedAt = 0;
+  /** When bytes last arrived: the stored clock may lag it by up to a second. */
+  private lastBytesAt = 0;
+  /** The alarm this instance set, if any; "unknown" until it sets or clears one. */
+  private alarmAt: number | undefined | "unknown" = "unknown";
 
   constructor(ctx: DurableObjectState, env: UploadObjectEnv) {
     super(ctx, env);
@@ -88,6 +95,7 @@ export class UploadObject extends DurableObject<UploadObjectEnv> {
       overwriteObjects: this.config.overwriteObjects,
       now: Date.now,
       onBytes: () => this.keepAlive(),
+      buffers: new WriteBuffers(),
     };
   }
 
@@ -120,7 +128,15 @@ export class UploadObject extends DurableObject<UploadObjectEnv> {
   async info(caller: Caller): Promise<Outcome<UploadInfo>> {
     return settle(() => {
       this.loadLive(caller);
-      return this.lock.run(async () => toInfo(await this.loadFinished()));
+      return this.lock.run(async () => {
+        try {
+          return toInfo(await this.loadFinished());
+        } catch (error) {
+          if (!(error instanceof TusError && error.code === "storage-unavailable")) throw error;
+          // The client's part is done; answering 5xx would make it start over.
+          throw new TusError("completion-pending", undefined, { retryAfterSeconds: error.details.retryAfterSeconds });
+        }
+      });
     });
   }
 
@@ -178,27 +194,47 @@ export class UploadObject extends DurableObject<UploadObjectEnv> {
   }
 
   override async alarm(): Promise<void> {
+    this.alarmAt = undefined;
     await deliverDueEvents(this.store, this.sinks, Date.now());
-    let assemblyAt: number | undefined;
+    let workDueAt: number | undefined;
     const record = this.store.load();
-    if (record && !record.ended) {
-      if (record.concat?.kind === "final" && record.finishedAt === undefined) {
-        // Under the lock, so a DELETE cannot interleave with a step; a HEAD or
-        // DELETE that arrives waits only for the part in flight.
-        assemblyAt = await this.lock.run((holder) => this.assemble(holder));
-      } else if (this.isIdlePastExpiry(record)) {
-        // Taking the lock stops a stalled PATCH; one still receiving bytes
-        // keeps moving the expiry on, so it is not idle.
-        await this.lock.run(async () => {
-          const current = this.store.load();
-          if (current && !current.ended && this.isIdlePastExpiry(current)) {
-            await endUpload(this.writerDeps, current, "expired", true);
-          }
-        });
-        await deliverDueEvents(this.store, this.sinks, Date.now());
-      }
+    try {
+      if (record && !record.ended) workDueAt = await this.backgroundWork(record);
+    } catch (error) {
+      // Only R2 faults get here (the work's own failures are handled in it): try again soon.
+      console.error(`upload ${record?.id}: background work failed; retrying in ${STORAGE_RETRY_MS} ms`, error);
+      workDueAt = Date.now() + STORAGE_RETRY_MS;
     }
-    await this.scheduleAlarm(assemblyAt);
+    await this.scheduleAlarm(workDueAt);
+  }
+
+  /** The alarm's work on a live upload; returns when more is due, if any. */
+  private async backgroundWork(record: UploadRecord): Promise<number | undefined> {
+    if (record.concat?.kind === "final" && record.finishedAt === undefined) {
+      // Under the lock, so a DELETE cannot interleave with a step; a HEAD or
+      // DELETE that arrives waits only for the part in flight.
+      return this.lock.run((holder) => this.assemble(holder));
+    }
+    if (awaitsCompletion(record)) {
+      // R2 failed while completing the object and no client came back since.
+      await this.lock.run(() => this.loadFinished());
+      return undefined;
+    }
+    if (this.isIdlePastExpiry(record)) {
+      // Taking the lock stops a stalled PATCH; one still receiving bytes
+      // keeps moving the expiry on, so it is not idle.
+      await this.lock.run(async () => {
+        const current = this.store.load();
+        if (current && !current.ended && this.isIdlePastExpiry(current)) {
+          await endUpload(this.writerDeps, current, "expired", true);
+        }
+      });
+      await deliverDueEvents(this.store, this.sinks, Date.now());
+    } else if (record.finishedAt === undefined && record.expiresAt !== undefined && record.expiresAt <= Date.now()) {
+      // Bytes arrived after the stored clock was last moved: catch it up.
+      this.store.setExpiry(this.lastBytesAt + this.config.expireAfterMs);
+    }
+    return undefined;
   }
 
   private async append(call: AppendCall, body: ReadableStream<Uint8Array> | null, holder: LockHolder): Promise<UploadInfo> {
@@ -276,46 +312,67 @@ export class UploadObject extends DurableObject<UploadObjectEnv> {
 
   private isIdlePastExpiry(record: UploadRecord): boolean {
     const expiresAt = expiryOf(record, this.config);
-    return expiresAt !== undefined && Date.now() >= expiresAt;
+    if (expiresAt === undefined) return false;
+    const sinceBytes = record.finishedAt === undefined ? this.lastBytesAt + this.config.expireAfterMs : 0;
+    return Date.now() >= Math.max(expiresAt, sinceBytes);
   }
 
   /**
    * Bytes are arriving: the upload is not idle. A PATCH that lasts longer
-   * than the idle time (a slow link) moves the expiry on as it goes, at most
-   * once a second, so the alarm finds it alive.
+   * than the idle time (a slow link) moves the stored expiry on as it goes,
+   * at most once a second; the alarm also counts the latest bytes, so the
+   * throttle cannot make a PATCH look idle.
    */
   private keepAlive(): void {
     const now = Date.now();
+    this.lastBytesAt = now;
     if (now - this.expiryMovedAt < 1000 || this.config.expireAfterMs === 0) return;
     this.expiryMovedAt = now;
     this.store.setExpiry(now + this.config.expireAfterMs);
   }
 
   /** Restarts the upload's idle clock after activity and re-arms the alarm; returns the current record. */
-  private async touch(assemblyAt?: number, activity = true): Promise<UploadRecord> {
+  private async touch(workDueAt?: number, activity = true): Promise<UploadRecord> {
     // Not loadLive: a PATCH that ran past the old expiry is activity, not an expired upload.
     const record = this.store.load();
     if (!record || record.ended) return this.loadLive();
     const expiresAt = record.finishedAt !== undefined ? undefined : activity ? nextExpiry(record, Date.now(), this.config) : record.expiresAt;
     if (expiresAt !== record.expiresAt) this.store.setExpiry(expiresAt);
-    await this.scheduleAlarm(assemblyAt);
+    await this.scheduleAlarm(workDueAt);
     return { ...record, expiresAt };
   }
 
-  private async scheduleAlarm(assemblyAt?: number): Promise<void> {
-    const at = nextAlarmAt(this.store.load(), this.store.nextEventDue(), assemblyAt, this.config);
-    if (at === undefined) await this.ctx.storage.deleteAlarm();
-    else await this.ctx.storage.setAlarm(at);
+  /**
+   * Sets the alarm to the earliest work due. An alarm already set earlier is
+   * left alone: the alarm handler finds nothing due yet and sets the next
+   * one. So an upload in progress, whose expiry moves later with every
+   * PATCH, does not move its alarm twice per PATCH.
+   */
+  private async scheduleAlarm(workDueAt?: number): Promise<void> {
+    const record = this.store.load();
+    const retryAt = record && awaitsCompletion(record) ? Date.now() + STORAGE_RETRY_MS : undefined;
+    const at = nextAlarmAt(record, this.store.nextEventDue(), workDueAt ?? retryAt, this.config);
+    if (at === undefined) {
+      if (this.alarmAt !== undefined) await this.ctx.storage.deleteAlarm();
+    } else if (this.alarmAt === undefined || this.alarmAt === "unknown" || at < this.alarmAt) {
+      await this.ctx.storage.setAlarm(at);
+    } else {
+      return;
+    }
+    this.alarmAt = at;
   }
 
   /** Loads the upload, first completing its object if all bytes are in but R2 failed last time. */
   private async loadFinished(): Promise<UploadRecord> {
     const record = this.loadLive();
-    if (record.finishedAt === undefined && record.offset === record.length && record.concat?.kind !== "final") {
+    if (!awaitsCompletion(record)) return record;
+    try {
       await new UploadWriter(this.writerDeps, record, record.length).finishIfDue();
-      return this.touch();
+    } catch (error) {
+      await this.scheduleAlarm(); // the alarm retries the completion, should no client come back
+      throw error;
     }
-    return record;
+    return this.touch();
   }
 
   /** The upload, if it exists, has not ended, and is the caller's (the object's own work may see any). */

@@ -55,6 +55,16 @@ export interface UploadRecord extends NewUpload {
   ended: UploadEnd | undefined;
 }
 
+/**
+ * Every byte is in and counted, but the R2 object is not complete yet: R2
+ * failed while completing it, and the completion is retried. Such an upload
+ * does not expire, since all it holds is acknowledged. (A final upload of a
+ * concatenation is assembled instead, see concat-assembler.ts.)
+ */
+export function awaitsCompletion(record: UploadRecord): boolean {
+  return record.ended === undefined && record.finishedAt === undefined && record.offset === record.length && record.concat?.kind !== "final";
+}
+
 /** What the upload layer tells the protocol layer about an upload. */
 export interface UploadInfo {
   id: string;

@@ -3,7 +3,8 @@ import { ChunkDigest, type ExpectedChecksum } from "./chunk-digest";
 import { partCapacity, partNumberAt } from "./part-plan";
 import type { UploadRecord } from "./upload-record";
 import type { StoredPart, UploadStore } from "./upload-store";
-import { httpMetadataOf, openMultipart, r2, withBody } from "./r2-parts";
+import { isUploadsObject, objectIsComplete, objectOptions, openMultipart, r2, withBody } from "./r2-parts";
+import type { WriteBuffers } from "./write-buffers";
 import type { LockHolder } from "./write-lock";
 
 export interface WriterDeps {
@@ -16,6 +17,8 @@ export interface WriterDeps {
   /** Told whenever bytes arrive, so a long PATCH counts as activity. */
   onBytes?: () => void;
   now: () => number;
+  /** The upload's part and read buffers, kept from one PATCH to the next. */
+  buffers: WriteBuffers;
 }
 
 /**
@@ -101,7 +104,10 @@ export class UploadWriter {
     holder.onStop((reason) => {
       reader.cancel(reason).catch(() => {});
     });
-    let scratch = new Uint8Array(READ_SIZE);
+    const { buffers } = this.deps;
+    // A BYOB read hands the buffer back as a new view (the old one is
+    // detached); a failed read keeps it, so the next body gets a fresh one.
+    let scratch = buffers.takeRead(READ_SIZE);
     for (;;) {
       let chunk: ReadableStreamReadResult<Uint8Array>;
       try {
@@ -111,14 +117,17 @@ export class UploadWriter {
         // only when it resolves, so nothing that arrived is lost here.
         return "interrupted";
       }
+      if (chunk.value) scratch = new Uint8Array(chunk.value.buffer as ArrayBuffer);
       if (chunk.value?.length) {
         this.deps.onBytes?.();
         await this.digest?.update(chunk.value);
         this.chunkBytes += chunk.value.length;
         await this.push(chunk.value);
-        scratch = new Uint8Array(chunk.value.buffer as ArrayBuffer);
       }
-      if (chunk.done) return holder.stopped ? "interrupted" : "complete";
+      if (chunk.done) {
+        buffers.giveRead(scratch);
+        return holder.stopped ? "interrupted" : "complete";
+      }
     }
   }
 
@@ -140,10 +149,14 @@ export class UploadWriter {
       // Bytes still in memory are counted below, like those of any chunk.
       this.deps.store.commitVerified(this.pendingParts, this.consumedThroughSeq, this.chunkBytes - this.filled);
     }
-    if (this.isComplete) {
-      await this.finishIfDue();
-    } else {
-      this.persistMemory();
+    try {
+      if (this.isComplete) {
+        await this.finishIfDue();
+      } else {
+        this.persistMemory();
+      }
+    } finally {
+      this.releaseBuffer();
     }
   }
 
@@ -161,7 +174,7 @@ export class UploadWriter {
           { offset: this.received },
         );
       }
-      const buffer = (this.buffer ??= new Uint8Array(Math.min(this.capacity - this.stored, this.deps.partBufferLimit)));
+      const buffer = (this.buffer ??= this.deps.buffers.takePart(Math.min(this.capacity - this.stored, this.deps.partBufferLimit)));
       const take = Math.min(chunk.length - at, buffer.length - this.filled);
       buffer.set(chunk.subarray(at, at + take), this.filled);
       this.filled += take;
@@ -174,7 +187,7 @@ export class UploadWriter {
     if (this.stored + this.filled < this.capacity) {
       // Only parts over the memory limit get here: move the buffer to the tail.
       this.persistMemory();
-      if (this.buffer!.length > this.capacity - this.stored) this.buffer = undefined;
+      if (this.buffer!.length > this.capacity - this.stored) this.releaseBuffer();
       return;
     }
     // The last part waits for the body's end, so that an overlong body is
@@ -199,7 +212,13 @@ export class UploadWriter {
     this.partStart += size;
     this.capacity = partCapacity(this.partStart, this.record.partSize, this.length);
     this.stored = this.filled = 0;
-    if (this.buffer?.length !== Math.min(this.capacity, partBufferLimit)) this.buffer = undefined;
+    if (this.buffer?.length !== Math.min(this.capacity, partBufferLimit)) this.releaseBuffer();
+  }
+
+  /** Hands the part buffer back for the next part or PATCH; only once its bytes are stored. */
+  private releaseBuffer(): void {
+    if (this.buffer && this.filled === 0) this.deps.buffers.givePart(this.buffer);
+    this.buffer = undefined;
   }
 
   /** The part under construction: its stored tail, then the bytes in memory. */
@@ -225,39 +244,51 @@ export class UploadWriter {
    * All bytes are in: write the object. An upload that never filled a part is
    * one `put`; otherwise the remainder is the last part and the multipart
    * upload is completed. If R2 fails, the bytes stay durable and the next
-   * request for the upload tries again.
+   * request for the upload (or the object's alarm) tries again. If R2 did
+   * write the object and only its answer was lost, every retry would fail
+   * (the multipart upload no longer exists), so a failure first looks for
+   * the upload's own, whole object.
    */
   private async finish(): Promise<void> {
     const { store, bucket, now } = this.deps;
     try {
-      await this.refuseOverwrite();
-      if (this.partStart === 0 && this.record.multipartId === undefined) {
-        const size = this.stored + this.filled;
-        await r2("put", () =>
-          withBody(this.partPieces(), size, (body) => bucket.put(this.record.objectKey, body, { httpMetadata: httpMetadataOf(this.record) })),
-        );
-        store.markFinished(now(), this.filled);
-        return;
-      }
-      if (this.stored + this.filled > 0) await this.sendPart();
-      const multipart = await this.multipart();
-      const parts = store.parts().map(({ partNumber, etag }) => ({ partNumber, etag }));
-      await r2("complete", () => multipart.complete(parts));
-      store.markFinished(now(), 0);
+      await this.writeObject();
     } catch (error) {
-      this.persistMemory();
-      throw error;
+      const refused = error instanceof TusError && error.code === "object-exists";
+      if (refused || !(await objectIsComplete(bucket, this.record))) {
+        this.persistMemory();
+        throw error;
+      }
+      console.warn(`upload ${this.record.id}: R2 reported a failure, but the object is whole; the answer was lost`);
     }
+    store.markFinished(now(), this.filled);
+    this.filled = 0;
+  }
+
+  private async writeObject(): Promise<void> {
+    await this.refuseOverwrite();
+    if (this.partStart === 0 && this.record.multipartId === undefined) {
+      const { bucket } = this.deps;
+      const size = this.stored + this.filled;
+      await r2("put", () => withBody(this.partPieces(), size, (body) => bucket.put(this.record.objectKey, body, objectOptions(this.record))));
+      return;
+    }
+    if (this.stored + this.filled > 0) await this.sendPart();
+    const multipart = await this.multipart();
+    const parts = this.deps.store.parts().map(({ partNumber, etag }) => ({ partNumber, etag }));
+    await r2("complete", () => multipart.complete(parts));
   }
 
   /**
    * Keys without the upload's id (e.g. from {filename}) were free when the
-   * upload was created; another upload may have taken the key since.
+   * upload was created; another upload may have taken the key since. An
+   * object this upload wrote itself (an earlier answer lost) is no obstacle.
    */
   private async refuseOverwrite(): Promise<void> {
     const { objectKey, id } = this.record;
     if (this.deps.overwriteObjects || objectKey.includes(id)) return;
-    if (await r2("head", () => this.deps.bucket.head(objectKey))) {
+    const existing = await r2("head", () => this.deps.bucket.head(objectKey));
+    if (existing && !isUploadsObject(existing, this.record)) {
       throw new TusError("object-exists", `an object appeared at ${objectKey} while this upload was in progress; this server does not overwrite objects`);
     }
   }

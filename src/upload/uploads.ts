@@ -3,6 +3,7 @@ import type { GatewayConfig } from "../config";
 import { deserializeError, TusError } from "../errors";
 import { renderObjectKey, sanitizeSegment } from "./object-key";
 import { planPartSize } from "./part-plan";
+import { r2 } from "./r2-parts";
 import { isUploadId, newUploadId } from "./upload-id";
 import { APPEND_HEADER, type AppendCall, type Outcome, type UploadObject } from "./upload-object";
 import type { Concatenation, PartialSource, UploadInfo, UploadMetadata } from "./upload-record";
@@ -91,7 +92,7 @@ export class Uploads {
   ): Promise<UploadInfo> {
     const objectKey = await this.objectKeyFor(id, request);
     // A key with the upload's id in it is new by construction; others are checked.
-    if (!this.config.overwriteObjects && !objectKey.includes(id) && (await this.env.BUCKET.head(objectKey))) {
+    if (!this.config.overwriteObjects && !objectKey.includes(id) && (await r2("head", () => this.env.BUCKET.head(objectKey)))) {
       throw new TusError("object-exists", `an object already exists at ${objectKey}; this server does not overwrite objects`);
     }
     // The first `get` of a new id places its Durable Object near this Worker,
@@ -171,9 +172,8 @@ export class Uploads {
 
   /** Opens a finished upload's object for reading, whole or one inclusive byte range. */
   async openObject(info: UploadInfo, range?: { start: number; end: number }): Promise<R2ObjectBody> {
-    const object = await this.env.BUCKET.get(
-      info.objectKey,
-      range ? { range: { offset: range.start, length: range.end - range.start + 1 } } : {},
+    const object = await r2("get", () =>
+      this.env.BUCKET.get(info.objectKey, range ? { range: { offset: range.start, length: range.end - range.start + 1 } } : {}),
     );
     if (!object) throw new TusError("upload-not-found", "the upload's object is no longer stored");
     return object;

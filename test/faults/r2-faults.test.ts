@@ -194,9 +194,9 @@ describe(`R2 failing some of the time (seed ${SEED})`, () => {
   }, 300_000);
 });
 
-// Fails at the time of writing: a HEAD retries the failed completion and answers 503 when it fails
-// again; tus-js-client treats any HEAD answer but 2xx and 423 as "this upload is lost", drops its
-// URL and uploads the whole file again as a new upload. See the report.
+// tus-js-client treats a HEAD answered with anything but 2xx or 423 as "this upload is lost" and
+// uploads the whole file again. While only the completion fails, HEAD answers 423 with
+// Retry-After (completion-pending), so the client keeps its one upload.
 describe("an upload whose completion fails for a while", () => {
   it.each([
     ["complete (multipart, 20 MiB)", "complete", 20 * MiB],
@@ -222,6 +222,29 @@ describe("an upload whose completion fails for a while", () => {
     history.expectNeverBackwards();
     await expectIntact(url, data);
   }, 90_000);
+
+  it("HEAD answers 423 with Retry-After while it fails, and the upload's alarm completes it once R2 recovers, with no client", async () => {
+    const size = 20 * MiB;
+    const data = seededBytes(size, "r2-completion-alarm");
+    const url = await createKnownLength(server.endpoint, size);
+    await setFaultPlan(server, { complete: { fail: 1 } });
+    const last = await patch(url, 0, data);
+    expectRetryable(last, "the PATCH whose completion failed");
+    expect(offsetOf(last), "the failed completion's PATCH reports every byte stored").toBe(size);
+    const during = await head(url);
+    expect(during.status, `HEAD while completion fails answered ${during.status}`).toBe(423);
+    expectRetryable(during, "HEAD while completion fails");
+    await clearFaultPlan(server);
+    // GET does not complete anything itself: only the alarm can have done it.
+    const deadline = Date.now() + 20_000;
+    let download = await exchange(url, { method: "GET", timeoutMs: 30_000 });
+    while (download.status === 409 && Date.now() < deadline) {
+      await sleep(500);
+      download = await exchange(url, { method: "GET", timeoutMs: 30_000 });
+    }
+    expect(download.status, `GET after R2 recovered answered ${download.status}: ${download.body}`).toBe(200);
+    await expectIntact(url, data);
+  }, 60_000);
 });
 
 describe("a hanging R2 uploadPart", () => {
@@ -258,23 +281,29 @@ describe("a hanging R2 uploadPart", () => {
   }, 60_000);
 });
 
-// `complete` fails at the time of writing: once R2 completed the multipart upload, every retry
-// of `complete` fails (10024, no such upload), so the upload stays unfinished for good (HEAD 503,
-// GET 409) although its object is whole in R2. See the report.
+// A lost answer to `put` or `complete` leaves the object whole in R2, and a retried `complete`
+// would fail for good (the multipart upload no longer exists). The gateway tags every object
+// with its upload's id and, when a completion fails, looks for its own whole object: so those
+// PATCHes are answered 204 at once. Lost answers to earlier operations are retried.
 describe("R2 answers lost after the operation succeeded (failAfter)", () => {
   it.each([
-    ["put (an upload under one part)", { put: { failAfter: 1 } }, 3 * MiB],
-    ["uploadPart", { uploadPart: { failAfter: 1 } }, 12 * MiB],
-    ["createMultipartUpload", { createMultipartUpload: { failAfter: 1 } }, 12 * MiB],
-    ["complete", { complete: { failAfter: 1 } }, 20 * MiB],
-  ] as const)("%s: the PATCH gets a retryable 503, and the upload completes intact once R2 answers again", async (_label, plan, size) => {
+    ["put (an upload under one part): the PATCH gets 204", { put: { failAfter: 1 } }, 3 * MiB, "finished"],
+    ["uploadPart: the PATCH gets a retryable 503", { uploadPart: { failAfter: 1 } }, 12 * MiB, "retryable"],
+    ["createMultipartUpload: the PATCH gets a retryable 503", { createMultipartUpload: { failAfter: 1 } }, 12 * MiB, "retryable"],
+    ["complete: the PATCH gets 204", { complete: { failAfter: 1 } }, 20 * MiB, "finished"],
+  ] as const)("%s, and the upload is intact once R2 answers again", async (_label, plan, size, outcome) => {
     const data = seededBytes(size, `r2-lost:${JSON.stringify(plan)}`);
     const url = await createKnownLength(server.endpoint, size);
     const state: ClientState = { offset: 0, sentUpTo: size, history: new OffsetHistory(`lost ${JSON.stringify(plan)}`) };
     await setFaultPlan(server, plan as FaultPlan);
     const answer = await patch(url, 0, data);
     state.history.seeResponse("PATCH", answer);
-    expectRetryable(answer, "PATCH whose R2 answer was lost");
+    if (outcome === "finished") {
+      expect(answer.status, `PATCH whose R2 answer was lost answered ${answer.status}: ${answer.body}`).toBe(204);
+      expect(offsetOf(answer)).toBe(size);
+    } else {
+      expectRetryable(answer, "PATCH whose R2 answer was lost");
+    }
     await clearFaultPlan(server);
     await finishAndCheck(url, data, state);
   }, 60_000);
@@ -288,8 +317,6 @@ describe("every R2 operation, failing, gives a retryable 503 (never a 500), and 
     return { url, data };
   }
 
-  // Fails at the time of writing: the download's R2 get is not wrapped like the other R2 calls,
-  // so its failure is answered 500 "internal server error". See the report.
   it("get: downloading a finished upload", async () => {
     const { url, data } = await finishedUpload(2 * MiB, "r2-get");
     await setFaultPlan(server, { get: { fail: 1 } });
