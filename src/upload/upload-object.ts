@@ -72,8 +72,12 @@ export class UploadObject extends DurableObject<UploadObjectEnv> {
   private readonly sinks: EventSinks;
   /** When the stored idle clock was last moved on by arriving bytes. */
   private expiryMovedAt = 0;
-  /** When bytes last arrived: the stored clock may lag it by up to a second. */
-  private lastBytesAt = 0;
+  /**
+   * How much later than that the latest bytes arrived (under a second: the
+   * stored clock is moved at most once a second). The alarm adds it, so the
+   * throttle cannot make a PATCH that is still sending look idle.
+   */
+  private unsavedActivityMs = 0;
   /** The alarm this instance set, if any; "unknown" until it sets or clears one. */
   private alarmAt: number | undefined | "unknown" = "unknown";
 
@@ -232,7 +236,8 @@ export class UploadObject extends DurableObject<UploadObjectEnv> {
       await deliverDueEvents(this.store, this.sinks, Date.now());
     } else if (record.finishedAt === undefined && record.expiresAt !== undefined && record.expiresAt <= Date.now()) {
       // Bytes arrived after the stored clock was last moved: catch it up.
-      this.store.setExpiry(this.lastBytesAt + this.config.expireAfterMs);
+      this.store.setExpiry(record.expiresAt + this.unsavedActivityMs);
+      this.unsavedActivityMs = 0;
     }
     return undefined;
   }
@@ -313,8 +318,7 @@ export class UploadObject extends DurableObject<UploadObjectEnv> {
   private isIdlePastExpiry(record: UploadRecord): boolean {
     const expiresAt = expiryOf(record, this.config);
     if (expiresAt === undefined) return false;
-    const sinceBytes = record.finishedAt === undefined ? this.lastBytesAt + this.config.expireAfterMs : 0;
-    return Date.now() >= Math.max(expiresAt, sinceBytes);
+    return Date.now() >= expiresAt + (record.finishedAt === undefined ? this.unsavedActivityMs : 0);
   }
 
   /**
@@ -324,10 +328,14 @@ export class UploadObject extends DurableObject<UploadObjectEnv> {
    * throttle cannot make a PATCH look idle.
    */
   private keepAlive(): void {
+    if (this.config.expireAfterMs === 0) return;
     const now = Date.now();
-    this.lastBytesAt = now;
-    if (now - this.expiryMovedAt < 1000 || this.config.expireAfterMs === 0) return;
+    if (now - this.expiryMovedAt < 1000) {
+      this.unsavedActivityMs = now - this.expiryMovedAt;
+      return;
+    }
     this.expiryMovedAt = now;
+    this.unsavedActivityMs = 0;
     this.store.setExpiry(now + this.config.expireAfterMs);
   }
 
@@ -338,6 +346,7 @@ export class UploadObject extends DurableObject<UploadObjectEnv> {
     if (!record || record.ended) return this.loadLive();
     const expiresAt = record.finishedAt !== undefined ? undefined : activity ? nextExpiry(record, Date.now(), this.config) : record.expiresAt;
     if (expiresAt !== record.expiresAt) this.store.setExpiry(expiresAt);
+    if (activity) this.unsavedActivityMs = 0;
     await this.scheduleAlarm(workDueAt);
     return { ...record, expiresAt };
   }
