@@ -20,8 +20,10 @@ const testKeys = JSON.parse(readFileSync(new URL("./test/fixtures/jwt-test-keys.
  *  - browser: the upload page (page/) in a real Chromium against a real local server.
  *  - readme: the README's client snippets (curl, tus-js-client in Node and in
  *    Chromium, Uppy, tuspy), read from README.md and run against a real local server.
- *  - faults: cut, stalled and racing requests, restarts, failing R2, load and a
- *    fuzz run against real local servers; not part of `npm test` (npm run test:faults).
+ *  - faults: cut, stalled and racing requests, restarts, expiry races and
+ *    failing R2 against real local servers (test/faults);
+ *  - faults-load: 200 and 20 concurrent uploads and a 10,000-request fuzz run;
+ *    not part of `npm test` (`npm run test:faults` runs both fault projects).
  */
 export default defineConfig({
   test: {
@@ -91,13 +93,30 @@ export default defineConfig({
       {
         test: {
           name: "faults",
-          include: ["test/faults/**/*.test.ts"],
+          // The fault scenarios that fit CI's time: part of `npm test`, after every other project.
+          include: [
+            "test/faults/stalls.test.ts",
+            "test/faults/races.test.ts",
+            "test/faults/restarts.test.ts",
+            "test/faults/expiry-races.test.ts",
+            "test/faults/r2-faults.test.ts",
+            "test/faults/cuts.test.ts",
+          ],
           testTimeout: 300_000,
           hookTimeout: 90_000,
           fileParallelism: false,
-          // Minutes of load and fault injection on real local servers: only when asked for
-          // (`npm test` runs --project=!faults), and after every other project.
           sequence: { groupOrder: 3 },
+        },
+      },
+      {
+        test: {
+          name: "faults-load",
+          // Minutes of load and a 10,000-request fuzz run: only when asked for (`npm run test:faults`).
+          include: ["test/faults/load.test.ts", "test/faults/fuzz.test.ts"],
+          testTimeout: 900_000,
+          hookTimeout: 90_000,
+          fileParallelism: false,
+          sequence: { groupOrder: 4 },
         },
       },
     ],

@@ -143,7 +143,12 @@ function createRequestHandler(
 
   let warnedOpen = false;
   return async (original, env) => {
-    if (servesUploadPage(config, original, env)) return env.ASSETS.fetch(original);
+    if (servesUploadPage(config, original, env)) {
+      // GET and HEAD carry no meaningful body: the page's files are asked for
+      // without one, so a client that sends a body anyway is not left waiting
+      // while it is passed on to the assets service.
+      return env.ASSETS.fetch(new Request(original.url, { method: original.method, headers: original.headers }));
+    }
     let response: Response;
     let request = original;
     try {
