@@ -252,7 +252,7 @@ export class UploadObject extends DurableObject<UploadObjectEnv> {
     let ending: BodyEnding = "complete";
     let writeError: unknown;
     try {
-      ending = await writer.write(body, holder, call.checksum);
+      ending = await writer.write(body, holder, { checksum: call.checksum, contentLength: call.contentLength });
     } catch (error) {
       writeError = error;
       ending = error instanceof TusError && error.code === "exceeds-upload-length" ? "refused" : "interrupted";

@@ -4,6 +4,7 @@ import { partCapacity, partNumberAt } from "./part-plan";
 import type { UploadRecord } from "./upload-record";
 import type { StoredPart, UploadStore } from "./upload-store";
 import { isUploadsObject, objectIsComplete, objectOptions, openMultipart, r2, withBody } from "./r2-parts";
+import { StreamingPart } from "./streaming-part";
 import type { WriteBuffers } from "./write-buffers";
 import type { LockHolder } from "./write-lock";
 
@@ -71,6 +72,13 @@ export class UploadWriter {
   private consumedThroughSeq = 0;
   /** Bytes the checksummed chunk has brought so far. */
   private chunkBytes = 0;
+  /** Where the body being written ends, when its length was announced. */
+  private bodyEnd: number | undefined;
+  /** The part under construction, when it is being sent to R2 as its bytes arrive. */
+  private streaming: StreamingPart | undefined;
+  /** R2 refused a streamed part in this request: the rest of its parts are sent whole. */
+  private streamingFailed = false;
+  private stopped = false;
 
   constructor(
     private readonly deps: WriterDeps,
@@ -96,13 +104,22 @@ export class UploadWriter {
   /**
    * Reads `body` into the upload until it ends, breaks, or a newer request
    * takes over. With `checksum`, the chunk is only counted once verified.
+   * `contentLength`, when the client announced it, lets parts the body will
+   * fill be streamed to R2 as they arrive.
    */
-  async write(body: ReadableStream<Uint8Array> | null, holder: LockHolder, checksum?: ExpectedChecksum): Promise<BodyEnding> {
+  async write(
+    body: ReadableStream<Uint8Array> | null,
+    holder: LockHolder,
+    { checksum, contentLength }: { checksum?: ExpectedChecksum; contentLength?: number } = {},
+  ): Promise<BodyEnding> {
     if (checksum) this.digest = new ChunkDigest(checksum);
     if (!body) return "complete";
+    if (contentLength !== undefined) this.bodyEnd = this.received + contentLength;
     const reader = openReader(body);
     holder.onStop((reason) => {
+      this.stopped = true;
       reader.cancel(reason).catch(() => {});
+      this.abandonStreaming(reason);
     });
     const { buffers } = this.deps;
     // A BYOB read hands the buffer back as a new view (the old one is
@@ -122,7 +139,13 @@ export class UploadWriter {
         this.deps.onBytes?.();
         await this.digest?.update(chunk.value);
         this.chunkBytes += chunk.value.length;
-        await this.push(chunk.value);
+        try {
+          await this.push(chunk.value);
+        } catch (error) {
+          // Taken over while a streamed part waited on R2: the bytes are in memory, keep them.
+          if (this.stopped && !(error instanceof TusError && error.code === "exceeds-upload-length")) return "interrupted";
+          throw error;
+        }
       }
       if (chunk.done) {
         buffers.giveRead(scratch);
@@ -142,6 +165,7 @@ export class UploadWriter {
       const verified = ending === "complete" && (await this.digest.matches());
       this.digest = undefined;
       if (!verified) {
+        this.abandonStreaming("the chunk failed its checksum");
         this.deps.store.discardPending();
         if (ending === "complete") throw new TusError("checksum-mismatch", undefined, { offset: this.record.offset });
         return;
@@ -153,9 +177,11 @@ export class UploadWriter {
       if (this.isComplete) {
         await this.finishIfDue();
       } else {
+        this.abandonStreaming("the body ended before the part was full");
         this.persistMemory();
       }
     } finally {
+      this.abandonStreaming("the request is over");
       this.releaseBuffer();
     }
   }
@@ -174,11 +200,15 @@ export class UploadWriter {
           { offset: this.received },
         );
       }
-      const buffer = (this.buffer ??= this.deps.buffers.takePart(Math.min(this.capacity - this.stored, this.deps.partBufferLimit)));
-      const take = Math.min(chunk.length - at, buffer.length - this.filled);
-      buffer.set(chunk.subarray(at, at + take), this.filled);
+      this.buffer ??= await this.deps.buffers.takePart(Math.min(this.capacity - this.stored, this.deps.partBufferLimit));
+      if (!this.streaming && this.bodyFillsPart()) await this.stream(() => this.startStreaming());
+      const buffer = this.buffer;
+      const start = this.filled;
+      const take = Math.min(chunk.length - at, buffer.length - start);
+      buffer.set(chunk.subarray(at, at + take), start);
       this.filled += take;
       at += take;
+      if (this.streaming) await this.stream(() => this.streaming!.write(buffer.subarray(start, this.filled)));
       if (this.filled === buffer.length) await this.onBufferFull();
     }
   }
@@ -195,13 +225,85 @@ export class UploadWriter {
     if (!this.isComplete) await this.sendPart();
   }
 
+  /**
+   * Whether this body will fill the part that starts now, so that it can be
+   * streamed to R2 as it arrives: the client announced enough bytes, the
+   * part fits in memory (the bytes must also stay at hand in case the body
+   * breaks), and the upload is not one that a single `put` writes.
+   */
+  private bodyFillsPart(): boolean {
+    const partEnd = this.partStart + this.capacity;
+    const singlePut = this.partStart === 0 && this.record.multipartId === undefined && this.length === partEnd;
+    return (
+      !this.stopped &&
+      !this.streamingFailed &&
+      this.filled === 0 &&
+      this.bodyEnd !== undefined &&
+      this.bodyEnd >= partEnd &&
+      this.capacity - this.stored <= this.deps.partBufferLimit &&
+      !singlePut
+    );
+  }
+
+  /** Opens the part's upload in R2 and sends it what the tail holds of it; the body's bytes follow as they arrive. */
+  private async startStreaming(): Promise<void> {
+    const multipart = await this.multipart();
+    await this.deps.buffers.settled();
+    this.streaming = new StreamingPart(multipart, partNumberAt(this.partStart, this.record.partSize), this.capacity);
+    if (this.stored > 0) {
+      for (const row of this.deps.store.tailRows(this.consumedThroughSeq)) await this.streaming.write(row);
+    }
+  }
+
+  /**
+   * Runs a step of the streamed part. If R2 fails, the part is given up and
+   * the request carries on as if it had never streamed: the bytes are in
+   * memory, and the part is sent whole when full (R2's second chance).
+   */
+  private async stream(step: () => Promise<void>): Promise<void> {
+    try {
+      await step();
+    } catch (error) {
+      if (this.stopped || !(error instanceof TusError && error.code === "storage-unavailable")) throw error;
+      this.abandonStreaming(error);
+      this.streamingFailed = true;
+    }
+  }
+
+  /**
+   * Gives up the streamed part (it will be sent again, whole, later). Until
+   * R2 has let go of it, its bytes may still be read, so the part buffer is
+   * not reused before then, and no upload of the same part number starts
+   * before it: a late success could otherwise replace the newer part.
+   */
+  private abandonStreaming(reason: unknown): void {
+    if (!this.streaming) return;
+    this.deps.buffers.busyUntil(this.streaming.abort(reason));
+    this.streaming = undefined;
+  }
+
   /** Sends the part under construction to R2 and counts it (or, in a checksummed chunk, holds it pending). */
   private async sendPart(): Promise<void> {
     const { store, partBufferLimit } = this.deps;
-    const multipart = await this.multipart();
     const partNumber = partNumberAt(this.partStart, this.record.partSize);
     const size = this.stored + this.filled;
-    const uploaded = await r2("uploadPart", () => withBody(this.partPieces(), size, (body) => multipart.uploadPart(partNumber, body)));
+    const streaming = this.streaming;
+    this.streaming = undefined;
+    let uploaded: R2UploadedPart | undefined;
+    if (streaming) {
+      try {
+        uploaded = await streaming.finish();
+      } catch (error) {
+        this.deps.buffers.busyUntil(streaming.abort(error));
+        if (this.stopped || !(error instanceof TusError && error.code === "storage-unavailable")) throw error;
+        this.streamingFailed = true; // and send it whole, below
+      }
+    }
+    if (!uploaded) {
+      const multipart = await this.multipart();
+      await this.deps.buffers.settled();
+      uploaded = await r2("uploadPart", () => withBody(this.partPieces(), size, (body) => multipart.uploadPart(partNumber, body)));
+    }
     const part = { partNumber, etag: uploaded.etag, size };
     if (this.digest) {
       this.pendingParts.push(part);
@@ -266,14 +368,16 @@ export class UploadWriter {
   }
 
   private async writeObject(): Promise<void> {
-    await this.refuseOverwrite();
     if (this.partStart === 0 && this.record.multipartId === undefined) {
+      await this.refuseOverwrite();
       const { bucket } = this.deps;
       const size = this.stored + this.filled;
       await r2("put", () => withBody(this.partPieces(), size, (body) => bucket.put(this.record.objectKey, body, objectOptions(this.record))));
       return;
     }
+    // The last part first: it may be streaming already, and must not be left open.
     if (this.stored + this.filled > 0) await this.sendPart();
+    await this.refuseOverwrite();
     const multipart = await this.multipart();
     const parts = this.deps.store.parts().map(({ partNumber, etag }) => ({ partNumber, etag }));
     await r2("complete", () => multipart.complete(parts));

@@ -1,6 +1,7 @@
 /**
  * The memory an upload's writes use, kept from one PATCH to the next: one
- * part buffer and one read buffer. Allocating a fresh part (8 MiB by
+ * part buffer and one read buffer, and the time until an abandoned streamed
+ * part's upload lets go of its bytes. Allocating a fresh part (8 MiB by
  * default) for every PATCH left the runtime's garbage collector tens of MiB
  * behind when clients send part-sized chunks. The upload's lock lets one
  * writer run at a time, and a writer hands a buffer back only once nothing
@@ -9,9 +10,12 @@
 export class WriteBuffers {
   #part: Uint8Array | undefined;
   #read: Uint8Array | undefined;
+  /** Settles once R2 has let go of an abandoned part's bytes (see StreamingPart). */
+  #busy: Promise<void> = Promise.resolve();
 
-  /** A part buffer of exactly `size` bytes: the kept one if it fits, else a new one. */
-  takePart(size: number): Uint8Array {
+  /** A part buffer of exactly `size` bytes, once no abandoned upload can still read the kept one. */
+  async takePart(size: number): Promise<Uint8Array> {
+    await this.#busy;
     const kept = this.#part;
     this.#part = undefined;
     return kept?.length === size ? kept : new Uint8Array(size);
@@ -19,6 +23,17 @@ export class WriteBuffers {
 
   givePart(buffer: Uint8Array): void {
     this.#part = buffer;
+  }
+
+  /** The part buffer (and the part number it was for) may be read by R2 until `released` settles. */
+  busyUntil(released: Promise<void>): void {
+    const before = this.#busy;
+    this.#busy = Promise.all([before, released]).then(() => {});
+  }
+
+  /** Settles once every abandoned part upload has ended, before the same part is sent again. */
+  settled(): Promise<void> {
+    return this.#busy;
   }
 
   /** A buffer for body reads of `size` bytes. */

@@ -17,7 +17,7 @@ import { Random, runSeed } from "./lib/random";
 import { mapConcurrently } from "./lib/results";
 import { createKnownLength, expectIntact, resumeWithTusClient, startBoundedTusUpload } from "./lib/uploads";
 import { isDevProxyEarlyAnswer, Tally, type Answer } from "./lib/verdicts";
-import { exchange, head, NoAnswerError, offsetOf, openPatch, patch, TUS } from "./lib/wire";
+import { exchange, head, NoAnswerError, OCTETS, offsetOf, openPatch, openRequest, patch, TUS } from "./lib/wire";
 
 const SEED = runSeed("FAULTS_SEED");
 const LOCK_TIMEOUT_MS = 5000;
@@ -248,14 +248,15 @@ describe("an upload whose completion fails for a while", () => {
 });
 
 describe("a hanging R2 uploadPart", () => {
-  it("makes a concurrent HEAD answer 423 within about the lock timeout, not hang; the upload continues once R2 answers", async () => {
+  it("of a part sent whole (a chunked body: no length announced) makes a concurrent HEAD and PATCH answer 423 within about the lock timeout; the upload continues once R2 answers", async () => {
     const size = 20 * MiB;
     const data = seededBytes(size, "r2-hang");
     const url = await createKnownLength(server.endpoint, size);
     const state: ClientState = { offset: 0, sentUpTo: 10 * MiB, history: new OffsetHistory("hanging uploadPart") };
     await setFaultPlan(server, { uploadPart: { hang: 1, hangMs: 12_000 } });
     const hungAt = Date.now();
-    const stuck = openPatch(url, 0, 10 * MiB, 60_000);
+    // No Content-Length: the body cannot be known to fill a part, so the part is assembled, then sent whole.
+    const stuck = openRequest(url, { method: "PATCH", headers: { ...TUS, ...OCTETS, "Upload-Offset": "0" }, timeoutMs: 60_000 });
     await stuck.write(data.subarray(0, 10 * MiB));
     stuck.end();
     await sleep(1000); // the first 8 MiB part reaches R2 and hangs there
@@ -277,6 +278,31 @@ describe("a hanging R2 uploadPart", () => {
     expect(Date.now() - hungAt, "the stuck PATCH was answered only after the hang").toBeGreaterThan(10_000);
     state.history.seeResponse("the stuck PATCH", answer);
     if (answer.status !== 204) expectRetryable(answer, "the stuck PATCH");
+    await finishAndCheck(url, data, state);
+  }, 60_000);
+
+  it("of a part streamed as it arrives (length announced) is given up when a HEAD takes over: the HEAD answers at once with the bytes that arrived, and the upload completes once R2 answers", async () => {
+    const size = 20 * MiB;
+    const data = seededBytes(size, "r2-hang-streaming");
+    const url = await createKnownLength(server.endpoint, size);
+    const state: ClientState = { offset: 0, sentUpTo: 10 * MiB, history: new OffsetHistory("hanging streamed uploadPart") };
+    await setFaultPlan(server, { uploadPart: { hang: 1, hangMs: 8_000 } });
+    const stuck = openPatch(url, 0, 10 * MiB, 60_000);
+    await stuck.write(data.subarray(0, 10 * MiB));
+    stuck.end();
+    await sleep(1000); // the part's upload is open in R2, which takes none of its bytes
+
+    const startedAt = Date.now();
+    const during = await head(url);
+    expect(Date.now() - startedAt, "the HEAD waited for the hung part").toBeLessThan(LOCK_TIMEOUT_MS);
+    expect(during.status, `HEAD during the hang answered ${during.status}`).toBe(200);
+    const kept = state.history.seeResponse("HEAD during the hang", during)!;
+    expect(kept, "the bytes read before the take-over are kept").toBeGreaterThan(0);
+    expect(kept).toBeLessThan(8 * MiB); // no part was counted: R2 took none
+    const answer = await stuck.response.catch(() => undefined);
+    if (answer) state.history.seeResponse("the stuck PATCH", answer);
+    await clearFaultPlan(server);
+    state.offset = kept;
     await finishAndCheck(url, data, state);
   }, 60_000);
 });
