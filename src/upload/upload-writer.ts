@@ -78,7 +78,10 @@ export class UploadWriter {
   private streaming: StreamingPart | undefined;
   /** R2 refused a streamed part in this request: the rest of its parts are sent whole. */
   private streamingFailed = false;
+  /** Set once this request stops reading its body because a newer one took over. */
   private stopped = false;
+  /** Body bytes read so far by this request. */
+  private bytesRead = 0;
 
   constructor(
     private readonly deps: WriterDeps,
@@ -116,11 +119,13 @@ export class UploadWriter {
     if (!body) return "complete";
     if (contentLength !== undefined) this.bodyEnd = this.received + contentLength;
     const reader = openReader(body);
-    holder.onStop((reason) => {
+    const stop = (reason: unknown) => {
       this.stopped = true;
       reader.cancel(reason).catch(() => {});
       this.abandonStreaming(reason);
-    });
+    };
+    const grace = holder.stopped ? undefined : new TakeOverGrace(() => this.bytesRead);
+    holder.onStop((reason) => (grace ? grace.whenQuiet(() => stop(reason)) : stop(reason)));
     const { buffers } = this.deps;
     // A BYOB read hands the buffer back as a new view (the old one is
     // detached); a failed read keeps it, so the next body gets a fresh one.
@@ -132,10 +137,12 @@ export class UploadWriter {
       } catch {
         // "Network connection lost" or our own cancel. A read delivers bytes
         // only when it resolves, so nothing that arrived is lost here.
+        grace?.cancel();
         return "interrupted";
       }
       if (chunk.value) scratch = new Uint8Array(chunk.value.buffer as ArrayBuffer);
       if (chunk.value?.length) {
+        this.bytesRead += chunk.value.length;
         this.deps.onBytes?.();
         await this.digest?.update(chunk.value);
         this.chunkBytes += chunk.value.length;
@@ -148,8 +155,10 @@ export class UploadWriter {
         }
       }
       if (chunk.done) {
+        grace?.cancel();
         buffers.giveRead(scratch);
-        return holder.stopped ? "interrupted" : "complete";
+        // A cancelled reader ends as if the body had: only a body read to its end is complete.
+        return this.stopped ? "interrupted" : "complete";
       }
     }
   }
@@ -399,6 +408,47 @@ export class UploadWriter {
 
   private multipart(): Promise<R2MultipartUpload> {
     return openMultipart(this.deps, this.record);
+  }
+}
+
+/**
+ * How long a request that was writing keeps reading after a newer request
+ * took over. A client that reconnects at once (tus-js-client's first retry
+ * has no delay) would otherwise take over before the runtime has delivered
+ * the bytes its dead connection had already sent, and send them again. So
+ * the old request reads on while bytes keep coming, and stops after
+ * TAKEOVER_QUIET_MS without any (a stalled connection) or TAKEOVER_MAX_MS
+ * in all (a live one: the newcomer wins).
+ */
+const TAKEOVER_QUIET_MS = 200;
+const TAKEOVER_MAX_MS = 1000;
+
+class TakeOverGrace {
+  #timer: number | undefined;
+  #cancelled = false;
+
+  constructor(private readonly bytesRead: () => number) {}
+
+  /** Calls `stop` once the body has gone quiet, or the grace is over. */
+  whenQuiet(stop: () => void): void {
+    const deadline = Date.now() + TAKEOVER_MAX_MS;
+    let seen = this.bytesRead();
+    const check = () => {
+      if (this.#cancelled) return;
+      const now = this.bytesRead();
+      if (now === seen || Date.now() >= deadline) stop();
+      else {
+        seen = now;
+        this.#timer = setTimeout(check, TAKEOVER_QUIET_MS);
+      }
+    };
+    this.#timer = setTimeout(check, TAKEOVER_QUIET_MS);
+  }
+
+  /** The body ended first: nothing to stop. */
+  cancel(): void {
+    this.#cancelled = true;
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
   }
 }
 
