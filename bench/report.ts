@@ -15,7 +15,9 @@ export type ServerName = "tus-edge" | "@tus/server";
 export const LIMIT = "R2 put (limit)";
 /** tus-edge with R2 replaced by the bench Worker's sink: the gateway alone. */
 export const SINK = "tus-edge, R2 discarded";
-export type CaseServer = ServerName | typeof LIMIT | typeof SINK;
+/** A body moved from the Worker into a Durable Object and dropped: the runtime's own memory growth, no tus code. */
+export const FLOOR = "runtime floor (body into a Durable Object, dropped)";
+export type CaseServer = ServerName | typeof LIMIT | typeof SINK | typeof FLOOR;
 
 export interface ClientMode {
   label: string;
@@ -98,6 +100,8 @@ export interface BenchResults {
   throughput: ThroughputResult[];
   /** tus-edge over the sink, one round per size and mode. */
   sink: ThroughputResult[];
+  /** The runtime floor, one round per size (absent in results of earlier versions). */
+  floor?: ThroughputResult[];
   latency: LatencyResult[];
   latencyRequests: number;
   concurrency: ConcurrencyResult[];
@@ -397,11 +401,20 @@ function sinkSection(results: BenchResults): { table: string; verdict: string[] 
   const sizes = [...new Set(results.sink.map((r) => r.size))].sort((a, b) => a - b);
   if (sizes.length >= 2) {
     const [small, large] = [sizes[0]!, sizes[sizes.length - 1]!];
+    const floorAt = (size: number) => results.floor?.find((t) => t.size === size);
+    const floorGrowth = floorAt(large) && floorAt(small) ? delta(first(floorAt(large)!)) - delta(first(floorAt(small)!)) : undefined;
+    if (floorGrowth !== undefined) {
+      verdict.push(
+        `${FLOOR}: peak − idle ${mib(delta(first(floorAt(large)!)))} MiB at ${sizeLabel(large)} vs ${mib(delta(first(floorAt(small)!)))} MiB at ${sizeLabel(small)} (${floorGrowth >= 0 ? "+" : ""}${mib(floorGrowth)} MiB): what workerd itself grows by with the bytes streamed`,
+      );
+    }
     for (const r of results.sink.filter((t) => t.size === large)) {
       const other = results.sink.find((t) => t.size === small && t.mode?.label === r.mode?.label)!;
       const growth = delta(first(r)) - delta(first(other));
+      const own = floorGrowth === undefined ? undefined : growth - floorGrowth;
       verdict.push(
-        `the gateway alone, ${r.mode!.label}: peak − idle ${mib(delta(first(r)))} MiB at ${sizeLabel(large)} vs ${mib(delta(first(other)))} MiB at ${sizeLabel(small)} (${growth >= 0 ? "+" : ""}${mib(growth)} MiB) → ${growth <= results.partSize ? "independent of file size (within one part)" : "grows with file size"}`,
+        `the gateway alone, ${r.mode!.label}: peak − idle ${mib(delta(first(r)))} MiB at ${sizeLabel(large)} vs ${mib(delta(first(other)))} MiB at ${sizeLabel(small)} (${growth >= 0 ? "+" : ""}${mib(growth)} MiB) → ${growth <= results.partSize ? "independent of file size (within one part)" : "grows with file size"}` +
+          (own === undefined ? "" : `; beyond the runtime floor's growth: ${own >= 0 ? "+" : ""}${mib(own)} MiB → ${own <= results.partSize ? "within one part" : "more than one part"}`),
       );
     }
   }
@@ -416,7 +429,7 @@ function sinkSection(results: BenchResults): { table: string; verdict: string[] 
 
 /* ---------- the chart ---------- */
 
-const COLORS: Record<CaseServer, string> = { "tus-edge": "#2563eb", [LIMIT]: "#9ca3af", "@tus/server": "#f59e0b", [SINK]: "#93c5fd" };
+const COLORS: Record<CaseServer, string> = { "tus-edge": "#2563eb", [LIMIT]: "#9ca3af", "@tus/server": "#f59e0b", [SINK]: "#93c5fd", [FLOOR]: "#d1d5db" };
 
 const escapeXml = (text: string) => text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
 

@@ -55,7 +55,7 @@ const { startServer, writeSeededFile, seededBytes, sha256, downloadSha256, ROOT 
   new URL("../test/e2e/server.ts", import.meta.url).href
 )) as ServerModule;
 const { startTusUpload } = (await import(new URL("../test/e2e/tus.ts", import.meta.url).href)) as TusModule;
-const { renderReport, sizeLabel, LIMIT, SINK, MiB, GiB } = (await import(new URL("./report.ts", import.meta.url).href)) as ReportModule;
+const { renderReport, sizeLabel, LIMIT, SINK, FLOOR, MiB, GiB } = (await import(new URL("./report.ts", import.meta.url).href)) as ReportModule;
 type BenchResults = import("./report").BenchResults;
 type ClientMode = import("./report").ClientMode;
 type Measurement = import("./report").Measurement;
@@ -441,9 +441,9 @@ async function runCaseOnce(targets: Targets, c: UploadCase, file: DataFile, labe
   let requests = 0;
   let url: string;
   let watch;
-  if (c.server === LIMIT) {
-    url = `${targets.edge.url}/__bench/r2/bench/${label}`;
-    watch = await watched(processesOf(targets, LIMIT), () => putFile(url, file.path, file.size));
+  if (c.server === LIMIT || c.server === FLOOR) {
+    url = `${targets.edge.url}/__bench/${c.server === LIMIT ? "r2/bench" : "floor"}/${label}`;
+    watch = await watched(processesOf(targets, c.server), () => putFile(url, file.path, file.size));
     requests = 1;
   } else {
     const endpoint = endpointOf(targets, c.server as ServerName | typeof SINK);
@@ -648,6 +648,24 @@ async function sinkPhase(targets: Targets): Promise<ThroughputResult[]> {
   return results;
 }
 
+/**
+ * The runtime floor: each file PUT to a route that hands the body to a
+ * Durable Object which reads it to the end and drops it (bench/worker.ts).
+ * No tus code runs, so its memory over the two file sizes is workerd's own
+ * growth with the bytes streamed, against which the gateway's is judged.
+ * One round per size on a freshly restarted runtime, like the sink's.
+ */
+async function floorPhase(targets: Targets): Promise<ThroughputResult[]> {
+  const results: ThroughputResult[] = [];
+  for (const size of SIZES) {
+    const c: UploadCase = { server: FLOOR, mode: undefined };
+    const { measurement: m } = await measureCase(targets, c, files.get(size)!, `floor-${sizeLabel(size).replace(" ", "")}`, true, []);
+    results.push({ server: FLOOR, mode: undefined, size, runs: [m] });
+    log(`  ${sizeLabel(size).padEnd(8)} ${FLOOR.padEnd(52)} ${m.seconds.toFixed(2).padStart(7)} s  peak−idle ${((m.peakRss - m.idleRss) / MiB).toFixed(1).padStart(6)} MiB`);
+  }
+  return results;
+}
+
 /** The latency of a no-op route of the bench Worker: what any request through wrangler dev costs. */
 async function floorLatency(edgeUrl: string): Promise<number[]> {
   const agent = new Agent({ keepAlive: true, maxSockets: 1 });
@@ -846,11 +864,14 @@ async function main(): Promise<void> {
     log("tus-edge over a discarding R2 sink (the gateway alone) …");
     const sink = await sinkPhase(targets);
 
+    log("the runtime floor: bodies into a Durable Object, dropped …");
+    const floor = await floorPhase(targets);
+
     log(`latency (${LATENCY_REQUESTS} requests each) …`);
     await restartRuntime(targets);
-    const floor = await floorLatency(edge.url);
+    const latencyFloor = await floorLatency(edge.url);
     const latency = [
-      { server: "tus-edge" as const, kind: "no-op Worker route (floor)" as const, samples: floor },
+      { server: "tus-edge" as const, kind: "no-op Worker route (floor)" as const, samples: latencyFloor },
       ...(await latencyPhase("tus-edge", edge.endpoint)),
       ...(await latencyPhase("@tus/server", peer.endpoint)),
     ];
@@ -886,6 +907,7 @@ async function main(): Promise<void> {
       peerVersions: peerVersions(),
       throughput,
       sink,
+      floor,
       latency,
       latencyRequests: LATENCY_REQUESTS,
       concurrency,
