@@ -130,36 +130,39 @@ export class UploadWriter {
     // A BYOB read hands the buffer back as a new view (the old one is
     // detached); a failed read keeps it, so the next body gets a fresh one.
     let scratch = buffers.takeRead(READ_SIZE);
-    for (;;) {
-      let chunk: ReadableStreamReadResult<Uint8Array>;
-      try {
-        chunk = await reader.read(scratch);
-      } catch {
-        // "Network connection lost" or our own cancel. A read delivers bytes
-        // only when it resolves, so nothing that arrived is lost here.
-        grace?.cancel();
-        return "interrupted";
-      }
-      if (chunk.value) scratch = new Uint8Array(chunk.value.buffer as ArrayBuffer);
-      if (chunk.value?.length) {
-        this.bytesRead += chunk.value.length;
-        this.deps.onBytes?.();
-        await this.digest?.update(chunk.value);
-        this.chunkBytes += chunk.value.length;
+    try {
+      for (;;) {
+        let chunk: ReadableStreamReadResult<Uint8Array>;
         try {
-          await this.push(chunk.value);
-        } catch (error) {
-          // Taken over while a streamed part waited on R2: the bytes are in memory, keep them.
-          if (this.stopped && !(error instanceof TusError && error.code === "exceeds-upload-length")) return "interrupted";
-          throw error;
+          chunk = await reader.read(scratch);
+        } catch {
+          // "Network connection lost" or our own cancel. A read delivers bytes
+          // only when it resolves, so nothing that arrived is lost here.
+          return "interrupted";
+        }
+        if (chunk.value) scratch = new Uint8Array(chunk.value.buffer as ArrayBuffer);
+        if (chunk.value?.length) {
+          this.bytesRead += chunk.value.length;
+          this.deps.onBytes?.();
+          await this.digest?.update(chunk.value);
+          this.chunkBytes += chunk.value.length;
+          try {
+            await this.push(chunk.value);
+          } catch (error) {
+            // Taken over while a streamed part waited on R2: the bytes are in memory, keep them.
+            if (this.stopped && !(error instanceof TusError && error.code === "exceeds-upload-length")) return "interrupted";
+            throw error;
+          }
+        }
+        if (chunk.done) {
+          buffers.giveRead(scratch);
+          // A cancelled reader ends as if the body had: only a body read to its end is complete.
+          return this.stopped ? "interrupted" : "complete";
         }
       }
-      if (chunk.done) {
-        grace?.cancel();
-        buffers.giveRead(scratch);
-        // A cancelled reader ends as if the body had: only a body read to its end is complete.
-        return this.stopped ? "interrupted" : "complete";
-      }
+    } finally {
+      // However the body ended, a take-over still in its grace has nothing left to stop.
+      grace?.cancel();
     }
   }
 
