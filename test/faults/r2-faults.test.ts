@@ -322,13 +322,15 @@ describe("R2 answers lost after the operation succeeded (failAfter)", () => {
     const url = await createKnownLength(server.endpoint, size);
     const state: ClientState = { offset: 0, sentUpTo: size, history: new OffsetHistory(`lost ${JSON.stringify(plan)}`) };
     await setFaultPlan(server, plan as FaultPlan);
-    const answer = await patch(url, 0, data);
-    state.history.seeResponse("PATCH", answer);
     if (outcome === "finished") {
+      const answer = await patch(url, 0, data);
+      state.history.seeResponse("PATCH", answer);
       expect(answer.status, `PATCH whose R2 answer was lost answered ${answer.status}: ${answer.body}`).toBe(204);
       expect(offsetOf(answer)).toBe(size);
     } else {
-      expectRetryable(answer, "PATCH whose R2 answer was lost");
+      // The 503 comes before the rest of the body is read, which the local dev server may turn
+      // into a reset connection (see lib/verdicts.ts): then the HEAD below decides.
+      await patchUnderFaults(url, data, state, size);
     }
     await clearFaultPlan(server);
     await finishAndCheck(url, data, state);
