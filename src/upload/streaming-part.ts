@@ -27,10 +27,7 @@ export class StreamingPart {
     const { readable, writable } = new FixedLengthStream(size);
     this.#writer = writable.getWriter();
     this.#uploaded = (async () => multipart.uploadPart(partNumber, readable))();
-    this.#failed = this.#uploaded.then(
-      () => new Promise<never>(() => {}),
-      (error: unknown) => Promise.reject(error),
-    );
+    this.#failed = this.#uploaded.then(() => new Promise<never>(() => {}));
     // Observed through write() and finish(); an aborted upload's failure is expected and ignored.
     this.#uploaded.catch(() => {});
     this.#failed.catch(() => {});

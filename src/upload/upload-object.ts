@@ -237,6 +237,7 @@ export class UploadObject extends DurableObject<UploadObjectEnv> {
     } else if (record.finishedAt === undefined && record.expiresAt !== undefined && record.expiresAt <= Date.now()) {
       // Bytes arrived after the stored clock was last moved: catch it up.
       this.store.setExpiry(record.expiresAt + this.unsavedActivityMs);
+      this.expiryMovedAt += this.unsavedActivityMs;
       this.unsavedActivityMs = 0;
     }
     return undefined;
@@ -346,7 +347,11 @@ export class UploadObject extends DurableObject<UploadObjectEnv> {
     if (!record || record.ended) return this.loadLive();
     const expiresAt = record.finishedAt !== undefined ? undefined : activity ? nextExpiry(record, Date.now(), this.config) : record.expiresAt;
     if (expiresAt !== record.expiresAt) this.store.setExpiry(expiresAt);
-    if (activity) this.unsavedActivityMs = 0;
+    if (activity) {
+      // The stored clock is now current: keepAlive counts from here.
+      this.expiryMovedAt = Date.now();
+      this.unsavedActivityMs = 0;
+    }
     await this.scheduleAlarm(workDueAt);
     return { ...record, expiresAt };
   }

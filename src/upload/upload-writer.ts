@@ -276,22 +276,31 @@ export class UploadWriter {
     try {
       await step();
     } catch (error) {
-      if (this.stopped || !(error instanceof TusError && error.code === "storage-unavailable")) throw error;
       this.abandonStreaming(error);
-      this.streamingFailed = true;
+      this.fallBackToWholeParts(error);
     }
   }
 
+  /** After a streamed part failed: R2 refused it, so later parts are sent whole; anything else passes on. */
+  private fallBackToWholeParts(error: unknown): void {
+    if (this.stopped || !(error instanceof TusError && error.code === "storage-unavailable")) throw error;
+    this.streamingFailed = true;
+  }
+
+  /** Gives up the streamed part under construction, if any (see `abandon`). */
+  private abandonStreaming(reason: unknown): void {
+    if (this.streaming) this.abandon(this.streaming, reason);
+    this.streaming = undefined;
+  }
+
   /**
-   * Gives up the streamed part (it will be sent again, whole, later). Until
+   * Gives up a streamed part (it will be sent again, whole, later). Until
    * R2 has let go of it, its bytes may still be read, so the part buffer is
    * not reused before then, and no upload of the same part number starts
    * before it: a late success could otherwise replace the newer part.
    */
-  private abandonStreaming(reason: unknown): void {
-    if (!this.streaming) return;
-    this.deps.buffers.busyUntil(this.streaming.abort(reason));
-    this.streaming = undefined;
+  private abandon(part: StreamingPart, reason: unknown): void {
+    this.deps.buffers.busyUntil(part.abort(reason));
   }
 
   /** Sends the part under construction to R2 and counts it (or, in a checksummed chunk, holds it pending). */
@@ -299,6 +308,7 @@ export class UploadWriter {
     const { store, partBufferLimit } = this.deps;
     const partNumber = partNumberAt(this.partStart, this.record.partSize);
     const size = this.stored + this.filled;
+    // Taken out first: a take-over while R2 finishes a fully written part must not abort it.
     const streaming = this.streaming;
     this.streaming = undefined;
     let uploaded: R2UploadedPart | undefined;
@@ -306,9 +316,8 @@ export class UploadWriter {
       try {
         uploaded = await streaming.finish();
       } catch (error) {
-        this.deps.buffers.busyUntil(streaming.abort(error));
-        if (this.stopped || !(error instanceof TusError && error.code === "storage-unavailable")) throw error;
-        this.streamingFailed = true; // and send it whole, below
+        this.abandon(streaming, error);
+        this.fallBackToWholeParts(error); // and send it whole, below
       }
     }
     if (!uploaded) {

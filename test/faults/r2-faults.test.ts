@@ -248,18 +248,32 @@ describe("an upload whose completion fails for a while", () => {
 });
 
 describe("a hanging R2 uploadPart", () => {
+  const SIZE = 20 * MiB;
+  const SENT = 10 * MiB;
+
+  /**
+   * A 20 MiB upload whose R2 uploadPart hangs for `hangMs`, and a PATCH of its first 10 MiB
+   * (with or without Content-Length) sent whole; returns a second after, when its first part
+   * has reached R2 and hangs there.
+   */
+  async function hangingPatch(seed: string, hangMs: number, announceLength: boolean) {
+    const data = seededBytes(SIZE, seed);
+    const url = await createKnownLength(server.endpoint, SIZE);
+    const state: ClientState = { offset: 0, sentUpTo: SENT, history: new OffsetHistory(seed) };
+    await setFaultPlan(server, { uploadPart: { hang: 1, hangMs } });
+    const stuck = announceLength
+      ? openPatch(url, 0, SENT, 60_000)
+      : openRequest(url, { method: "PATCH", headers: { ...TUS, ...OCTETS, "Upload-Offset": "0" }, timeoutMs: 60_000 });
+    await stuck.write(data.subarray(0, SENT));
+    stuck.end();
+    await sleep(1000);
+    return { data, url, state, stuck };
+  }
+
   it("of a part sent whole (a chunked body: no length announced) makes a concurrent HEAD and PATCH answer 423 within about the lock timeout; the upload continues once R2 answers", async () => {
-    const size = 20 * MiB;
-    const data = seededBytes(size, "r2-hang");
-    const url = await createKnownLength(server.endpoint, size);
-    const state: ClientState = { offset: 0, sentUpTo: 10 * MiB, history: new OffsetHistory("hanging uploadPart") };
-    await setFaultPlan(server, { uploadPart: { hang: 1, hangMs: 12_000 } });
     const hungAt = Date.now();
     // No Content-Length: the body cannot be known to fill a part, so the part is assembled, then sent whole.
-    const stuck = openRequest(url, { method: "PATCH", headers: { ...TUS, ...OCTETS, "Upload-Offset": "0" }, timeoutMs: 60_000 });
-    await stuck.write(data.subarray(0, 10 * MiB));
-    stuck.end();
-    await sleep(1000); // the first 8 MiB part reaches R2 and hangs there
+    const { data, url, state, stuck } = await hangingPatch("r2-hang", 12_000, false);
 
     for (const [what, send] of [
       ["HEAD", () => head(url)],
@@ -282,15 +296,8 @@ describe("a hanging R2 uploadPart", () => {
   }, 60_000);
 
   it("of a part streamed as it arrives (length announced) is given up when a HEAD takes over: the HEAD answers at once with the bytes that arrived, and the upload completes once R2 answers", async () => {
-    const size = 20 * MiB;
-    const data = seededBytes(size, "r2-hang-streaming");
-    const url = await createKnownLength(server.endpoint, size);
-    const state: ClientState = { offset: 0, sentUpTo: 10 * MiB, history: new OffsetHistory("hanging streamed uploadPart") };
-    await setFaultPlan(server, { uploadPart: { hang: 1, hangMs: 8_000 } });
-    const stuck = openPatch(url, 0, 10 * MiB, 60_000);
-    await stuck.write(data.subarray(0, 10 * MiB));
-    stuck.end();
-    await sleep(1000); // the part's upload is open in R2, which takes none of its bytes
+    // Content-Length announced: the part's upload is open in R2, which takes none of its bytes.
+    const { data, url, state, stuck } = await hangingPatch("r2-hang-streaming", 8_000, true);
 
     const startedAt = Date.now();
     const during = await head(url);
