@@ -18,8 +18,14 @@ import { r2 } from "./r2-parts";
 export class StreamingPart {
   readonly #writer: WritableStreamDefaultWriter<Uint8Array>;
   readonly #uploaded: Promise<R2UploadedPart>;
-  /** Rejects when the upload fails before all bytes are written, so a write never waits on a dead upload. */
+  /**
+   * Rejects when the upload fails before all bytes are written, or when the
+   * part is abandoned: a write never waits on a dead upload, nor on a write
+   * that R2 may not take up for a long time (a stream's abort waits for the
+   * write in flight).
+   */
   readonly #failed: Promise<never>;
+  #abandon!: (reason: unknown) => void;
   #inFlight: Promise<void> = Promise.resolve();
   #aborted = false;
 
@@ -27,7 +33,8 @@ export class StreamingPart {
     const { readable, writable } = new FixedLengthStream(size);
     this.#writer = writable.getWriter();
     this.#uploaded = (async () => multipart.uploadPart(partNumber, readable))();
-    this.#failed = this.#uploaded.then(() => new Promise<never>(() => {}));
+    const abandoned = new Promise<never>((_, reject) => (this.#abandon = reject));
+    this.#failed = Promise.race([this.#uploaded.then(() => new Promise<never>(() => {})), abandoned]);
     // Observed through write() and finish(); an aborted upload's failure is expected and ignored.
     this.#uploaded.catch(() => {});
     this.#failed.catch(() => {});
@@ -55,6 +62,7 @@ export class StreamingPart {
    */
   abort(reason: unknown): Promise<void> {
     this.#aborted = true;
+    this.#abandon(reason);
     this.#writer.abort(reason).catch(() => {});
     return this.#uploaded.then(
       () => {},
