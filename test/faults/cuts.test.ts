@@ -98,9 +98,12 @@ describe(`connections cut mid-PATCH (seed ${SEED}, FAULTS_SEED to replay)`, () =
       const url = await createKnownLength(server.endpoint, plan.size);
       const history = new OffsetHistory(label);
       let offsetBefore = 0;
+      /** The most the client ever put on the wire: no offset may pass it. */
+      let sentUpTo = 0;
       for (const cut of plan.cuts) {
         const cutAt = cutPosition(cut, offsetBefore, plan.size);
         const { written, response } = await cutPatch(url, offsetBefore, data.subarray(offsetBefore), cutAt);
+        sentUpTo = Math.max(sentUpTo, offsetBefore + written);
         if (response) {
           // Answered before the cut: only a refusal could be, and none is due here.
           expect.fail(`${label}: PATCH at ${offsetBefore} was answered ${response.status} before the cut: ${response.body}`);
@@ -126,7 +129,11 @@ describe(`connections cut mid-PATCH (seed ${SEED}, FAULTS_SEED to replay)`, () =
         offsetBefore = offsetAfter;
       }
       const run = await resumeWithTusClient(url, data, history, { chunkSize: plan.chunkSize });
-      expect(run.patchOffsets[0], `${label}: tus-js-client resumed where HEAD said`).toBe(offsetBefore);
+      // Where HEAD said, or further: a cut PATCH can reach the upload's Durable Object after the
+      // HEAD sent behind it (seen once in this session's dozen runs), and its bytes are then appended, at the
+      // offset HEAD reported. Never before it, and never past what the client sent.
+      expect(run.patchOffsets[0], `${label}: tus-js-client resumed before where HEAD said`).toBeGreaterThanOrEqual(offsetBefore);
+      expect(run.patchOffsets[0], `${label}: tus-js-client resumed past the bytes sent`).toBeLessThanOrEqual(sentUpTo);
       history.expectNeverBackwards();
       history.expectAtMost(plan.size, "the upload's length");
       await expectIntact(url, data, label);
