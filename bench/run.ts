@@ -55,7 +55,7 @@ const { startServer, writeSeededFile, seededBytes, sha256, downloadSha256, ROOT 
   new URL("../test/e2e/server.ts", import.meta.url).href
 )) as ServerModule;
 const { startTusUpload } = (await import(new URL("../test/e2e/tus.ts", import.meta.url).href)) as TusModule;
-const { renderReport, sizeLabel, LIMIT, SINK, FLOOR, MiB, GiB } = (await import(new URL("./report.ts", import.meta.url).href)) as ReportModule;
+const { renderReport, sizeLabel, LIMIT, CHUNKED_LIMIT, SINK, FLOOR, MiB, GiB } = (await import(new URL("./report.ts", import.meta.url).href)) as ReportModule;
 type BenchResults = import("./report").BenchResults;
 type ClientMode = import("./report").ClientMode;
 type Measurement = import("./report").Measurement;
@@ -282,23 +282,49 @@ function expectStatus(reply: Reply, status: number, what: string): Reply {
   return reply;
 }
 
-/** Streams a file as one request body with Content-Length, as tus-js-client does for a PATCH. */
-function putFile(url: string, file: string, size: number): Promise<void> {
+/** Streams bytes [start, end) of a file as one PUT body with Content-Length, as tus-js-client does for a PATCH. */
+function putRange(url: string, file: string, start: number, end: number, agent?: Agent): Promise<Reply> {
   return new Promise((resolve, reject) => {
     const req = request(
       url,
-      { method: "PUT", agent: false, headers: { "Content-Length": String(size), "Content-Type": "application/octet-stream" } },
+      { method: "PUT", agent: agent ?? false, headers: { "Content-Length": String(end - start), "Content-Type": "application/octet-stream" } },
       (res) => {
         const body: Buffer[] = [];
         res.on("data", (chunk: Buffer) => body.push(chunk));
-        res.on("end", () =>
-          res.statusCode === 201 ? resolve() : reject(new Error(`PUT ${url} answered ${res.statusCode}: ${Buffer.concat(body)}`)),
-        );
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(body) }));
       },
     );
     req.on("error", reject);
-    createReadStream(file).on("error", reject).pipe(req);
+    createReadStream(file, { start, end: end - 1 }).on("error", reject).pipe(req);
   });
+}
+
+async function putFile(url: string, file: string, size: number): Promise<void> {
+  expectStatus(await putRange(url, file, 0, size), 201, `PUT ${url}`);
+}
+
+/**
+ * The limit for a chunked client (see bench/worker.ts): the file in the
+ * client's chunks, one PUT each, one after another on one keep-alive
+ * connection (as tus-js-client sends its PATCHes), each written by the
+ * Worker as a part of one R2 multipart upload, which a last request
+ * completes. Answers the number of requests.
+ */
+async function putChunks(url: string, file: string, size: number, chunkSize: number): Promise<number> {
+  const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+  try {
+    const started = expectStatus(await send(url, "POST", {}, undefined, agent), 200, `POST ${url}`);
+    const query = `?uploadId=${encodeURIComponent((JSON.parse(started.body.toString("utf8")) as { uploadId: string }).uploadId)}`;
+    const parts: unknown[] = [];
+    for (let start = 0; start < size; start += chunkSize) {
+      const reply = await putRange(`${url}${query}&part=${parts.length + 1}`, file, start, Math.min(size, start + chunkSize), agent);
+      parts.push(JSON.parse(expectStatus(reply, 200, `part ${parts.length + 1} of ${url}`).body.toString("utf8")));
+    }
+    expectStatus(await send(`${url}${query}`, "POST", { "Content-Type": "application/json" }, Buffer.from(JSON.stringify(parts)), agent), 201, `completing ${url}`);
+    return parts.length + 2;
+  } finally {
+    agent.destroy();
+  }
 }
 
 async function verify(url: string, expected: string, size: number, what: string): Promise<void> {
@@ -399,7 +425,10 @@ interface UploadCase {
 function casesOf(): UploadCase[] {
   // Interleaved, so that each server's cases are spread over the round.
   const cases: UploadCase[] = [{ server: LIMIT, mode: undefined }];
-  for (const mode of MODES) for (const server of ["tus-edge", "@tus/server"] as const) cases.push({ server, mode });
+  for (const mode of MODES) {
+    if (mode.chunkSize) cases.push({ server: CHUNKED_LIMIT, mode });
+    for (const server of ["tus-edge", "@tus/server"] as const) cases.push({ server, mode });
+  }
   return cases;
 }
 
@@ -415,17 +444,17 @@ interface Stored {
   what: string;
   /** How to delete it: a tus termination, or a DELETE on the limit's route. */
   tus: boolean;
-  /** For tus-edge and the limit: the R2 key, whose sha256 the bench Worker can compute itself. */
+  /** For tus-edge and the limits: the R2 key, whose sha256 the bench Worker can compute itself. */
   r2Key?: string;
 }
 
 /**
  * Uploads `file` once in the case's way, timed and watched, and reads the
- * bench Worker's counts for it. Verification comes later (`verifyAll`):
- * downloading a multipart object through local miniflare leaves workerd's
- * memory larger by about the object's size (its R2 simulator streams the
- * parts through a JavaScript TransformStream), which would blur the memory
- * figures of the uploads after it.
+ * bench Worker's counts for it. Verification comes after (`verifyAll`),
+ * from local R2's files rather than by a download: downloading a multipart
+ * object through local miniflare leaves workerd's memory larger by about the
+ * object's size (its R2 simulator streams the parts through a JavaScript
+ * TransformStream), which would blur the memory figures of the uploads after it.
  */
 async function runCase(targets: Targets, c: UploadCase, file: DataFile, label: string): Promise<{ measurement: Measurement; stored: Stored }> {
   try {
@@ -441,7 +470,16 @@ async function runCaseOnce(targets: Targets, c: UploadCase, file: DataFile, labe
   let requests = 0;
   let url: string;
   let watch;
-  if (c.server === LIMIT || c.server === FLOOR) {
+  // What the previous case wrote is still being written back to disk: let the
+  // kernel finish first, so that it does not slow this case down.
+  execFileSync("sync");
+  if (c.server === CHUNKED_LIMIT) {
+    url = `${targets.edge.url}/__bench/multipart/bench/${label}`;
+    watch = await watched(processesOf(targets, c.server), () => putChunks(url, file.path, file.size, c.mode!.chunkSize!));
+    requests = watch.value;
+    // Deleted as the limit's objects are.
+    url = `${targets.edge.url}/__bench/r2/bench/${label}`;
+  } else if (c.server === LIMIT || c.server === FLOOR) {
     url = `${targets.edge.url}/__bench/${c.server === LIMIT ? "r2/bench" : "floor"}/${label}`;
     watch = await watched(processesOf(targets, c.server), () => putFile(url, file.path, file.size));
     requests = 1;
@@ -478,12 +516,12 @@ async function runCaseOnce(targets: Targets, c: UploadCase, file: DataFile, labe
     if (measurement.ops.r2.createMultipartUpload?.n !== 1 && measurement.ops.r2.put?.n !== 1) {
       throw new RuntimeReloaded(`the counts of ${caseName(c)} (${label}) are incomplete (the runtime's module state was reset): ${JSON.stringify(measurement.ops.r2)}`);
     }
-  } else if (c.server === LIMIT) {
+  } else if (c.server === LIMIT || c.server === CHUNKED_LIMIT) {
     const key = `bench/${label}`;
     measurement.ops = { r2: (await countsOf(targets.edge.url, key)).r2[key] ?? {}, durableObject: {} };
   }
-  const r2Key = c.server === LIMIT ? `bench/${label}` : c.server === "tus-edge" ? `uploads/${uploadIdOf(url)}` : c.server === SINK ? `null/${uploadIdOf(url)}` : undefined;
-  return { measurement, stored: { url, file, what: `${caseName(c)} (${label})`, tus: c.server !== LIMIT, r2Key } };
+  const r2Key = c.server === LIMIT || c.server === CHUNKED_LIMIT ? `bench/${label}` : c.server === "tus-edge" ? `uploads/${uploadIdOf(url)}` : c.server === SINK ? `null/${uploadIdOf(url)}` : undefined;
+  return { measurement, stored: { url, file, what: `${caseName(c)} (${label})`, tus: c.server !== LIMIT && c.server !== CHUNKED_LIMIT, r2Key } };
 }
 
 /** The bucket's name in bench/wrangler.bench.toml: local R2 keeps its blobs under it. */
@@ -611,12 +649,16 @@ async function throughputPhase(targets: Targets): Promise<ThroughputResult[]> {
         const { measurement: m, stored: s } = await measureCase(targets, c, file, `${sizeLabel(size).replace(" ", "")}-r${round}-${i}`, round === 1, stored);
         bySize[i]!.runs.push(m);
         stored.push(s);
+        // Verified and deleted at once (untimed): every GiB left in local R2's
+        // (or the peer's) files made the cases after it slower — by a third
+        // once a round had stored 4 GiB — so cases late in a round lost to
+        // the limit, which runs first.
+        await verifyAll(targets, stored.splice(0), "stored");
         log(
           `  ${sizeLabel(size).padEnd(8)} round ${round}  ${caseName(c).padEnd(30)} ${m.seconds.toFixed(2).padStart(7)} s ${(file.size / 1e6 / m.seconds).toFixed(1).padStart(7)} MB/s  peak−idle ${((m.peakRss - m.idleRss) / MiB).toFixed(1).padStart(6)} MiB  server CPU ${m.serverCpu.toFixed(1).padStart(5)} s`,
         );
       }
     }
-    await verifyAll(targets, stored, "stored");
     results.push(...bySize);
   }
   return results;
@@ -648,20 +690,33 @@ async function sinkPhase(targets: Targets): Promise<ThroughputResult[]> {
   return results;
 }
 
+/** Uploads after the first of the largest size through the runtime floor, on the same runtime. */
+const FLOOR_LATER_UPLOADS = 3;
+
 /**
  * The runtime floor: each file PUT to a route that hands the body to a
  * Durable Object which reads it to the end and drops it (bench/worker.ts).
  * No tus code runs, so its memory over the two file sizes is workerd's own
  * growth with the bytes streamed, against which the gateway's is judged.
- * One round per size on a freshly restarted runtime, like the sink's.
+ * One round per size on a freshly restarted runtime, like the sink's; then
+ * the largest file a few more times on the same runtime, which shows whether
+ * that growth goes on with every byte (a leak) or ends (the runtime warming up).
  */
 async function floorPhase(targets: Targets): Promise<ThroughputResult[]> {
   const results: ThroughputResult[] = [];
+  const c: UploadCase = { server: FLOOR, mode: undefined };
+  const logRun = (size: number, m: Measurement, what = "") =>
+    log(`  ${sizeLabel(size).padEnd(8)} ${`${FLOOR}${what}`.padEnd(52)} ${m.seconds.toFixed(2).padStart(7)} s  peak−idle ${((m.peakRss - m.idleRss) / MiB).toFixed(1).padStart(6)} MiB`);
   for (const size of SIZES) {
-    const c: UploadCase = { server: FLOOR, mode: undefined };
     const { measurement: m } = await measureCase(targets, c, files.get(size)!, `floor-${sizeLabel(size).replace(" ", "")}`, true, []);
     results.push({ server: FLOOR, mode: undefined, size, runs: [m] });
-    log(`  ${sizeLabel(size).padEnd(8)} ${FLOOR.padEnd(52)} ${m.seconds.toFixed(2).padStart(7)} s  peak−idle ${((m.peakRss - m.idleRss) / MiB).toFixed(1).padStart(6)} MiB`);
+    logRun(size, m);
+  }
+  const largest = results[results.length - 1]!;
+  for (let i = 1; i <= FLOOR_LATER_UPLOADS; i++) {
+    const { measurement: m } = await measureCase(targets, c, files.get(largest.size)!, `floor-${sizeLabel(largest.size).replace(" ", "")}-later-${i}`, false, []);
+    largest.runs.push(m);
+    logRun(largest.size, m, `, again (${i})`);
   }
   return results;
 }
@@ -887,7 +942,7 @@ async function main(): Promise<void> {
       `Verification of the timed uploads: ${verifiedOnDisk} R2 objects were hashed from local R2's own files (its SQLite index and blobs, in part order: the bytes a GET assembles), ${verifiedInWorker} by the bench Worker through the R2 API (the sink's uploads${VERIFY_THROUGH_WORKER ? ", and all of them: BENCH_VERIFY=worker" : ""}); the warm-up, latency and concurrency uploads were downloaded through the gateway's GET. Reading a large object back through workerd costs as much CPU as writing it, which made verification half of the run.`,
     );
     notes.push(
-      "Verification happens after all timed uploads of a file size: downloading a multipart object through local miniflare grows workerd's resident memory by about the object's size (miniflare's R2 simulator streams the parts through a JavaScript TransformStream), which would blur the memory figures of later uploads. For the same reason wrangler dev is restarted before the first round's upload of each tus-edge case and of the limit (followed by an untimed 16 MiB upload of the same kind), and before the latency phase.",
+      "Each timed upload is verified from local R2's files (or the peer's download) and deleted right after it, and `sync` runs before the next: uploads left in place made every later case slower (a 1 GiB straight put went from 10.2 to 14.4 s after four more GiB were stored), so the cases late in a round lost to the limit, which runs first. Verification does not download through workerd: a multipart object read back through local miniflare grows workerd's resident memory by about the object's size (its R2 simulator streams the parts through a JavaScript TransformStream), which would blur the memory figures of later uploads. For the same reason wrangler dev is restarted before the first round's upload of each case that runs in it (followed by an untimed 16 MiB upload of the same kind), and before the latency phase.",
     );
 
     const results: BenchResults = {

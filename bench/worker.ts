@@ -7,6 +7,11 @@
  *   PUT    /__bench/r2/<key>   `BUCKET.put(key, request.body)`, 201 (the limit)
  *   GET    /__bench/r2/<key>   the object, to verify the limit's bytes
  *   DELETE /__bench/r2/<key>   removes it again (keeps the state directory small)
+ *   POST   /__bench/multipart/<key>   starts an R2 multipart upload, answers its uploadId
+ *   PUT    /__bench/multipart/<key>?uploadId=…&part=N   `uploadPart(N, request.body)`,
+ *                             answers the part's etag: with these three, the limit for a
+ *                             chunked client (the same chunks, as parts, straight into R2)
+ *   POST   /__bench/multipart/<key>?uploadId=…  completes it with the parts in the body, 201
  *   GET    /__bench/sha256/<key>  the sha256 (hex) and size of the object R2 stores at <key>,
  *                             computed in the Worker: verification without sending the
  *                             bytes back through wrangler's proxy
@@ -375,6 +380,29 @@ export class UploadObject extends gateway.UploadObject {
 const R2_PREFIX = "/__bench/r2/";
 const OPS_PATH = "/__bench/ops";
 const SHA256_PREFIX = "/__bench/sha256/";
+const MULTIPART_PREFIX = "/__bench/multipart/";
+
+/**
+ * The limit for a chunked client: each chunk one request, written as one
+ * part of an R2 multipart upload by the Worker itself — what a tus PATCH of
+ * the same chunk costs at the least, with no protocol, Durable Object or
+ * offset bookkeeping. The client completes the upload with the etags.
+ */
+async function chunkedLimit(request: Request, bucket: R2Bucket, key: string, query: URLSearchParams): Promise<Response> {
+  const uploadId = query.get("uploadId");
+  if (request.method === "POST" && !uploadId) return Response.json({ uploadId: (await bucket.createMultipartUpload(key)).uploadId });
+  if (!uploadId) return new Response("uploadId is missing\n", { status: 400 });
+  const upload = bucket.resumeMultipartUpload(key, uploadId);
+  if (request.method === "PUT" && request.body) {
+    const part = await upload.uploadPart(Number(query.get("part")), request.body);
+    return Response.json(part);
+  }
+  if (request.method === "POST") {
+    await upload.complete(await request.json<R2UploadedPart[]>());
+    return new Response(null, { status: 201 });
+  }
+  return new Response("POST, or PUT a part\n", { status: 405 });
+}
 
 async function sha256Of(bucket: R2Bucket, key: string): Promise<Response> {
   if (key.startsWith(SINK_PREFIX)) {
@@ -435,6 +463,10 @@ export default {
     if (pathname.startsWith(SHA256_PREFIX)) return sha256Of(env.BUCKET, decodeURIComponent(pathname.slice(SHA256_PREFIX.length)));
     if (pathname === OPS_PATH || pathname.startsWith(`${OPS_PATH}/`)) return ops(request, pathname.slice(OPS_PATH.length + 1));
     if (pathname.startsWith("/null/")) return sinkGateway.fetch(request, benchEnv(env));
+    if (pathname.startsWith(MULTIPART_PREFIX)) {
+      const key = decodeURIComponent(pathname.slice(MULTIPART_PREFIX.length));
+      return chunkedLimit(request, countingBucket(env.BUCKET, "worker"), key, new URL(request.url).searchParams);
+    }
     if (!pathname.startsWith(R2_PREFIX)) return gateway.fetch(request, benchEnv(env));
     const key = decodeURIComponent(pathname.slice(R2_PREFIX.length));
     const bucket = countingBucket(env.BUCKET, "worker");
