@@ -55,6 +55,8 @@ const { startServer, writeSeededFile, seededBytes, sha256, downloadSha256, ROOT 
   new URL("../test/e2e/server.ts", import.meta.url).href
 )) as ServerModule;
 const { startTusUpload } = (await import(new URL("../test/e2e/tus.ts", import.meta.url).href)) as TusModule;
+const { IsolateMemory } = (await import(new URL("./isolate-memory.ts", import.meta.url).href)) as typeof import("./isolate-memory");
+type IsolateMemory = import("./isolate-memory").IsolateMemory;
 const { renderReport, sizeLabel, LIMIT, CHUNKED_LIMIT, SINK, FLOOR, MiB, GiB } = (await import(new URL("./report.ts", import.meta.url).href)) as ReportModule;
 type BenchResults = import("./report").BenchResults;
 type ClientMode = import("./report").ClientMode;
@@ -184,20 +186,30 @@ function wranglerRuntime(persistDir: string): Processes {
   );
 }
 
-/** Watches a set of processes while `work` runs. */
+/** Watches a set of processes (and the gateway's isolate, when given) while `work` runs. */
 async function watched<T>(
   processes: Processes,
   work: () => Promise<T>,
-): Promise<{ value: T; seconds: number; idleRss: number; peakRss: number; serverCpu: number; clientCpu: number }> {
+  isolate?: IsolateMemory,
+): Promise<{ value: T; seconds: number; idleRss: number; peakRss: number; idleIsolate?: number; peakIsolate?: number; serverCpu: number; clientCpu: number }> {
   // Idle: the lowest of three samples 100 ms apart, just before.
   let idleRss = Infinity;
+  let idleIsolate = Infinity;
   for (let i = 0; i < 3; i++) {
     idleRss = Math.min(idleRss, processes.rss());
+    if (isolate) idleIsolate = Math.min(idleIsolate, await isolate.sample());
     await sleep(100);
   }
   let peakRss = idleRss;
+  let peakIsolate = idleIsolate;
+  const sampleIsolate = () =>
+    isolate?.sample().then(
+      (bytes) => (peakIsolate = Math.max(peakIsolate, bytes)),
+      () => {},
+    );
   const sample = setInterval(() => {
     peakRss = Math.max(peakRss, processes.rss());
+    void sampleIsolate();
   }, 100);
   const cpuBefore = processes.cpu();
   const clientBefore = process.cpuUsage();
@@ -206,8 +218,18 @@ async function watched<T>(
     const value = await work();
     const seconds = (performance.now() - started) / 1000;
     const client = process.cpuUsage(clientBefore);
+    const serverCpu = processes.cpu() - cpuBefore;
     peakRss = Math.max(peakRss, processes.rss());
-    return { value, seconds, idleRss, peakRss, serverCpu: processes.cpu() - cpuBefore, clientCpu: (client.user + client.system) / 1e6 };
+    await sampleIsolate();
+    return {
+      value,
+      seconds,
+      idleRss,
+      peakRss,
+      ...(isolate && { idleIsolate, peakIsolate }),
+      serverCpu,
+      clientCpu: (client.user + client.system) / 1e6,
+    };
   } finally {
     clearInterval(sample);
   }
@@ -372,6 +394,8 @@ interface Targets {
   peerProcesses: Processes;
   /** The workerd processes of wrangler dev; new ones after each restart. */
   runtime: Processes;
+  /** The bench Worker's isolate in them (the gateway's Worker and Durable Objects). */
+  isolate: IsolateMemory;
 }
 
 const endpointOf = (targets: Targets, server: ServerName | typeof SINK) =>
@@ -408,6 +432,8 @@ async function restartRuntime(targets: Targets): Promise<void> {
   const started = performance.now();
   await targets.edge.restart();
   targets.runtime = wranglerRuntime(targets.edge.persistDir);
+  targets.isolate.close();
+  targets.isolate = await IsolateMemory.connect(targets.runtime.pids, BENCH_WORKER);
   log(`  (wrangler dev restarted in ${((performance.now() - started) / 1000).toFixed(1)} s; workerd pids ${targets.runtime.pids.join(", ")})`);
 }
 
@@ -475,13 +501,13 @@ async function runCaseOnce(targets: Targets, c: UploadCase, file: DataFile, labe
   execFileSync("sync");
   if (c.server === CHUNKED_LIMIT) {
     url = `${targets.edge.url}/__bench/multipart/bench/${label}`;
-    watch = await watched(processesOf(targets, c.server), () => putChunks(url, file.path, file.size, c.mode!.chunkSize!));
+    watch = await watched(processesOf(targets, c.server), () => putChunks(url, file.path, file.size, c.mode!.chunkSize!), targets.isolate);
     requests = watch.value;
     // Deleted as the limit's objects are.
     url = `${targets.edge.url}/__bench/r2/bench/${label}`;
   } else if (c.server === LIMIT || c.server === FLOOR) {
     url = `${targets.edge.url}/__bench/${c.server === LIMIT ? "r2/bench" : "floor"}/${label}`;
-    watch = await watched(processesOf(targets, c.server), () => putFile(url, file.path, file.size));
+    watch = await watched(processesOf(targets, c.server), () => putFile(url, file.path, file.size), targets.isolate);
     requests = 1;
   } else {
     const endpoint = endpointOf(targets, c.server as ServerName | typeof SINK);
@@ -497,7 +523,7 @@ async function runCaseOnce(targets: Targets, c: UploadCase, file: DataFile, labe
       const uploadUrl = await tus.done;
       responses = tus.responses;
       return uploadUrl;
-    });
+    }, inRuntime(c.server) ? targets.isolate : undefined);
     url = watch.value as string;
     requests = responses.length;
   }
@@ -505,6 +531,8 @@ async function runCaseOnce(targets: Targets, c: UploadCase, file: DataFile, labe
     seconds: watch.seconds,
     idleRss: watch.idleRss,
     peakRss: watch.peakRss,
+    idleIsolate: watch.idleIsolate,
+    peakIsolate: watch.peakIsolate,
     serverCpu: watch.serverCpu,
     clientCpu: watch.clientCpu,
     requests,
@@ -524,6 +552,8 @@ async function runCaseOnce(targets: Targets, c: UploadCase, file: DataFile, labe
   return { measurement, stored: { url, file, what: `${caseName(c)} (${label})`, tus: c.server !== LIMIT && c.server !== CHUNKED_LIMIT, r2Key } };
 }
 
+/** The Worker's name in bench/wrangler.bench.toml: workerd's inspector lists its isolate under it. */
+const BENCH_WORKER = "tus-edge-bench";
 /** The bucket's name in bench/wrangler.bench.toml: local R2 keeps its blobs under it. */
 const BENCH_BUCKET = "tus-edge-bench";
 /** BENCH_VERIFY=worker: hash R2 objects through the R2 API in the bench Worker even where local R2's files can be read. */
@@ -803,6 +833,7 @@ async function concurrencyPhase(targets: Targets, server: ServerName): Promise<C
   const inputs = Array.from({ length: CONCURRENT_UPLOADS }, (_, i) => seededBytes(CONCURRENT_SIZE, `concurrent ${server} ${i}`));
   const watch = await watched(processesOf(targets, server), () =>
     Promise.allSettled(inputs.map((input) => startTusUpload(input, { endpoint, retryDelays: [] }).done)),
+    server === "tus-edge" ? targets.isolate : undefined,
   );
   const settled = watch.value;
   const urls = settled.flatMap((s) => (s.status === "fulfilled" ? [s.value] : []));
@@ -846,6 +877,8 @@ async function concurrencyPhase(targets: Targets, server: ServerName): Promise<C
     firstError: firstFailure ? String((firstFailure as PromiseRejectedResult).reason).slice(0, 160) : undefined,
     idleRss: watch.idleRss,
     peakRss: watch.peakRss,
+    idleIsolate: watch.idleIsolate,
+    peakIsolate: watch.peakIsolate,
     serverCpu: watch.serverCpu,
     ops,
     countedUploads: ops ? urls.length : 0,
@@ -865,7 +898,9 @@ async function main(): Promise<void> {
   const notes: string[] = [];
   let edge: Awaited<ReturnType<typeof startServer>> | undefined;
   let peer: Peer | undefined;
+  let targets: Targets | undefined;
   const stopAll = async () => {
+    targets?.isolate.close();
     await Promise.allSettled([edge?.stop(), peer?.stop()]);
     await rm(work, { recursive: true, force: true });
   };
@@ -883,11 +918,13 @@ async function main(): Promise<void> {
       startServer({ config: "bench/wrangler.bench.toml", sources: ["src", "bench/worker.ts", "bench/wrangler.bench.toml"] }),
       startPeer(join(work, "peer-files")),
     ]);
-    const targets: Targets = {
+    const runtime = wranglerRuntime(edge.persistDir);
+    targets = {
       edge,
       peerEndpoint: peer.endpoint,
       peerProcesses: peer.processes,
-      runtime: wranglerRuntime(edge.persistDir),
+      runtime,
+      isolate: await IsolateMemory.connect(runtime.pids, BENCH_WORKER),
     };
     log(`  tus-edge    ${edge.endpoint}  (runtime: workerd pids ${targets.runtime.pids.join(", ")})`);
     log(`  @tus/server ${peer.endpoint}  (pid ${peer.processes.pids.join(", ")})`);
