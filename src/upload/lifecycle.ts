@@ -1,6 +1,7 @@
 import type { UploadRecord, UploadEnd } from "./upload-record";
 import type { UploadStore } from "./upload-store";
 import { r2 } from "./r2-parts";
+import type { WriteBuffers } from "./write-buffers";
 
 /** How long uploads live; see EXPIRE_AFTER_SECONDS and friends in config.ts. */
 export interface LifecyclePolicy {
@@ -33,7 +34,7 @@ export function nextExpiry(record: UploadRecord, now: number, policy: LifecycleP
  * retry, rather than leaving parts nobody knows about.
  */
 export async function endUpload(
-  deps: { store: UploadStore; bucket: R2Bucket },
+  deps: { store: UploadStore; bucket: R2Bucket; buffers: WriteBuffers },
   record: UploadRecord,
   reason: UploadEnd,
   deleteObject: boolean,
@@ -47,4 +48,5 @@ export async function endUpload(
     await r2("delete", () => bucket.delete(record.objectKey));
   }
   store.markEnded(reason);
+  deps.buffers.release();
 }

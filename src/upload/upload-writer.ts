@@ -95,6 +95,12 @@ export class UploadWriter {
     this.capacity = partCapacity(this.partStart, record.partSize, length);
   }
 
+  /** A read buffer no larger than the bytes this body or the upload can still bring. */
+  private readSize(): number {
+    const end = this.bodyEnd ?? this.length;
+    return end === undefined ? READ_SIZE : Math.min(READ_SIZE, Math.max(MIN_READ_SIZE, end - this.received));
+  }
+
   /** Bytes received so far, durable or not. */
   private get received(): number {
     return this.partStart + this.stored + this.filled;
@@ -129,7 +135,7 @@ export class UploadWriter {
     const { buffers } = this.deps;
     // A BYOB read hands the buffer back as a new view (the old one is
     // detached); a failed read keeps it, so the next body gets a fresh one.
-    let scratch = buffers.takeRead(READ_SIZE);
+    let scratch = buffers.takeRead(this.readSize());
     try {
       for (;;) {
         let chunk: ReadableStreamReadResult<Uint8Array>;
@@ -473,6 +479,8 @@ class TakeOverGrace {
  * bytes already assembled there.
  */
 const READ_SIZE = 1024 * 1024;
+/** The smallest read buffer, for bodies announced (or left) smaller than that. */
+const MIN_READ_SIZE = 64 * 1024;
 
 interface BodyReader {
   read(into: Uint8Array): Promise<ReadableStreamReadResult<Uint8Array>>;

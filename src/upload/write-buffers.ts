@@ -5,7 +5,10 @@
  * default) for every PATCH left the runtime's garbage collector tens of MiB
  * behind when clients send part-sized chunks. The upload's lock lets one
  * writer run at a time, and a writer hands a buffer back only once nothing
- * refers to its bytes any more, so one of each is enough.
+ * refers to its bytes any more, so one of each is enough. Once the upload
+ * has ended (finished, terminated, expired) they are let go: Durable Objects
+ * that share an isolate share its memory, and a finished upload's object may
+ * stay in memory for a while.
  */
 export class WriteBuffers {
   #part: Uint8Array | undefined;
@@ -36,11 +39,17 @@ export class WriteBuffers {
     return this.#busy;
   }
 
-  /** A buffer for body reads of `size` bytes. */
+  /** A buffer for body reads of at least `size` bytes. */
   takeRead(size: number): Uint8Array {
     const kept = this.#read;
     this.#read = undefined;
-    return kept?.byteLength === size ? kept : new Uint8Array(size);
+    return kept && kept.byteLength >= size ? kept : new Uint8Array(size);
+  }
+
+  /** No more writes will come: lets go of both buffers (an abandoned part's upload keeps its own reference). */
+  release(): void {
+    this.#part = undefined;
+    this.#read = undefined;
   }
 
   /** Keeps a read buffer, unless a read detached it (its bytes moved to another view). */
