@@ -42,6 +42,36 @@ export function planPartSize(length: number | undefined, policy: PartSizePolicy)
   return Math.max(policy.partSize, smallestFitting);
 }
 
+/**
+ * The part size for an upload whose first PATCH announces `chunk` bytes: one
+ * that divides the chunk, so that a client sending chunks of that size ends
+ * every PATCH on a part boundary and leaves no tail to store in SQLite and
+ * read back for the next PATCH (with 50 MiB chunks and 8 MiB parts, every
+ * PATCH would leave 2 MiB). Of the sizes that divide the chunk and still fit
+ * R2's rules, the memory limit and the upload's length — and, for a deferred
+ * length, are not below the planned size, so the upload may grow as large as
+ * planned — it takes the smallest not below the planned size, else the
+ * largest below it; with none, or when the planned size already divides the
+ * chunk, the chunk is the whole upload or the upload fits in one part, the
+ * planned size stays.
+ */
+export function partSizeForChunk(planned: number, chunk: number, length: number | undefined, partBufferLimit: number): number {
+  if (chunk <= 0 || chunk % planned === 0) return planned;
+  // One PATCH brings it all, or one `put` writes it: no tail either way.
+  if (length !== undefined && (chunk >= length || length <= planned)) return planned;
+  const smallest = length === undefined ? planned : Math.max(R2_LIMITS.minPartSize, Math.ceil(length / R2_LIMITS.maxParts));
+  const largest = Math.min(partBufferLimit, R2_LIMITS.maxPartSize, chunk);
+  let notBelow: number | undefined;
+  // Sizes chunk / parts, largest first.
+  for (let parts = Math.ceil(chunk / largest); chunk / parts >= smallest; parts++) {
+    if (chunk % parts !== 0) continue;
+    const size = chunk / parts;
+    if (size < planned) return notBelow ?? size;
+    notBelow = size;
+  }
+  return notBelow ?? planned;
+}
+
 /** The longest upload a part size allows. */
 export function maxLengthForPartSize(partSize: number): number {
   return Math.min(partSize * R2_LIMITS.maxParts, R2_LIMITS.maxObjectSize);

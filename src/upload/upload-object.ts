@@ -6,6 +6,7 @@ import { deliverDueEvents, expiryOf, nextAlarmAt } from "./background";
 import type { ExpectedChecksum } from "./chunk-digest";
 import { assembleStep, type PartialState } from "./concat-assembler";
 import { endUpload, nextExpiry } from "./lifecycle";
+import { partSizeForChunk } from "./part-plan";
 import { awaitsCompletion, checkAppend, toInfo, type AppendRequest, type NewUpload, type UploadInfo, type UploadRecord } from "./upload-record";
 import { UploadStore } from "./upload-store";
 import { UploadWriter, type BodyEnding, type WriterDeps } from "./upload-writer";
@@ -248,8 +249,10 @@ export class UploadObject extends DurableObject<UploadObjectEnv> {
     if (record.concat?.kind === "final") throw new TusError("final-upload-is-read-only");
     const length = checkAppend(record, call);
     if (length !== record.length) this.store.setLength(length!);
+    const partSize = this.partSizeFor(record, call.contentLength, length);
+    if (partSize !== record.partSize) this.store.setPartSize(partSize);
     await this.touch();
-    const writer = new UploadWriter(this.writerDeps, record, length);
+    const writer = new UploadWriter(this.writerDeps, { ...record, partSize }, length);
     let ending: BodyEnding = "complete";
     let writeError: unknown;
     try {
@@ -269,6 +272,16 @@ export class UploadObject extends DurableObject<UploadObjectEnv> {
     if (after.finishedAt !== undefined && after.concat?.kind === "partial") await this.notifyFinals(after.concat.finals);
     if (writeError) throw withOffset(writeError, after.offset);
     return toInfo(after);
+  }
+
+  /**
+   * The upload's part size: until its first byte is stored (no R2 multipart
+   * upload exists yet), one that the PATCH's announced length is a multiple
+   * of, when R2's rules allow one (see `partSizeForChunk`).
+   */
+  private partSizeFor(record: UploadRecord, contentLength: number | undefined, length: number | undefined): number {
+    if (record.offset > 0 || record.multipartId !== undefined || contentLength === undefined) return record.partSize;
+    return partSizeForChunk(record.partSize, contentLength, length, this.config.partBufferLimit);
   }
 
   /** One assembly step of a final upload; returns when the next step is due, if any. */

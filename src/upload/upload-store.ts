@@ -112,6 +112,11 @@ export class UploadStore {
     this.storage.sql.exec("UPDATE upload SET length = ?", length);
   }
 
+  /** Only before the first byte is stored (see `partSizeForChunk`). */
+  setPartSize(partSize: number): void {
+    this.storage.sql.exec("UPDATE upload SET part_size = ?", partSize);
+  }
+
   setMultipartId(multipartId: string): void {
     this.storage.sql.exec("UPDATE upload SET multipart_id = ?", multipartId);
   }

@@ -95,6 +95,34 @@ describe("uploads over several parts", () => {
     await expectFinishedStorage(id, data.length);
   });
 
+  it("cuts parts that the first PATCH's length is a multiple of, so chunked PATCHes leave no tail", { timeout: TIMEOUT }, async () => {
+    // 10 MiB chunks: the planned 8 MiB parts would leave a tail after every PATCH.
+    const chunk = 10 * MiB;
+    const data = randomBytes(3 * chunk + 5, 111);
+    const { url, id } = await createUpload({ length: data.length });
+    for (let offset = 0; offset + chunk < data.length; offset += chunk) {
+      expect((await patch(url, offset, data.slice(offset, offset + chunk))).status).toBe(204);
+      const state = await expectStoredInvariant(id, offset + chunk);
+      expect(state.parts.map((part) => part.size)).toEqual(Array((offset + chunk) / chunk).fill(chunk));
+      expect(state.tailBytes).toBe(0);
+    }
+    await patchInChunks(url, data, 3 * chunk, [5]);
+    await expectDownloadEquals(url, data);
+    await expectFinishedStorage(id, data.length);
+  });
+
+  it("keeps its part size once bytes are stored, whatever later PATCHes bring", { timeout: TIMEOUT }, async () => {
+    const data = randomBytes(PART_SIZE + 12 * MiB + 1, 112);
+    const { url, id } = await createUpload({ length: data.length });
+    // A first PATCH of 3 MiB (no valid part size divides it) fixes the planned 8 MiB parts.
+    await patchInChunks(url, data.subarray(0, 15 * MiB), 0, [3 * MiB, 12 * MiB]);
+    const state = await expectStoredInvariant(id, 15 * MiB);
+    expect(state.parts.map((part) => part.size)).toEqual([PART_SIZE]);
+    await patchInChunks(url, data, 15 * MiB, [12 * MiB]);
+    await expectDownloadEquals(url, data);
+    await expectFinishedStorage(id, data.length);
+  });
+
   it("assembles parts from many small PATCHes whose bytes wait in the stored tail", { timeout: TIMEOUT }, async () => {
     const data = randomBytes(PART_SIZE + 3 * MiB + 3, 108);
     const { url, id } = await createUpload({ length: data.length });

@@ -5,6 +5,7 @@ import {
   MiB,
   partCapacity,
   partNumberAt,
+  partSizeForChunk,
   planPartSize,
   R2_LIMITS,
   type PartSizePolicy,
@@ -144,3 +145,90 @@ describe("cutting a stream of chunks into parts", () => {
     expect(partCapacity((parts - 1) * partSize, partSize, length)).toBe(length - (parts - 1) * partSize);
   });
 });
+
+describe("partSizeForChunk", () => {
+  const bufferLimit = 32 * MiB;
+
+  it("cuts parts that a client's 50 MiB chunks end on, near the planned size", () => {
+    const length = GiB;
+    const partSize = partSizeForChunk(planPartSize(length, policy), 50 * MiB, length, bufferLimit);
+    expect(partSize).toBe(10 * MiB);
+    const chunks = [...chunkSizes(length, 50 * MiB)];
+    const parts = cutParts(length, partSize, chunks);
+    expectR2Rules(parts, length, partSize);
+    // Every chunk but the last ends on a part boundary: no PATCH leaves a tail.
+    let end = 0;
+    for (const chunk of chunks.slice(0, -1)) {
+      end += chunk;
+      expect(end % partSize).toBe(0);
+    }
+  });
+
+  it("takes 100 MB chunks (decimal) as 10 MB parts", () => {
+    expect(partSizeForChunk(8 * MiB, 100_000_000, 10 * GiB, bufferLimit)).toBe(10_000_000);
+  });
+
+  it.each([
+    ["the planned size divides the chunk", 8 * MiB, 64 * MiB, GiB],
+    ["the chunk is the whole upload", 8 * MiB, GiB, GiB],
+    ["the chunk is larger than the upload", 8 * MiB, 2 * GiB, GiB],
+    ["one part holds the whole upload (one put)", 8 * MiB, 6 * MiB, 7 * MiB],
+    // 40 MiB + 9 is prime: no size between 5 MiB and the 32 MiB limit divides it.
+    ["no divisor of the chunk is a valid part", 8 * MiB, 40 * MiB + 9, GiB],
+    ["the chunk is smaller than R2's smallest part", 8 * MiB, 4 * MiB, GiB],
+    ["no length was announced", 8 * MiB, 0, GiB],
+  ])("keeps the planned size when %s", (_, planned, chunk, length) => {
+    expect(partSizeForChunk(planned, chunk, length, bufferLimit)).toBe(planned);
+  });
+
+  it("never goes below the planned size of a deferred-length upload, so it may grow as large as planned", () => {
+    expect(partSizeForChunk(16 * MiB, 50 * MiB, undefined, bufferLimit)).toBe(25 * MiB);
+    expect(partSizeForChunk(16 * MiB, 12 * MiB, undefined, bufferLimit)).toBe(16 * MiB);
+  });
+
+  it("takes the smallest fitting size not below the planned one, else the largest below it", () => {
+    expect(partSizeForChunk(8 * MiB, 12 * MiB, GiB, bufferLimit)).toBe(12 * MiB);
+    // With a 10 MiB memory limit 12 MiB no longer fits; 6 MiB divides the chunk.
+    expect(partSizeForChunk(8 * MiB, 12 * MiB, GiB, 10 * MiB)).toBe(6 * MiB);
+  });
+
+  /** Deterministic pseudo-random values, so a failure names its case. */
+  function* cases(count: number): Generator<{ planned: number; chunk: number; length: number | undefined; limit: number }> {
+    let state = 0x9e3779b9;
+    const next = (below: number) => {
+      state = (Math.imul(state ^ (state >>> 15), 0x2c1b3c6d) + 0x6d2b79f5) >>> 0;
+      return state % below;
+    };
+    for (let i = 0; i < count; i++) {
+      const limit = (8 + next(57)) * MiB;
+      const planned = Math.min(limit, R2_LIMITS.minPartSize + next(limit - R2_LIMITS.minPartSize + 1));
+      const length = next(4) === 0 ? undefined : 1 + next(20 * GiB);
+      const chunk = next(3) === 0 ? (1 + next(20)) * MiB : 1 + next(200 * MiB);
+      yield { planned, chunk, length, limit };
+    }
+  }
+
+  it("keeps R2's rules and the upload's limits over 2,000 generated cases", () => {
+    let changed = 0;
+    for (const c of cases(2000)) {
+      const size = partSizeForChunk(c.planned, c.chunk, c.length, c.limit);
+      if (size === c.planned) continue;
+      changed++;
+      const what = JSON.stringify({ ...c, size });
+      expect(c.chunk % size, what).toBe(0);
+      expect(size, what).toBeGreaterThanOrEqual(R2_LIMITS.minPartSize);
+      expect(size, what).toBeLessThanOrEqual(c.limit);
+      if (c.length === undefined) expect(size, what).toBeGreaterThanOrEqual(c.planned);
+      else {
+        expect(Math.ceil(c.length / size), what).toBeLessThanOrEqual(R2_LIMITS.maxParts);
+        expect(c.length, what).toBeGreaterThan(c.chunk);
+      }
+    }
+    // The generator must exercise the changing path, or the checks above check nothing.
+    expect(changed).toBeGreaterThan(100);
+  });
+});
+
+function* chunkSizes(length: number, chunk: number): Generator<number> {
+  for (let at = 0; at < length; at += chunk) yield Math.min(chunk, length - at);
+}
