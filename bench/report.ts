@@ -63,6 +63,8 @@ export interface Measurement {
   /** Requests the client made (POST, PATCH…). */
   requests: number;
   ops?: UploadOps;
+  /** Parts of the multipart object R2 stored (1 for a single put), counted in local R2's index when verified. */
+  storedParts?: number;
 }
 
 export interface ThroughputResult {
@@ -391,7 +393,9 @@ function costSection(results: BenchResults): { table: string; perGiB: string; ve
   const verdict: string[] = [];
   const rows = counted.map((r) => {
     const ops = r.runs[0]!.ops!;
-    const parts = Math.ceil(r.size / results.partSize);
+    // The parts of the object R2 holds, where verification counted them; the
+    // part size follows the client's first PATCH, so it is not always PART_SIZE.
+    const parts = r.runs[0]!.storedParts ?? Math.ceil(r.size / results.partSize);
     const writes = r2Writes(ops);
     const consistent = r.runs.every((m) => sameOps(m.ops, ops));
     if (r.server === "tus-edge") {

@@ -472,6 +472,8 @@ interface Stored {
   tus: boolean;
   /** For tus-edge and the limits: the R2 key, whose sha256 the bench Worker can compute itself. */
   r2Key?: string;
+  /** The timed upload's measurement, which learns the object's part count when it is verified. */
+  measurement?: Measurement;
 }
 
 /**
@@ -549,7 +551,7 @@ async function runCaseOnce(targets: Targets, c: UploadCase, file: DataFile, labe
     measurement.ops = { r2: (await countsOf(targets.edge.url, key)).r2[key] ?? {}, durableObject: {} };
   }
   const r2Key = c.server === LIMIT || c.server === CHUNKED_LIMIT ? `bench/${label}` : c.server === "tus-edge" ? `uploads/${uploadIdOf(url)}` : c.server === SINK ? `null/${uploadIdOf(url)}` : undefined;
-  return { measurement, stored: { url, file, what: `${caseName(c)} (${label})`, tus: c.server !== LIMIT && c.server !== CHUNKED_LIMIT, r2Key } };
+  return { measurement, stored: { url, file, what: `${caseName(c)} (${label})`, tus: c.server !== LIMIT && c.server !== CHUNKED_LIMIT, r2Key, measurement } };
 }
 
 /** The Worker's name in bench/wrangler.bench.toml: workerd's inspector lists its isolate under it. */
@@ -568,7 +570,7 @@ const VERIFY_THROUGH_WORKER = process.env.BENCH_VERIFY === "worker";
  * CPU as writing it. Undefined when the layout is not the one expected
  * (another miniflare version): the caller then asks the bench Worker.
  */
-async function sha256OnDisk(persistDir: string, key: string): Promise<{ size: number; sha256: string } | undefined> {
+async function sha256OnDisk(persistDir: string, key: string): Promise<{ size: number; sha256: string; parts: number } | undefined> {
   const index = join(persistDir, "v3", "r2", "miniflare-R2BucketObject");
   const blobs = join(persistDir, "v3", "r2", BENCH_BUCKET, "blobs");
   if (!existsSync(index) || !existsSync(blobs)) return undefined;
@@ -590,7 +592,7 @@ async function sha256OnDisk(persistDir: string, key: string): Promise<{ size: nu
           size += (chunk as Buffer).length;
         }
       }
-      return { size, sha256: hash.digest("hex") };
+      return { size, sha256: hash.digest("hex"), parts: ids.length };
     } finally {
       db.close();
     }
@@ -614,9 +616,13 @@ async function verifyAll(targets: Targets, stored: Stored[], how: "download" | "
   const started = performance.now();
   for (const s of stored) {
     if (how === "stored" && s.r2Key) {
-      let found = VERIFY_THROUGH_WORKER || s.r2Key.startsWith("null/") ? undefined : await sha256OnDisk(targets.edge.persistDir, s.r2Key);
-      if (found) verifiedOnDisk++;
-      else {
+      const onDisk = VERIFY_THROUGH_WORKER || s.r2Key.startsWith("null/") ? undefined : await sha256OnDisk(targets.edge.persistDir, s.r2Key);
+      let found: { size: number; sha256: string };
+      if (onDisk) {
+        found = onDisk;
+        verifiedOnDisk++;
+        if (s.measurement) s.measurement.storedParts = onDisk.parts;
+      } else {
         const reply = expectStatus(await send(`${targets.edge.url}/__bench/sha256/${encodeURIComponent(s.r2Key)}`, "GET", {}), 200, `sha256 of ${s.r2Key}`);
         found = JSON.parse(reply.body.toString("utf8")) as { size: number; sha256: string };
         verifiedInWorker++;
