@@ -11,11 +11,14 @@
  *
  *  1. Throughput of 256 MiB and 1 GiB files (seeded pseudo-random bytes on
  *     disk) with tus-js-client — one PATCH, 8 MiB and 50 MiB chunks — against
- *     tus-edge and @tus/server, and the straight R2 put of the same file (the
- *     limit), in rounds that interleave the cases. While each upload runs,
- *     the server's resident memory is sampled every 100 ms from /proc (for
- *     tus-edge: the workerd processes wrangler dev started), and its CPU time
- *     is taken before and after; for tus-edge the bench Worker counts the R2
+ *     tus-edge and @tus/server, beside the straight R2 put of the same file
+ *     (the limit) and, for the chunked modes, the same chunks written
+ *     straight into an R2 multipart upload (the same-chunks limit), in rounds
+ *     that interleave the cases. While each upload runs, the server's
+ *     resident memory is sampled every 100 ms from /proc (for tus-edge: the
+ *     workerd processes wrangler dev started) and so is the memory of the
+ *     bench Worker's isolate (bench/isolate-memory.ts), and its CPU time is
+ *     taken before and after; for tus-edge the bench Worker counts the R2
  *     operations and Durable Object requests of the upload.
  *  2. Latency of creation (POST), HEAD and a 1 KiB PATCH: p50 and p99 over
  *     1,000 sequential requests each, on both servers.
