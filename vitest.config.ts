@@ -56,6 +56,22 @@ export default defineConfig({
         test: { name: "runtime-auth", include: ["test/runtime-auth/**/*.test.ts"], testTimeout: 60_000 },
       },
       {
+        // The upload tests again, with no buffer budget: every PATCH gets small
+        // buffers and stores its bytes in SQLite as they fill (the path a busy
+        // isolate takes), and every upload must still arrive intact.
+        plugins: [cloudflareTest({ wrangler: { configPath: "./wrangler.toml" }, miniflare: { bindings: { ISOLATE_BUFFER_BUDGET: "0" } } })],
+        test: {
+          name: "runtime-small-buffers",
+          include: [
+            "test/runtime-small-buffers/**/*.test.ts",
+            "test/runtime/uploads.test.ts",
+            "test/runtime/durability.test.ts",
+            "test/runtime/extensions/checksum.test.ts",
+          ],
+          testTimeout: 60_000,
+        },
+      },
+      {
         plugins: [cloudflareTest({ wrangler: { configPath: "./test/runtime-library/wrangler.toml" } })],
         test: { name: "runtime-library", include: ["test/runtime-library/**/*.test.ts"], testTimeout: 60_000 },
       },

@@ -25,6 +25,12 @@ export interface GatewayConfig {
    * so memory stays bounded on the 128 MB isolate. Default 32 MiB.
    */
   partBufferLimit: number;
+  /**
+   * Part-buffer memory all PATCHes in flight in one isolate may hold; past
+   * it, PATCHes get small buffers and store bytes in SQLite as they fill.
+   * Default 48 MiB (of the isolate's 128 MB).
+   */
+  isolateBufferBudget: number;
   /** How long a request waits for an older request on the same upload to let go. Default 5000 ms. */
   lockTimeoutMs: number;
   /** Prefix of every R2 object key. Default `uploads/`. */
@@ -75,6 +81,7 @@ export const DEFAULT_CONFIG: GatewayConfig = {
   partSize: 8 * MiB,
   deferredPartSize: 16 * MiB,
   partBufferLimit: 32 * MiB,
+  isolateBufferBudget: 48 * MiB,
   lockTimeoutMs: 5000,
   objectKeyPrefix: "uploads/",
   objectKeyTemplate: "{id}",
@@ -103,6 +110,7 @@ export function parseConfig(vars: Variables): GatewayConfig {
     partSize: readInteger(vars, "PART_SIZE", defaults.partSize, R2_LIMITS.minPartSize, R2_LIMITS.maxPartSize),
     deferredPartSize: readInteger(vars, "DEFERRED_PART_SIZE", defaults.deferredPartSize, R2_LIMITS.minPartSize, R2_LIMITS.maxPartSize),
     partBufferLimit: readInteger(vars, "PART_BUFFER_LIMIT", defaults.partBufferLimit, MiB, R2_LIMITS.maxPartSize),
+    isolateBufferBudget: readInteger(vars, "ISOLATE_BUFFER_BUDGET", defaults.isolateBufferBudget, 0, R2_LIMITS.maxPartSize),
     lockTimeoutMs: readInteger(vars, "LOCK_TIMEOUT_MS", defaults.lockTimeoutMs, 100, 60_000),
     objectKeyPrefix: parseKeyPrefix(readString(vars, "OBJECT_KEY_PREFIX")),
     objectKeyTemplate: parseKeyTemplate(readString(vars, "OBJECT_KEY_TEMPLATE")),

@@ -10,7 +10,7 @@ import { partSizeForChunk } from "./part-plan";
 import { awaitsCompletion, checkAppend, toInfo, type AppendRequest, type NewUpload, type UploadInfo, type UploadRecord } from "./upload-record";
 import { UploadStore } from "./upload-store";
 import { UploadWriter, type BodyEnding, type WriterDeps } from "./upload-writer";
-import { WriteBuffers } from "./write-buffers";
+import { isolateBufferBudget, WriteBuffers } from "./write-buffers";
 import { WriteLock, type LockHolder } from "./write-lock";
 
 export interface UploadObjectEnv {
@@ -100,7 +100,7 @@ export class UploadObject extends DurableObject<UploadObjectEnv> {
       overwriteObjects: this.config.overwriteObjects,
       now: Date.now,
       onBytes: () => this.keepAlive(),
-      buffers: new WriteBuffers(),
+      buffers: new WriteBuffers(isolateBufferBudget(this.config.isolateBufferBudget)),
     };
   }
 
@@ -255,6 +255,8 @@ export class UploadObject extends DurableObject<UploadObjectEnv> {
     const writer = new UploadWriter(this.writerDeps, { ...record, partSize }, length);
     let ending: BodyEnding = "complete";
     let writeError: unknown;
+    const { buffers } = this.writerDeps;
+    buffers.beginWrite();
     try {
       ending = await writer.write(body, holder, { checksum: call.checksum, contentLength: call.contentLength });
     } catch (error) {
@@ -265,6 +267,8 @@ export class UploadObject extends DurableObject<UploadObjectEnv> {
       await writer.settle(ending);
     } catch (error) {
       writeError ??= error;
+    } finally {
+      buffers.endWrite();
     }
     // A body cut short is not new activity: its bytes already kept the upload alive as they came.
     const after = await this.touch(undefined, ending !== "interrupted");

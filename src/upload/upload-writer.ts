@@ -258,7 +258,8 @@ export class UploadWriter {
       this.filled === 0 &&
       this.bodyEnd !== undefined &&
       this.bodyEnd >= partEnd &&
-      this.capacity - this.stored <= this.deps.partBufferLimit &&
+      this.buffer !== undefined &&
+      this.buffer.length >= this.capacity - this.stored &&
       !singlePut
     );
   }
