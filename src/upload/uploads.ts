@@ -31,6 +31,12 @@ export interface CreateUpload {
  * and download uploads by id. It hides that each upload is a Durable Object
  * and that bytes live in R2.
  */
+/** A final upload's partials and length, checked. */
+export interface FinalPlan {
+  partials: PartialSource[];
+  length: number;
+}
+
 export class Uploads {
   constructor(
     private readonly env: UploadsEnv,
@@ -49,13 +55,11 @@ export class Uploads {
   }
 
   /**
-   * Creates a final upload from partial uploads (concatenation). The
-   * partials are checked first (they must exist, be partial and have a
-   * length; the final's length is the sum), then the final is created and
-   * claims each of them. If a claim fails, the final is removed again, so a
-   * refused request leaves every partial free for another try.
+   * Checks the partial uploads a final upload would be made of (concatenation):
+   * they must exist, be partial and have a length; the final's length is the
+   * sum. Done before the pre-create hook, which is told that length.
    */
-  async createFinal(partialIds: string[], request: Omit<CreateUpload, "length" | "partial">): Promise<UploadInfo> {
+  async planFinal(partialIds: string[]): Promise<FinalPlan> {
     const partials: PartialSource[] = [];
     for (const partialId of partialIds) {
       partials.push({ id: partialId, length: await this.partialLength(partialId) });
@@ -64,6 +68,15 @@ export class Uploads {
     if (length > this.maxUploadSize) {
       throw new TusError("upload-too-large", `the partial uploads add up to ${length} bytes, more than the ${this.maxUploadSize} bytes allowed`);
     }
+    return { partials, length };
+  }
+
+  /**
+   * Creates a final upload from checked partial uploads (`planFinal`), then
+   * claims each of them. If a claim fails, the final is removed again, so a
+   * refused request leaves every partial free for another try.
+   */
+  async createFinal({ partials, length }: FinalPlan, request: Omit<CreateUpload, "length" | "partial">): Promise<UploadInfo> {
     const final = await this.createWithId(newUploadId(), length, request, { kind: "final", partials });
     try {
       for (const partial of partials) unwrap(await this.stub(partial.id).attachFinal(final.id, this.caller));

@@ -52,11 +52,12 @@ describe("what onUploadCreate is asked", () => {
     const partial = await upload(token, randomBytes(5, 1), { metadata: { probe: partialProbe }, headers: { "Upload-Concat": "partial" } });
     expect(await recordedProposal(partialProbe)).toMatchObject({ kind: "partial", length: 5 });
 
+    const other = await upload(token, randomBytes(7, 2), { headers: { "Upload-Concat": "partial" } });
     const finalProbe = unique("final");
-    await create(token, { metadata: { probe: finalProbe }, headers: { "Upload-Concat": `final;${partial.url}` } });
+    await create(token, { metadata: { probe: finalProbe }, headers: { "Upload-Concat": `final;${partial.url} ${other.url}` } });
     const finalProposal = await recordedProposal(finalProbe);
     expect(finalProposal).toMatchObject({ kind: "final", subject: "alice" });
-    expect(finalProposal.length, "a final upload's length comes from its partials later").toBeUndefined();
+    expect(finalProposal.length, "a final upload's length is the sum of its partials'").toBe(5 + 7);
   });
 });
 

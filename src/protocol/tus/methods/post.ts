@@ -33,9 +33,16 @@ export async function handlePost(context: TusContext): Promise<Response> {
     throw new TusError("exceeds-upload-length", `the body (${contentLength} bytes) is longer than Upload-Length ${length}`);
   }
   const checksum = parseUploadChecksum(headers);
+  // A final's partials are checked before the hook is asked, which then knows the final's length.
+  const finalPlan = concat?.kind === "final" ? await uploads.planFinal(concat.partialIds) : undefined;
 
   const decision = await decideCreation(
-    { kind: concat?.kind === "final" ? "final" : concat ? "partial" : "upload", length, metadata: textOf(metadata), subject: context.principal.subject },
+    {
+      kind: finalPlan ? "final" : concat ? "partial" : "upload",
+      length: finalPlan?.length ?? length,
+      metadata: textOf(metadata),
+      subject: context.principal.subject,
+    },
     { url: config.preCreateHookUrl, callback: context.onUploadCreate },
   );
   if (decision.metadata) metadata = encodeMetadataText(decision.metadata);
@@ -50,10 +57,9 @@ export async function handlePost(context: TusContext): Promise<Response> {
     contentDisposition: contentDisposition(filename),
   };
 
-  let info =
-    concat?.kind === "final"
-      ? await uploads.createFinal(concat.partialIds, creation)
-      : await uploads.create({ ...creation, length, partial: concat?.kind === "partial" });
+  let info = finalPlan
+    ? await uploads.createFinal(finalPlan, creation)
+    : await uploads.create({ ...creation, length, partial: concat?.kind === "partial" });
   const location = new URL(`${config.basePath}${info.id}`, request.url).href;
   if (hasBody) info = await appendFirstBytes(info, { contentLength, checksum }, context, location);
   const response = tusHeaders({ Location: location, ...expiryHeaders(info) });
