@@ -705,6 +705,28 @@ describe("pre-create hook (PRE_CREATE_HOOK_URL)", () => {
     }
   }, 30_000);
 
+  it("holds the hook's metadata to the server's size and key-count limits: past them, 503 and no upload", async () => {
+    const cases = {
+      "hook-too-large": { value: "x".repeat(5000) },
+      "hook-too-many-keys": Object.fromEntries(Array.from({ length: 40 }, (_, i) => [`k${i}`, "v"])),
+    };
+    for (const [tag, extra] of Object.entries(cases)) {
+      receiver.onPreCreate(tag, () => ({ json: { metadata: { case: tag, ...extra } } }));
+      const response = await fetch(server.endpoint, {
+        method: "POST",
+        headers: { ...TUS, ...asAlice, "Upload-Length": "5", "Upload-Metadata": metadataHeader({ case: tag }) },
+      });
+      const text = await response.text();
+      receiver.onPreCreate(tag, undefined);
+      expect(response.status, text).toBe(503);
+      expect(response.headers.get("Retry-After")).toBe("1");
+      expect(text).toMatch(/pre-create hook answered metadata over this server's limits/);
+      expect(response.headers.get("Location")).toBeNull();
+    }
+    await sleep(300);
+    for (const tag of Object.keys(cases)) expect(receiver.events(tag)).toEqual([]);
+  }, 30_000);
+
   it("places the object under uploads/<the hook's key>, within the prefix, and never overwrites it", async () => {
     const tag = "keyed";
     receiver.onPreCreate(tag, (proposal) => ({ json: { objectKey: proposal.metadata.key } }));

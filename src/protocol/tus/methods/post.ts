@@ -1,3 +1,4 @@
+import type { GatewayConfig } from "../../../config";
 import { TusError } from "../../../errors";
 import { decideCreation } from "../../../hooks/pre-create";
 import type { UploadInfo } from "../../../upload/upload-record";
@@ -6,7 +7,7 @@ import { parseUploadChecksum } from "../checksum";
 import { parseUploadConcat } from "../concat";
 import { checkTusResumable, hasOffsetOctetStreamBody, parseContentLength, parseCreationLength } from "../headers";
 import { checkFiletype, checkMetadataLimits } from "../limits";
-import { decodeMetadataText, encodeMetadataText, parseUploadMetadata, type UploadMetadata } from "../metadata";
+import { decodeMetadataText, encodeMetadataText, parseUploadMetadata, serializeUploadMetadata, type UploadMetadata } from "../metadata";
 import { expiryHeaders, tusHeaders } from "../respond";
 import type { TusContext } from "../context";
 
@@ -45,7 +46,7 @@ export async function handlePost(context: TusContext): Promise<Response> {
     },
     { url: config.preCreateHookUrl, callback: context.onUploadCreate },
   );
-  if (decision.metadata) metadata = encodeMetadataText(decision.metadata);
+  if (decision.metadata) metadata = hookMetadata(decision.metadata, config);
   const filetype = decodeMetadataText(metadata, "filetype");
   checkFiletype(filetype, config);
   const filename = decodeMetadataText(metadata, "filename");
@@ -86,6 +87,25 @@ function checkFinal(headers: Headers, hasBody: boolean): undefined {
   }
   if (hasBody) throw new TusError("final-upload-is-read-only", "a final upload is made of its partial uploads and takes no body");
   return undefined;
+}
+
+/**
+ * The hook's metadata, held to the size and key-count limits a client's is
+ * (not to METADATA_ALLOWED_KEYS: the server's own hook may add keys). Past
+ * them it is the hook's fault, not the client's: 503, like any malformed answer.
+ */
+function hookMetadata(values: Record<string, string>, config: GatewayConfig): UploadMetadata {
+  const metadata = encodeMetadataText(values);
+  try {
+    checkMetadataLimits(serializeUploadMetadata(metadata), metadata, { ...config, allowedMetadataKeys: undefined });
+  } catch (error) {
+    if (!(error instanceof TusError)) throw error;
+    console.error(`pre-create hook answered metadata over this server's limits: ${error.message}`);
+    throw new TusError("hook-unavailable", `the server's pre-create hook answered metadata over this server's limits (${error.message})`, {
+      retryAfterSeconds: 1,
+    });
+  }
+  return metadata;
 }
 
 function textOf(metadata: UploadMetadata): Record<string, string> {
