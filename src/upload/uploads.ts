@@ -26,17 +26,17 @@ export interface CreateUpload {
   objectKey?: string;
 }
 
-/**
- * The upload layer as the protocol layer sees it: create, inspect, append to
- * and download uploads by id. It hides that each upload is a Durable Object
- * and that bytes live in R2.
- */
 /** A final upload's partials and length, checked. */
 export interface FinalPlan {
   partials: PartialSource[];
   length: number;
 }
 
+/**
+ * The upload layer as the protocol layer sees it: create, inspect, append to
+ * and download uploads by id. It hides that each upload is a Durable Object
+ * and that bytes live in R2.
+ */
 export class Uploads {
   constructor(
     private readonly env: UploadsEnv,
