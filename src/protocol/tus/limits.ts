@@ -7,17 +7,22 @@ import type { UploadMetadata } from "./metadata";
  * size, key count and names, and the file types it accepts.
  */
 export function checkMetadataLimits(header: string | null, metadata: UploadMetadata, config: GatewayConfig): void {
+  checkMetadataSize(header, metadata, config);
+  const allowed = config.allowedMetadataKeys;
+  const refused = allowed && [...metadata.keys()].filter((key) => !allowed.has(key));
+  if (refused?.length) {
+    throw new TusError("invalid-metadata", `Upload-Metadata key(s) ${refused.join(", ")} are not accepted; allowed: ${[...allowed!].join(", ")}`);
+  }
+}
+
+/** MAX_METADATA_BYTES and MAX_METADATA_KEYS, which also hold for metadata from the pre-create hook. */
+export function checkMetadataSize(header: string | null, metadata: UploadMetadata, config: GatewayConfig): void {
   const bytes = new TextEncoder().encode(header ?? "").length;
   if (bytes > config.maxMetadataBytes) {
     throw new TusError("metadata-too-large", `Upload-Metadata is ${bytes} bytes; this server accepts at most ${config.maxMetadataBytes}`);
   }
   if (metadata.size > config.maxMetadataKeys) {
     throw new TusError("invalid-metadata", `Upload-Metadata has ${metadata.size} keys; this server accepts at most ${config.maxMetadataKeys}`);
-  }
-  const allowed = config.allowedMetadataKeys;
-  const refused = allowed && [...metadata.keys()].filter((key) => !allowed.has(key));
-  if (refused?.length) {
-    throw new TusError("invalid-metadata", `Upload-Metadata key(s) ${refused.join(", ")} are not accepted; allowed: ${[...allowed!].join(", ")}`);
   }
 }
 

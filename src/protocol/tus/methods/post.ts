@@ -6,7 +6,7 @@ import { contentDisposition, safeContentType } from "../../http/object-headers";
 import { parseUploadChecksum } from "../checksum";
 import { parseUploadConcat } from "../concat";
 import { checkTusResumable, hasOffsetOctetStreamBody, parseContentLength, parseCreationLength } from "../headers";
-import { checkFiletype, checkMetadataLimits } from "../limits";
+import { checkFiletype, checkMetadataLimits, checkMetadataSize } from "../limits";
 import { decodeMetadataText, encodeMetadataText, parseUploadMetadata, serializeUploadMetadata, type UploadMetadata } from "../metadata";
 import { expiryHeaders, tusHeaders } from "../respond";
 import type { TusContext } from "../context";
@@ -97,7 +97,7 @@ function checkFinal(headers: Headers, hasBody: boolean): undefined {
 function hookMetadata(values: Record<string, string>, config: GatewayConfig): UploadMetadata {
   const metadata = encodeMetadataText(values);
   try {
-    checkMetadataLimits(serializeUploadMetadata(metadata), metadata, { ...config, allowedMetadataKeys: undefined });
+    checkMetadataSize(serializeUploadMetadata(metadata), metadata, config);
   } catch (error) {
     if (!(error instanceof TusError)) throw error;
     console.error(`pre-create hook answered metadata over this server's limits: ${error.message}`);
