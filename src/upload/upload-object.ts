@@ -272,7 +272,7 @@ export class UploadObject extends DurableObject<UploadObjectEnv> {
     }
     // A body cut short is not new activity: its bytes already kept the upload alive as they came.
     const after = await this.touch(undefined, ending !== "interrupted");
-    if (after.finishedAt !== undefined) this.writerDeps.buffers.release();
+    if (after.finishedAt !== undefined) buffers.release();
     if (after.finishedAt !== undefined && after.concat?.kind === "partial") await this.notifyFinals(after.concat.finals);
     if (writeError) throw withOffset(writeError, after.offset);
     return toInfo(after);

@@ -93,7 +93,7 @@ describe("WriteBuffers", () => {
     expect(second.takeRead(MiB).byteLength).toBe(MiB);
     expect(budget.held).toBe(10 * MiB + SMALL_BUFFER_SIZE);
     first.endWrite();
-    // Others hold less than half the budget: the second upload may keep its buffers.
+    // The first PATCH is done: the budget has room again for a whole part.
     expect((await second.takePart(8 * MiB)).length).toBe(8 * MiB);
     second.endWrite();
     expect(budget.held).toBe(0);
