@@ -491,7 +491,7 @@ function sinkSection(results: BenchResults): { table: string; verdict: string[] 
     const floorGrowth = floorAt(large) && floorAt(small) ? delta(first(floorAt(large)!)) - delta(first(floorAt(small)!)) : undefined;
     if (floorGrowth !== undefined) {
       verdict.push(
-        `${FLOOR}: peak − idle ${mib(delta(first(floorAt(large)!)))} MiB at ${sizeLabel(large)} vs ${mib(delta(first(floorAt(small)!)))} MiB at ${sizeLabel(small)} (${floorGrowth >= 0 ? "+" : ""}${mib(floorGrowth)} MiB): what workerd itself grows by with the bytes streamed`,
+        `${FLOOR}: peak − idle ${mib(delta(first(floorAt(large)!)))} MiB at ${sizeLabel(large)} vs ${mib(delta(first(floorAt(small)!)))} MiB at ${sizeLabel(small)} (${signed(floorGrowth)} MiB): what workerd itself grows by with the bytes streamed`,
       );
       const later = floorAt(large)!.runs.slice(1);
       if (later.length) {
@@ -507,8 +507,8 @@ function sinkSection(results: BenchResults): { table: string; verdict: string[] 
       const growth = delta(first(r)) - delta(first(other));
       const own = floorGrowth === undefined ? undefined : growth - floorGrowth;
       verdict.push(
-        `the gateway alone, ${r.mode!.label}: peak − idle ${mib(delta(first(r)))} MiB at ${sizeLabel(large)} vs ${mib(delta(first(other)))} MiB at ${sizeLabel(small)} (${growth >= 0 ? "+" : ""}${mib(growth)} MiB) → ${growth <= results.partSize ? "independent of file size (within one part)" : "grows with file size"}` +
-          (own === undefined ? "" : `; beyond the runtime floor's growth: ${own >= 0 ? "+" : ""}${mib(own)} MiB → ${own <= results.partSize ? "within one part" : "more than one part"}`),
+        `the gateway alone, ${r.mode!.label}: peak − idle ${mib(delta(first(r)))} MiB at ${sizeLabel(large)} vs ${mib(delta(first(other)))} MiB at ${sizeLabel(small)} (${signed(growth)} MiB) → ${growth <= results.partSize ? "independent of file size (within one part)" : "grows with file size"}` +
+          (own === undefined ? "" : `; beyond the runtime floor's growth: ${signed(own)} MiB → ${own <= results.partSize ? "within one part" : "more than one part"}`),
       );
     }
   }

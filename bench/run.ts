@@ -285,11 +285,19 @@ interface Reply {
   body: Buffer;
 }
 
-function send(url: string, method: string, headers: Record<string, string>, body?: Buffer, agent?: Agent): Promise<Reply> {
+/** Bytes [start, end) of a file, streamed as a request body with Content-Length (as tus-js-client sends a PATCH). */
+interface FileRange {
+  file: string;
+  start: number;
+  end: number;
+}
+
+function send(url: string, method: string, headers: Record<string, string>, body?: Buffer | FileRange, agent?: Agent): Promise<Reply> {
+  const length = body === undefined ? undefined : Buffer.isBuffer(body) ? body.length : body.end - body.start;
   return new Promise((resolve, reject) => {
     const req = request(
       url,
-      { method, agent: agent ?? false, headers: { ...headers, ...(body && { "Content-Length": String(body.length) }) } },
+      { method, agent: agent ?? false, headers: { ...headers, ...(length !== undefined && { "Content-Length": String(length) }) } },
       (res) => {
         const chunks: Buffer[] = [];
         res.on("data", (chunk: Buffer) => chunks.push(chunk));
@@ -298,7 +306,8 @@ function send(url: string, method: string, headers: Record<string, string>, body
       },
     );
     req.on("error", reject);
-    req.end(body);
+    if (body === undefined || Buffer.isBuffer(body)) req.end(body);
+    else createReadStream(body.file, { start: body.start, end: body.end - 1 }).on("error", reject).pipe(req);
   });
 }
 
@@ -307,25 +316,10 @@ function expectStatus(reply: Reply, status: number, what: string): Reply {
   return reply;
 }
 
-/** Streams bytes [start, end) of a file as one PUT body with Content-Length, as tus-js-client does for a PATCH. */
-function putRange(url: string, file: string, start: number, end: number, agent?: Agent): Promise<Reply> {
-  return new Promise((resolve, reject) => {
-    const req = request(
-      url,
-      { method: "PUT", agent: agent ?? false, headers: { "Content-Length": String(end - start), "Content-Type": "application/octet-stream" } },
-      (res) => {
-        const body: Buffer[] = [];
-        res.on("data", (chunk: Buffer) => body.push(chunk));
-        res.on("end", () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(body) }));
-      },
-    );
-    req.on("error", reject);
-    createReadStream(file, { start, end: end - 1 }).on("error", reject).pipe(req);
-  });
-}
+const OCTETS = { "Content-Type": "application/octet-stream" };
 
 async function putFile(url: string, file: string, size: number): Promise<void> {
-  expectStatus(await putRange(url, file, 0, size), 201, `PUT ${url}`);
+  expectStatus(await send(url, "PUT", OCTETS, { file, start: 0, end: size }), 201, `PUT ${url}`);
 }
 
 /**
@@ -342,7 +336,7 @@ async function putChunks(url: string, file: string, size: number, chunkSize: num
     const query = `?uploadId=${encodeURIComponent((JSON.parse(started.body.toString("utf8")) as { uploadId: string }).uploadId)}`;
     const parts: unknown[] = [];
     for (let start = 0; start < size; start += chunkSize) {
-      const reply = await putRange(`${url}${query}&part=${parts.length + 1}`, file, start, Math.min(size, start + chunkSize), agent);
+      const reply = await send(`${url}${query}&part=${parts.length + 1}`, "PUT", OCTETS, { file, start, end: Math.min(size, start + chunkSize) }, agent);
       parts.push(JSON.parse(expectStatus(reply, 200, `part ${parts.length + 1} of ${url}`).body.toString("utf8")));
     }
     expectStatus(await send(`${url}${query}`, "POST", { "Content-Type": "application/json" }, Buffer.from(JSON.stringify(parts)), agent), 201, `completing ${url}`);
