@@ -107,7 +107,7 @@ describe("parseUploadOffset", () => {
 
 describe("parseUploadLength", () => {
   it("is undefined when the header is absent", () => {
-    expect(parseUploadLength(new Headers())).toBeUndefined();
+    expect(parseUploadLength(new Headers(), 100)).toBeUndefined();
   });
 
   it.each([
@@ -115,19 +115,31 @@ describe("parseUploadLength", () => {
     ["100", 100],
     [String(R2_MAX_OBJECT_SIZE), R2_MAX_OBJECT_SIZE],
   ])("reads Upload-Length %j as %d", (value, expected) => {
-    expect(parseUploadLength(new Headers({ "Upload-Length": value }))).toBe(expected);
+    expect(parseUploadLength(new Headers({ "Upload-Length": value }), R2_MAX_OBJECT_SIZE)).toBe(expected);
   });
 
-  it("reads an Upload-Length beyond R2's largest object, for the caller to refuse as too large (413)", () => {
-    expect(parseUploadLength(new Headers({ "Upload-Length": String(R2_MAX_OBJECT_SIZE + 1) }))).toBe(R2_MAX_OBJECT_SIZE + 1);
+  it("reads an Upload-Length up to the caller's limit", () => {
+    expect(parseUploadLength(new Headers({ "Upload-Length": "1000" }), 1000)).toBe(1000);
   });
 
-  it.each(["", "1.5", "0x10", "9007199254740992", "12345678901234567"])(
-    "rejects Upload-Length %j",
-    (value) => {
-      expectTusError(() => parseUploadLength(new Headers({ "Upload-Length": value })), "invalid-header");
-    },
-  );
+  it.each(["", "1.5", "0x10", "-1", "1e3", "+5"])("rejects the malformed Upload-Length %j with 400", (value) => {
+    const error = expectTusError(() => parseUploadLength(new Headers({ "Upload-Length": value }), R2_MAX_OBJECT_SIZE), "invalid-header");
+    expect(error.status).toBe(400);
+  });
+
+  // "If the length of the upload exceeds the maximum ... the Server MUST respond with 413", however large.
+  it.each([
+    ["one byte over the limit", "1001", "1001"],
+    ["2^53, which a double cannot tell from 2^53 + 1", "9007199254740992", "9007199254740992"],
+    ["17 digits", "12345678901234567", "12345678901234567"],
+    ["20 nines", "99999999999999999999", "99999999999999999999"],
+    ["leading zeros before a large number", "0000099999999999999999999", "99999999999999999999"],
+    ["400 digits", "9".repeat(400), `${"9".repeat(20)}… (400 digits)`],
+  ])("refuses an Upload-Length of %s with 413 naming the value and the limit", (_, value, shown) => {
+    const error = expectTusError(() => parseUploadLength(new Headers({ "Upload-Length": value }), 1000), "upload-too-large");
+    expect(error.status).toBe(413);
+    expect(error.message).toBe(`Upload-Length ${shown} exceeds the largest upload allowed, 1000 bytes`);
+  });
 });
 
 describe("parseCreationLength", () => {
@@ -136,7 +148,7 @@ describe("parseCreationLength", () => {
     [{ "Upload-Length": "0" }, { length: 0 }],
     [{ "Upload-Defer-Length": "1" }, { deferred: true }],
   ])("reads %j as %j", (headers, expected) => {
-    expect(parseCreationLength(new Headers(headers))).toEqual(expected);
+    expect(parseCreationLength(new Headers(headers), 100)).toEqual(expected);
   });
 
   it.each([
@@ -144,10 +156,13 @@ describe("parseCreationLength", () => {
     ["Upload-Defer-Length: true", { "Upload-Defer-Length": "true" }, "invalid-header"],
     ["Upload-Defer-Length: 01", { "Upload-Defer-Length": "01" }, "invalid-header"],
     ["both headers", { "Upload-Length": "42", "Upload-Defer-Length": "1" }, "invalid-header"],
+    ["both headers, with a length over the limit", { "Upload-Length": "9".repeat(30), "Upload-Defer-Length": "1" }, "invalid-header"],
     ["a malformed Upload-Length", { "Upload-Length": "4 2" }, "invalid-header"],
+    ["an Upload-Length over the limit", { "Upload-Length": "101" }, "upload-too-large"],
+    ["an Upload-Length too large for a double", { "Upload-Length": "9".repeat(30) }, "upload-too-large"],
     ["neither header", {}, "missing-length"],
   ] as const)("rejects %s", (_, headers, code) => {
-    expectTusError(() => parseCreationLength(new Headers(headers)), code);
+    expectTusError(() => parseCreationLength(new Headers(headers), 100), code);
   });
 });
 
@@ -172,7 +187,7 @@ describe("hasOffsetOctetStreamBody", () => {
 
 describe("parseContentLength", () => {
   it("is undefined when the header is absent", () => {
-    expect(parseContentLength(new Headers())).toBeUndefined();
+    expect(parseContentLength(new Headers(), 100)).toBeUndefined();
   });
 
   it.each([
@@ -180,13 +195,19 @@ describe("parseContentLength", () => {
     ["1024", 1024],
     [String(Number.MAX_SAFE_INTEGER), Number.MAX_SAFE_INTEGER],
   ])("reads Content-Length %j as %d", (value, expected) => {
-    expect(parseContentLength(new Headers({ "Content-Length": value }))).toBe(expected);
+    expect(parseContentLength(new Headers({ "Content-Length": value }), Number.MAX_SAFE_INTEGER)).toBe(expected);
   });
 
-  it.each(["1e3", "+5", "0x10", "1.5", "-1", "9007199254740992", "12345678901234567"])(
-    "rejects Content-Length %j",
+  it.each(["1e3", "+5", "0x10", "1.5", "-1"])("rejects the malformed Content-Length %j with 400", (value) => {
+    expectTusError(() => parseContentLength(new Headers({ "Content-Length": value }), R2_MAX_OBJECT_SIZE), "invalid-header");
+  });
+
+  it.each(["1025", "9007199254740992", "12345678901234567", "9".repeat(400)])(
+    "refuses a body of Content-Length %j, more than any upload may hold, with 413 naming the limit",
     (value) => {
-      expectTusError(() => parseContentLength(new Headers({ "Content-Length": value })), "invalid-header");
+      const error = expectTusError(() => parseContentLength(new Headers({ "Content-Length": value }), 1024), "upload-too-large");
+      expect(error.status).toBe(413);
+      expect(error.message).toMatch(/Content-Length .* largest upload allowed, 1024 bytes/);
     },
   );
 });

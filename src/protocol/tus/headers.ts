@@ -41,17 +41,26 @@ export function checkTusResumable(headers: Headers): void {
 /**
  * Upload-Offset and Upload-Length: "The value MUST be a non-negative integer."
  * Read as plain decimal digits only, because `Number()` would also accept
- * `1e3`, `0x10`, ` 0` and `+5`, which no tus client sends.
+ * `1e3`, `0x10`, ` 0` and `+5`, which no tus client sends. A well-formed
+ * number beyond 2^53, which a double cannot hold exactly, reads as Infinity:
+ * it is larger than every limit, so the caller refuses it as too large.
  */
-export function parseDecimal(value: string, name: string, max: number): number {
+function readDecimal(value: string, name: string): number {
   if (!/^[0-9]+$/.test(value)) {
     throw new TusError("invalid-header", `${name} must be a non-negative decimal integer, got ${quoteForMessage(value)}`);
   }
-  // Leading zeros carry no value, so only the significant digits count towards the limit.
+  // Leading zeros carry no value, so only the significant digits count.
   const digits = value.replace(/^0+(?=.)/, "");
+  // Checked before converting, so an absurdly long number is never handed to `Number()`.
+  const number = digits.length > MAX_DIGITS ? Infinity : Number(digits);
+  return number > Number.MAX_SAFE_INTEGER ? Infinity : number;
+}
+
+/** A decimal header no larger than `max` (at most 2^53 − 1); anything larger is malformed here (400). */
+export function parseDecimal(value: string, name: string, max: number): number {
+  const number = readDecimal(value, name);
   // Above 2^53 a double rounds silently, so no caller's max may go past it.
   const largestAllowed = Math.min(max, Number.MAX_SAFE_INTEGER);
-  const number = digits.length > MAX_DIGITS ? Infinity : Number(digits);
   if (number > largestAllowed) {
     throw new TusError(
       "invalid-header",
@@ -61,9 +70,16 @@ export function parseDecimal(value: string, name: string, max: number): number {
   return number;
 }
 
+/** A well-formed number for a message: without leading zeros, and shortened when absurdly long. */
+function shownNumber(value: string): string {
+  const digits = value.replace(/^0+(?=.)/, "");
+  return digits.length > 40 ? `${digits.slice(0, 20)}… (${digits.length} digits)` : digits;
+}
+
 /**
  * PATCH: "The Upload-Offset header's value MUST be equal to the current offset
  * of the resource." Without it there is nothing to compare, so it is required.
+ * No offset can lie past R2's largest object: a larger one is malformed (400).
  */
 export function parseUploadOffset(headers: Headers): number {
   const value = headers.get("Upload-Offset");
@@ -75,21 +91,29 @@ export function parseUploadOffset(headers: Headers): number {
 
 /**
  * "The Upload-Length request and response header indicates the size of the
- * entire upload in bytes." Any safe integer parses: a length over the
- * server's maximum is not malformed but too large, a 413 the caller decides.
+ * entire upload in bytes." / "If the length of the upload exceeds the
+ * maximum, which MAY be specified using the Tus-Max-Size header, the Server
+ * MUST respond with the 413 Request Entity Too Large status." So a length
+ * over `maxLength` (the caller's limit) is 413 whatever its size, also one
+ * too large for a double: it is not malformed, only too large.
  */
-export function parseUploadLength(headers: Headers): number | undefined {
+export function parseUploadLength(headers: Headers, maxLength: number): number | undefined {
   const value = headers.get("Upload-Length");
-  return value === null ? undefined : parseDecimal(value, "Upload-Length", Number.MAX_SAFE_INTEGER);
+  if (value === null) return undefined;
+  const length = readDecimal(value, "Upload-Length");
+  if (length > maxLength) {
+    throw new TusError("upload-too-large", `Upload-Length ${shownNumber(value)} exceeds the largest upload allowed, ${maxLength} bytes`);
+  }
+  return length;
 }
 
 /**
  * Creation: "The request MUST include one of the following headers:
  * a) Upload-Length … b) Upload-Defer-Length: 1". Upload-Defer-Length: "Its
  * value MUST be 1. If the length of an upload is not deferred, this header
- * MUST be omitted."
+ * MUST be omitted." A length over `maxLength` is 413 (see parseUploadLength).
  */
-export function parseCreationLength(headers: Headers): { length: number } | { deferred: true } {
+export function parseCreationLength(headers: Headers, maxLength: number): { length: number } | { deferred: true } {
   const deferLength = headers.get("Upload-Defer-Length");
   if (deferLength !== null && deferLength !== "1") {
     throw new TusError(
@@ -97,10 +121,10 @@ export function parseCreationLength(headers: Headers): { length: number } | { de
       `Upload-Defer-Length must be 1, got ${quoteForMessage(deferLength)}; omit it when the length is known`,
     );
   }
-  const length = parseUploadLength(headers);
-  if (deferLength !== null && length !== undefined) {
+  if (deferLength !== null && headers.has("Upload-Length")) {
     throw new TusError("invalid-header", "send either Upload-Length or Upload-Defer-Length: 1, not both");
   }
+  const length = parseUploadLength(headers, maxLength);
   if (length !== undefined) return { length };
   if (deferLength !== null) return { deferred: true };
   throw new TusError("missing-length");
@@ -118,8 +142,17 @@ export function hasOffsetOctetStreamBody(headers: Headers): boolean {
   return mediaType === "application/offset+octet-stream";
 }
 
-/** RFC 9110 §8.6: Content-Length = 1*DIGIT. Read as strictly as the tus headers. */
-export function parseContentLength(headers: Headers): number | undefined {
+/**
+ * RFC 9110 §8.6: Content-Length = 1*DIGIT. Read as strictly as the tus
+ * headers. A body longer than `maxLength` (the caller's largest upload) could
+ * never be stored, whatever its offset: 413, however large the number.
+ */
+export function parseContentLength(headers: Headers, maxLength: number): number | undefined {
   const value = headers.get("Content-Length");
-  return value === null ? undefined : parseDecimal(value, "Content-Length", Number.MAX_SAFE_INTEGER);
+  if (value === null) return undefined;
+  const length = readDecimal(value, "Content-Length");
+  if (length > maxLength) {
+    throw new TusError("upload-too-large", `the body (Content-Length ${shownNumber(value)}) is larger than the largest upload allowed, ${maxLength} bytes`);
+  }
+  return length;
 }

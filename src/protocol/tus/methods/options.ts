@@ -4,10 +4,14 @@ import { TUS_VERSION } from "../headers";
 import { tusHeaders } from "../respond";
 import type { TusContext } from "../context";
 
-/** OPTIONS: what this server supports. Clients need not send Tus-Resumable here. */
+/**
+ * OPTIONS: what this server supports. Clients need not send Tus-Resumable
+ * here. The spec allows 200 or 204; 200 is what tusd answers and what
+ * third-party conformance tests expect (a CORS preflight accepts either).
+ */
 export function handleOptions({ config }: TusContext): Response {
   return new Response(null, {
-    status: 204,
+    status: 200,
     headers: tusHeaders({
       "Tus-Version": TUS_VERSION,
       "Tus-Extension": TUS_EXTENSIONS.join(","),

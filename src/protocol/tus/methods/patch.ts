@@ -21,8 +21,8 @@ export async function handlePatch({ request, uploads, uploadId }: TusContext): P
     {
       offset: parseUploadOffset(headers),
       // creation-defer-length: the length may arrive with any PATCH.
-      declaredLength: parseUploadLength(headers),
-      contentLength: parseContentLength(headers),
+      declaredLength: parseUploadLength(headers, uploads.maxUploadSize),
+      contentLength: parseContentLength(headers, uploads.maxUploadSize),
       checksum: parseUploadChecksum(headers),
     },
     request.body,

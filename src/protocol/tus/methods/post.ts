@@ -22,9 +22,9 @@ export async function handlePost(context: TusContext): Promise<Response> {
   checkTusResumable(headers);
   const concat = parseUploadConcat(headers, request.url, config.basePath);
   const metadataHeader = headers.get("Upload-Metadata");
-  const contentLength = parseContentLength(headers);
+  const contentLength = parseContentLength(headers, uploads.maxUploadSize);
   const hasBody = request.body !== null && contentLength !== 0;
-  const length = concat?.kind === "final" ? checkFinal(headers, hasBody) : checkLength(headers, uploads.maxUploadSize);
+  const length = concat?.kind === "final" ? checkFinal(headers, hasBody) : lengthOf(parseCreationLength(headers, uploads.maxUploadSize));
   let metadata = parseUploadMetadata(metadataHeader);
   checkMetadataLimits(metadataHeader, metadata, config);
   if (hasBody && !hasOffsetOctetStreamBody(headers)) {
@@ -68,16 +68,9 @@ export async function handlePost(context: TusContext): Promise<Response> {
   return new Response(null, { status: 201, headers: response });
 }
 
-/** creation: exactly one of Upload-Length and Upload-Defer-Length, within the caller's limit. */
-function checkLength(headers: Headers, maxUploadSize: number): number | undefined {
-  const creation = parseCreationLength(headers);
-  const length = "length" in creation ? creation.length : undefined;
-  // "If the length of the upload exceeds the maximum, which MAY be specified
-  // using the Tus-Max-Size header, the Server MUST respond with 413."
-  if (length !== undefined && length > maxUploadSize) {
-    throw new TusError("upload-too-large", `Upload-Length ${length} exceeds the largest upload allowed, ${maxUploadSize} bytes`);
-  }
-  return length;
+/** creation: the length, or undefined while it is deferred. */
+function lengthOf(creation: ReturnType<typeof parseCreationLength>): number | undefined {
+  return "length" in creation ? creation.length : undefined;
 }
 
 /** concatenation: "The Client MUST NOT include the Upload-Length header in the final upload creation." */
