@@ -13,6 +13,7 @@ import * as tus from "tus-js-client";
 import { announce } from "./dom";
 import { describeError, type Problem } from "./errors";
 import { formatBytes } from "./format";
+import type { GatewayTrust } from "./gateway-trust";
 import { RateMeter } from "./rate-meter";
 import type { Settings } from "./settings";
 import { hashFile, type HashJob } from "./sha256";
@@ -53,6 +54,7 @@ export class FileUpload {
   constructor(
     readonly file: File,
     settings: Settings,
+    private readonly trust: GatewayTrust,
     private readonly token: TokenStore,
     private readonly listener: UploadListener,
   ) {
@@ -65,7 +67,7 @@ export class FileUpload {
       removeFingerprintOnSuccess: true,
       // Read at every request, so a token changed or refreshed meanwhile is used at once.
       onBeforeRequest: (request) => {
-        const authorization = this.token.authorization();
+        const authorization = this.token.authorizationFor(request.getURL());
         if (authorization) request.setHeader("Authorization", authorization);
       },
       onAfterResponse: (request, response) => this.afterResponse(request, response),
@@ -87,7 +89,8 @@ export class FileUpload {
   async start(): Promise<void> {
     this.startHashing();
     // Storage refused (private mode, a sandboxed frame): the upload starts afresh.
-    const previous = await this.upload.findPreviousUploads().catch(() => []);
+    // Only uploads on a gateway the page trusts: the file's bytes go wherever a stored URL points.
+    const previous = (await this.upload.findPreviousUploads().catch(() => [])).filter((upload) => upload.uploadUrl && this.trust.trusts(upload.uploadUrl));
     const newest = previous.sort((a, b) => Date.parse(b.creationTime) - Date.parse(a.creationTime))[0];
     if (newest) {
       this.upload.resumeFromPreviousUpload(newest);

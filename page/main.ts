@@ -7,15 +7,18 @@
 import { announce, byId } from "./dom";
 import { FileUpload } from "./file-upload";
 import { FinishedList } from "./finished-list";
-import { formatBytes } from "./format";
+import { formatExactBytes } from "./format";
 import { probeGateway } from "./gateway-api";
+import { GatewayTrust, parsePageSettings } from "./gateway-trust";
 import { ResumableList } from "./resumable-list";
 import { bindSettingsForm, loadSettings } from "./settings";
 import { TokenStore } from "./token";
 import { UploadRow } from "./upload-row";
 
-const settings = loadSettings();
-const token = new TokenStore();
+/** What the gateway allows this page (src/page/serve-page.ts writes the meta). */
+const trust = new GatewayTrust(location.origin, parsePageSettings(document.querySelector<HTMLMetaElement>('meta[name="tus-edge-page"]')?.content));
+const { settings, refusal } = loadSettings(trust);
+const token = new TokenStore(trust);
 const fileInput = byId<HTMLInputElement>("file-input");
 const uploadList = byId<HTMLUListElement>("upload-list");
 const uploadSection = byId("upload-section");
@@ -23,6 +26,7 @@ const active = new Map<FileUpload, UploadRow>();
 
 const finished = new FinishedList(token);
 const resumable = new ResumableList(
+  trust,
   token,
   () => fileInput.click(),
   () => new Set([...active.keys()].flatMap((upload) => (upload.url ? [upload.url] : []))),
@@ -81,7 +85,7 @@ function addFiles(files: Iterable<File>): void {
       announce(`${file.name} is already uploading`);
       continue;
     }
-    const upload = new FileUpload(file, settings, token, listener);
+    const upload = new FileUpload(file, settings, trust, token, listener);
     const row = new UploadRow(upload);
     active.set(upload, row);
     uploadList.append(row.element);
@@ -121,19 +125,26 @@ window.addEventListener("online", () => {
 });
 window.addEventListener("offline", () => announce("The network is offline; uploads continue when it is back"));
 
+/** Why an endpoint from the address or storage was refused; shown until another endpoint is chosen under Settings. */
+let notice = refusal;
+
 async function showGateway(): Promise<void> {
   const status = byId("gateway-status");
-  status.classList.remove("warning");
+  status.classList.toggle("warning", notice !== undefined);
+  status.removeAttribute("title");
+  const prefix = notice ? `${notice} ` : "";
   try {
     const info = await probeGateway(settings.endpoint);
-    status.textContent = `Uploading to ${settings.endpoint}${info.maxSize ? ` · files up to ${formatBytes(info.maxSize)}` : ""}.`;
+    status.textContent = `${prefix}Uploading to ${settings.endpoint}${info.maxSize ? ` · files up to ${formatExactBytes(info.maxSize)}` : ""}.`;
+    if (info.maxSize) status.title = `Largest file: ${info.maxSize.toLocaleString("en-US")} bytes`;
   } catch (error) {
     status.classList.add("warning");
-    status.textContent = `${error instanceof Error ? error.message : String(error)}. Check the upload endpoint under Settings.`;
+    status.textContent = `${prefix}${error instanceof Error ? error.message : String(error)}. Check the upload endpoint under Settings.`;
   }
 }
 
-bindSettingsForm(settings, () => {
+bindSettingsForm(settings, trust, () => {
+  notice = undefined;
   void showGateway();
   void resumable.refresh();
 });

@@ -4,11 +4,16 @@
  * forgets a chosen file when the page reloads, so the page cannot continue by
  * itself: it asks for the same file again, and tus-js-client's fingerprint
  * then continues the same upload from the gateway's offset.
+ *
+ * Stored URLs on a gateway the page does not trust (gateway-trust.ts; e.g.
+ * left by an older page that followed a link's `?endpoint=`) are forgotten
+ * without a request: asking them would send the token along.
  */
 import * as tus from "tus-js-client";
 import { byId, h } from "./dom";
 import { formatBytes, formatPercent } from "./format";
 import { storedProgress } from "./gateway-api";
+import type { GatewayTrust } from "./gateway-trust";
 import type { TokenStore } from "./token";
 
 type PreviousUpload = tus.PreviousUpload;
@@ -19,6 +24,7 @@ export class ResumableList {
   private generation = 0;
 
   constructor(
+    private readonly trust: GatewayTrust,
     private readonly token: TokenStore,
     /** Opens the file picker. */
     private readonly chooseFiles: () => void,
@@ -30,7 +36,11 @@ export class ResumableList {
     const generation = ++this.generation;
     const storage = tus.defaultOptions.urlStorage;
     const active = this.activeUrls();
-    const previous = (await storage.findAllUploads()).filter((upload) => upload.uploadUrl && !active.has(upload.uploadUrl));
+    const stored = await storage.findAllUploads();
+    for (const upload of stored) {
+      if (upload.uploadUrl && !this.trust.trusts(upload.uploadUrl)) await storage.removeUpload(upload.urlStorageKey);
+    }
+    const previous = stored.filter((upload) => upload.uploadUrl && this.trust.trusts(upload.uploadUrl) && !active.has(upload.uploadUrl));
     const items = await Promise.all(previous.map((upload) => this.item(upload)));
     if (generation !== this.generation) return; // a newer refresh overtook this one
     const shown = items.filter((item): item is HTMLLIElement => item !== undefined);
@@ -41,7 +51,7 @@ export class ResumableList {
   private async item(upload: PreviousUpload): Promise<HTMLLIElement | undefined> {
     const url = upload.uploadUrl!;
     const storage = tus.defaultOptions.urlStorage;
-    const stored = await storedProgress(url, this.token.authorization());
+    const stored = await storedProgress(url, this.token.authorizationFor(url));
     if (stored === "gone") {
       // Expired or deleted on the gateway: nothing left to continue.
       await storage.removeUpload(upload.urlStorageKey);
@@ -58,7 +68,7 @@ export class ResumableList {
     choose.addEventListener("click", this.chooseFiles);
     discard.addEventListener("click", async () => {
       discard.disabled = true;
-      const authorization = this.token.authorization();
+      const authorization = this.token.authorizationFor(url);
       try {
         await tus.Upload.terminate(url, { onBeforeRequest: (request) => void (authorization && request.setHeader("Authorization", authorization)) });
       } catch {

@@ -1,8 +1,12 @@
 /**
  * Where and how to upload: the tus endpoint and the chunk size, kept in
- * localStorage; `?endpoint=` in the page's URL overrides the stored one.
+ * localStorage; `?endpoint=` in the page's URL overrides the stored one. An
+ * endpoint the gateway did not list (gateway-trust.ts) is refused wherever
+ * it comes from, with a message: a link must not be able to send someone's
+ * files elsewhere.
  */
-import { byId } from "./dom";
+import { byId, h } from "./dom";
+import type { GatewayTrust } from "./gateway-trust";
 
 export const MiB = 1024 * 1024;
 
@@ -12,26 +16,42 @@ export const MiB = 1024 * 1024;
  */
 export const DEFAULT_CHUNK_MIB = 50;
 const STORAGE_KEY = "tus-edge:settings";
+const notAllowed = "this page uploads only to the endpoints its gateway allows.";
 
 export interface Settings {
-  /** Absolute URL of the tus collection, e.g. http://127.0.0.1:8787/files/. */
+  /** Absolute URL of the tus collection, e.g. http://127.0.0.1:8787/files/: always one the gateway allows. */
   endpoint: string;
   /** Bytes per PATCH. */
   chunkSize: number;
 }
 
-export function loadSettings(): Settings {
+export interface LoadedSettings {
+  settings: Settings;
+  /** Why an endpoint from the address or the browser's storage was not used, for the page to show. */
+  refusal: string | undefined;
+}
+
+export function loadSettings(trust: GatewayTrust): LoadedSettings {
   let stored: Partial<{ endpoint: string; chunkSizeMiB: number }> = {};
   try {
     stored = JSON.parse(localStorage.getItem(STORAGE_KEY) ?? "{}") as typeof stored;
   } catch {
     // A damaged entry is replaced by the defaults on the next save.
   }
+  const settings: Settings = { endpoint: trust.ownEndpoint, chunkSize: validChunkMiB(stored.chunkSizeMiB) * MiB };
   const fromUrl = new URLSearchParams(location.search).get("endpoint");
-  return {
-    endpoint: absoluteEndpoint(fromUrl ?? stored.endpoint ?? "/files/"),
-    chunkSize: validChunkMiB(stored.chunkSizeMiB) * MiB,
-  };
+  const candidates: [string | undefined, string][] = [
+    [fromUrl ?? undefined, "given in this page's address"],
+    [typeof stored.endpoint === "string" ? stored.endpoint : undefined, "saved in this browser"],
+  ];
+  let refusal: string | undefined;
+  for (const [raw, source] of candidates) {
+    if (raw === undefined) continue;
+    const endpoint = absoluteEndpoint(raw);
+    if (endpoint !== undefined && trust.allowsEndpoint(endpoint)) return { settings: { ...settings, endpoint }, refusal };
+    refusal ??= `Ignored the upload endpoint ${raw} ${source}: ${notAllowed}`;
+  }
+  return { settings, refusal };
 }
 
 function saveSettings(settings: Settings): void {
@@ -42,10 +62,14 @@ function saveSettings(settings: Settings): void {
   }
 }
 
-function absoluteEndpoint(raw: string): string {
-  const url = new URL(raw, location.href);
-  if (!url.pathname.endsWith("/")) url.pathname += "/";
-  return url.href;
+function absoluteEndpoint(raw: string): string | undefined {
+  try {
+    const url = new URL(raw, location.href);
+    if (!url.pathname.endsWith("/")) url.pathname += "/";
+    return url.href;
+  } catch {
+    return undefined;
+  }
 }
 
 function validChunkMiB(value: unknown): number {
@@ -54,8 +78,9 @@ function validChunkMiB(value: unknown): number {
 }
 
 /** Wires the settings form to `settings`; `onEndpointChange` runs after the endpoint changed. */
-export function bindSettingsForm(settings: Settings, onEndpointChange: () => void): void {
+export function bindSettingsForm(settings: Settings, trust: GatewayTrust, onEndpointChange: () => void): void {
   const endpointInput = byId<HTMLInputElement>("endpoint");
+  const endpointError = byId("endpoint-error");
   const chunkInput = byId<HTMLInputElement>("chunk-size");
   const chunkError = byId("chunk-size-error");
   // Enter in a field applies it; the form is never sent anywhere.
@@ -63,21 +88,19 @@ export function bindSettingsForm(settings: Settings, onEndpointChange: () => voi
     event.preventDefault();
     document.activeElement?.dispatchEvent(new Event("change"));
   });
+  byId("endpoint-options").replaceChildren(...trust.endpoints.map((endpoint) => h("option", { value: endpoint })));
   endpointInput.value = settings.endpoint;
   chunkInput.value = String(settings.chunkSize / MiB);
 
   endpointInput.addEventListener("change", () => {
-    try {
-      settings.endpoint = absoluteEndpoint(endpointInput.value.trim() || "/files/");
-    } catch {
-      settings.endpoint = absoluteEndpoint("/files/");
-    }
-    // Enter in a field applies it; the form is never sent anywhere.
-  byId<HTMLFormElement>("settings-form").addEventListener("submit", (event) => {
-    event.preventDefault();
-    document.activeElement?.dispatchEvent(new Event("change"));
-  });
-  endpointInput.value = settings.endpoint;
+    const typed = endpointInput.value.trim();
+    const endpoint = typed ? absoluteEndpoint(typed) : trust.ownEndpoint;
+    const valid = endpoint !== undefined && trust.allowsEndpoint(endpoint);
+    endpointInput.setAttribute("aria-invalid", String(!valid));
+    endpointError.textContent = valid ? "" : `Not used: ${notAllowed} Choose one of: ${trust.endpoints.join(", ")}.`;
+    if (!valid) return;
+    settings.endpoint = endpoint;
+    endpointInput.value = endpoint;
     saveSettings(settings);
     onEndpointChange();
   });

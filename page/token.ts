@@ -7,20 +7,29 @@
  *
  * The page tells its parent `{ type: "tus-edge:ready" }` when it listens, so
  * the parent knows when to send (and may send again before a token expires).
+ * Only a parent of an origin the gateway lists (UPLOAD_PAGE_EMBED_ORIGINS)
+ * is heard or told anything: any other site that frames the page could
+ * otherwise make a person upload into the site's own account.
+ *
+ * The token goes only to gateways the page trusts (gateway-trust.ts), as a
+ * header or on a download link: never to a URL that merely turned up in the
+ * page's address or storage.
+ *
  * The token is kept in sessionStorage: it survives a reload of this tab and
  * nothing more.
  */
 import { byId } from "./dom";
+import type { GatewayTrust } from "./gateway-trust";
 
 const STORAGE_KEY = "tus-edge:token";
 
 export class TokenStore {
   private value = "";
-  /** The origin of the frame's parent once it sent a token: finished uploads are reported to it. */
+  /** The origin of the frame's parent once it sent a token (always a listed one): finished uploads are reported to it. */
   embedderOrigin: string | undefined;
   private onChange: () => void = () => {};
 
-  constructor() {
+  constructor(private readonly trust: GatewayTrust) {
     try {
       this.value = sessionStorage.getItem(STORAGE_KEY) ?? "";
     } catch {
@@ -53,14 +62,14 @@ export class TokenStore {
     this.onChange();
   }
 
-  /** `Authorization` header value, or undefined without a token. */
-  authorization(): string | undefined {
-    return this.value ? `Bearer ${this.value}` : undefined;
+  /** `Authorization` header value for a request to `url`; undefined without a token or for a gateway the page does not trust. */
+  authorizationFor(url: string): string | undefined {
+    return this.value && this.trust.trusts(url) ? `Bearer ${this.value}` : undefined;
   }
 
-  /** A GET URL that carries the token, for links: a link cannot send headers. */
+  /** A GET URL that carries the token, for links (a link cannot send headers); only to a gateway the page trusts. */
   withAccessToken(url: string): string {
-    if (!this.value) return url;
+    if (!this.value || !this.trust.trusts(url)) return url;
     const withToken = new URL(url);
     withToken.searchParams.set("access_token", this.value);
     return withToken.href;
@@ -74,14 +83,14 @@ export class TokenStore {
     input.addEventListener("change", () => this.set(input.value));
     if (window.parent === window) return;
     window.addEventListener("message", (event: MessageEvent) => {
-      // Only the frame's own parent may set the token.
-      if (event.source !== window.parent) return;
+      // Only the frame's own parent, and only on an origin the gateway lists, may set the token.
+      if (event.source !== window.parent || !this.trust.allowsEmbedder(event.origin)) return;
       const data = event.data as { type?: unknown; token?: unknown } | null;
       if (data?.type !== "tus-edge:token" || typeof data.token !== "string") return;
       this.embedderOrigin = event.origin;
       this.set(data.token);
     });
-    // Carries no secret, so any parent may hear it.
-    window.parent.postMessage({ type: "tus-edge:ready" }, "*");
+    // Addressed to each listed origin: the browser delivers it only if the parent is on that origin.
+    for (const origin of this.trust.embedOrigins) window.parent.postMessage({ type: "tus-edge:ready" }, origin);
   }
 }

@@ -16,7 +16,7 @@ const source = join(root, "page");
 const out = join(root, "public");
 
 /** Files served as they are. */
-const STATIC_FILES = ["index.html", "favicon.svg", "_headers"];
+const STATIC_FILES = ["index.html", "favicon.svg"];
 
 const options: BuildOptions = {
   entryPoints: [

@@ -5,6 +5,7 @@ import { ConfigError } from "./config/parse";
 import { TusError } from "./errors";
 import type { UploadEvent } from "./hooks/events";
 import type { CreateCallback } from "./hooks/pre-create";
+import { isLoopback, uploadPageResponse } from "./page/serve-page";
 import { withCors } from "./protocol/http/cors";
 import type { TusContext } from "./protocol/tus/context";
 import { applyMethodOverride } from "./protocol/tus/method-override";
@@ -143,12 +144,8 @@ function createRequestHandler(
 
   let warnedOpen = false;
   return async (original, env) => {
-    if (servesUploadPage(config, original, env)) {
-      // GET and HEAD carry no meaningful body: the page's files are asked for
-      // without one, so a client that sends a body anyway is not left waiting
-      // while it is passed on to the assets service.
-      return env.ASSETS.fetch(new Request(original.url, { method: original.method, headers: original.headers }));
-    }
+    const page = uploadPageResponse(config, original, env.ASSETS);
+    if (page) return page;
     let response: Response;
     let request = original;
     try {
@@ -167,20 +164,4 @@ function createRequestHandler(
     }
     return withCors(response, original, config.corsAllowedOrigins);
   };
-}
-
-/**
- * The browser upload page (page/, built into public/) answers GET and HEAD
- * outside the upload collection, where UPLOAD_PAGE allows it: by default only
- * on loopback hosts, so a deployment shows no page unless it asks for one.
- */
-function servesUploadPage(config: GatewayConfig, request: Request, env: GatewayEnv): env is GatewayEnv & { ASSETS: Fetcher } {
-  if (!env.ASSETS || config.uploadPage === "off" || (request.method !== "GET" && request.method !== "HEAD")) return false;
-  if (new URL(request.url).pathname.startsWith(config.basePath)) return false;
-  return config.uploadPage === "on" || isLoopback(request);
-}
-
-function isLoopback(request: Request): boolean {
-  const host = new URL(request.url).hostname;
-  return host === "localhost" || host === "[::1]" || host.startsWith("127.");
 }

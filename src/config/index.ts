@@ -1,4 +1,5 @@
 import type { AuthConfig } from "../auth/authenticate";
+import { parseUploadPageEmbedOrigins, parseUploadPageEndpoints } from "../page/page-config";
 import type { AllowedOrigins } from "../protocol/http/cors";
 import { keyTemplateProblem } from "../upload/object-key";
 import { isValidPartSize, MiB, R2_LIMITS } from "../upload/part-plan";
@@ -71,6 +72,13 @@ export interface GatewayConfig {
    * i.e. in local development; `on` everywhere; `off` never.
    */
   uploadPage: UploadPageMode;
+  /**
+   * Tus endpoints the page may upload to (and send its token to) besides its
+   * own gateway's `<origin><basePath>`. Default: none.
+   */
+  uploadPageEndpoints: readonly string[];
+  /** Origins that may frame the page and pass it a token by postMessage. Default: none. */
+  uploadPageEmbedOrigins: readonly string[];
 }
 
 export type UploadPageMode = "auto" | "on" | "off";
@@ -100,6 +108,8 @@ export const DEFAULT_CONFIG: GatewayConfig = {
   webhookSecret: undefined,
   preCreateHookUrl: undefined,
   uploadPage: "auto",
+  uploadPageEndpoints: [],
+  uploadPageEmbedOrigins: [],
 };
 
 export function parseConfig(vars: Variables): GatewayConfig {
@@ -129,6 +139,8 @@ export function parseConfig(vars: Variables): GatewayConfig {
     webhookSecret: readString(vars, "WEBHOOK_SECRET"),
     preCreateHookUrl: readUrl(vars, "PRE_CREATE_HOOK_URL"),
     uploadPage: parseUploadPage(readString(vars, "UPLOAD_PAGE")),
+    uploadPageEndpoints: parseUploadPageEndpoints(readList(vars, "UPLOAD_PAGE_ENDPOINTS")),
+    uploadPageEmbedOrigins: parseUploadPageEmbedOrigins(readList(vars, "UPLOAD_PAGE_EMBED_ORIGINS")),
   };
   if (!isValidPartSize(config.partSize)) throw new ConfigError("PART_SIZE", "is not a valid R2 part size");
   if (config.deferredPartSize > config.partBufferLimit) {

@@ -1,11 +1,11 @@
 /**
  * The page with a gateway that is not open: bearer tokens (AUTH_MODE=jwt)
- * from `?token=`, the Settings field or an embedding page's postMessage, and
- * an upload the gateway refuses (MAX_UPLOAD_SIZE), whose plain-text reason the
- * page shows as the gateway wrote it. UPLOAD_PAGE=on serves the page on any host.
+ * from `?token=` or the Settings field, and an upload the gateway refuses
+ * (MAX_UPLOAD_SIZE), whose plain-text reason the page shows as the gateway
+ * wrote it. UPLOAD_PAGE=on serves the page on any host. A token from an
+ * embedding page's postMessage: page-security.test.ts.
  */
-import { createServer, request } from "node:http";
-import type { AddressInfo } from "node:net";
+import { request } from "node:http";
 import type { Browser, BrowserContext } from "playwright-core";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { downloadSha256, MiB, type TestServer } from "../e2e/server";
@@ -26,13 +26,9 @@ beforeAll(async () => {
   ]);
 }, 90_000);
 
-/** Run after each test: servers a test started. */
-const cleanups: (() => Promise<void>)[] = [];
-
 afterEach(async () => {
   await context?.close();
   context = undefined;
-  await Promise.all(cleanups.splice(0).map((cleanup) => cleanup()));
 }, 15_000);
 
 afterAll(async () => {
@@ -49,20 +45,6 @@ function statusForHost(url: string, host: string): Promise<number> {
     req.on("error", reject);
     req.end();
   });
-}
-
-/** A one-page web server on 127.0.0.1 (a real loopback origin: Chromium lets it frame local pages). */
-async function serveHtml(html: string): Promise<{ url: string; close(): Promise<void> }> {
-  const web = createServer((_request, response) => {
-    response.writeHead(200, { "Content-Type": "text/html; charset=utf-8" });
-    response.end(html);
-  });
-  await new Promise<void>((resolve) => web.listen(0, "127.0.0.1", resolve));
-  const { port } = web.address() as AddressInfo;
-  return {
-    url: `http://127.0.0.1:${port}/`,
-    close: () => new Promise((resolve) => web.close(() => resolve())),
-  };
 }
 
 describe("the upload page with access control", () => {
@@ -123,36 +105,5 @@ describe("the upload page with access control", () => {
     await expect(error.isVisible()).resolves.toBe(true);
     await expect(error.innerText()).resolves.toContain(`The gateway answered 413: ${message}`);
     await page.screenshot("refused.png");
-  }, 60_000);
-
-  it("an embedding page passes the token with postMessage and hears of each finished upload", async () => {
-    const file = await files.create("embedded.txt", 100 * 1024);
-    const token = tokenFor("dave");
-    context = await browser.newContext();
-    // Another site that embeds the page: a small server of its own on another port, so another origin.
-    const embedder = await serveHtml(`<!doctype html><title>embedder</title>
-<iframe id="uploader" src="${server.url}/" style="width:100%;height:600px"></iframe>
-<script>
-  window.received = [];
-  window.addEventListener("message", (event) => {
-    if (event.origin !== ${JSON.stringify(server.url)}) return;
-    if (event.data.type === "tus-edge:ready") {
-      document.getElementById("uploader").contentWindow.postMessage({ type: "tus-edge:token", token: ${JSON.stringify(token)} }, ${JSON.stringify(server.url)});
-    }
-    if (event.data.type === "tus-edge:finished") window.received.push(event.data.upload);
-  });
-</script>`);
-    cleanups.push(embedder.close);
-    const page = await context.newPage();
-    await page.goto(embedder.url);
-    const frame = page.frameLocator("#uploader");
-    await frame.locator("html[data-ready]").waitFor({ state: "attached", timeout: 30_000 });
-    await frame.locator("#file-input").setInputFiles(file.path);
-    await expect.poll(() => page.evaluate(() => (window as unknown as { received: unknown[] }).received.length), { timeout: 30_000 }).toBe(1);
-    const [upload] = await page.evaluate(() => (window as unknown as { received: { name: string; size: number; url: string; sha256: string }[] }).received);
-    expect(upload).toMatchObject({ name: file.name, size: file.size, sha256: file.sha256 });
-    // The upload is the token's subject's: it needs the token to download.
-    await expect(fetch(upload!.url).then((response) => response.status)).resolves.toBe(401);
-    await expect(downloadSha256(`${upload!.url}?access_token=${token}`)).resolves.toEqual({ sha256: file.sha256, size: file.size });
   }, 60_000);
 });
