@@ -210,7 +210,8 @@ function parseAuth(vars: Variables): AuthConfig {
   const secret = readString(vars, "JWT_SECRET");
   const jwksText = readString(vars, "JWT_JWKS");
   if (secret === undefined && jwksText === undefined) {
-    throw new ConfigError("AUTH_MODE", "is jwt, so set JWT_SECRET (HS256, with `wrangler secret put JWT_SECRET`) or JWT_JWKS (RS256/ES256 public keys)");
+    // Named after the secret, so that the fix says where a secret belongs (not in [vars]).
+    throw new ConfigError("JWT_SECRET", "is not set, but AUTH_MODE is jwt: set JWT_SECRET for HS256 tokens, or JWT_JWKS in wrangler.toml [vars] for RS256/ES256 public keys");
   }
   if (secret !== undefined && secret.length < 32) {
     throw new ConfigError("JWT_SECRET", "must be at least 32 characters: a short HS256 secret can be guessed");
