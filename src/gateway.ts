@@ -6,7 +6,7 @@ import { TusError } from "./errors";
 import type { UploadEvent } from "./hooks/events";
 import type { CreateCallback } from "./hooks/pre-create";
 import { isLoopback, uploadPageResponse } from "./page/serve-page";
-import { withCors } from "./protocol/http/cors";
+import { isPreflight, withCors } from "./protocol/http/cors";
 import type { TusContext } from "./protocol/tus/context";
 import { applyMethodOverride } from "./protocol/tus/method-override";
 import { handleDelete } from "./protocol/tus/methods/delete";
@@ -15,7 +15,7 @@ import { handleHead } from "./protocol/tus/methods/head";
 import { handleOptions } from "./protocol/tus/methods/options";
 import { handlePatch } from "./protocol/tus/methods/patch";
 import { handlePost } from "./protocol/tus/methods/post";
-import { errorResponse } from "./protocol/tus/respond";
+import { errorResponse, tusHeaders } from "./protocol/tus/respond";
 import { UploadObject, type UploadObjectEnv } from "./upload/upload-object";
 import { Uploads } from "./upload/uploads";
 
@@ -89,16 +89,35 @@ export function createTusGateway(options: TusGatewayOptions = {}): TusGateway {
       try {
         config = resolveConfig(env);
       } catch (error) {
-        // A misconfigured gateway serves nothing, and says why to its operator.
         if (!(error instanceof ConfigError)) throw error;
         console.error(error.message);
-        return new Response(`${error.message}\n`, { status: 500, headers: { "Content-Type": "text/plain; charset=utf-8" } });
+        return misconfiguredResponse(error, request);
       }
       let handler = handlers.get(config);
       if (!handler) handlers.set(config, (handler = createRequestHandler(config, options.onUploadCreate, wrapBucket)));
       return handler(request, env);
     },
   };
+}
+
+/**
+ * A misconfigured gateway serves nothing, and says why. The answer still
+ * carries `Tus-Resumable` and CORS headers, so that a tus client in a
+ * browser on another origin can show the message instead of a bare CORS
+ * failure: the configured origins are unknown here, so any origin may read
+ * it, and a preflight is allowed so that the request it precedes gets to
+ * this 500.
+ */
+function misconfiguredResponse(error: ConfigError, request: Request): Response {
+  const headers = tusHeaders({ "Cache-Control": "no-store" });
+  let response: Response;
+  if (isPreflight(request)) response = new Response(null, { status: 204, headers });
+  else if (request.method === "HEAD") response = new Response(null, { status: 500, headers });
+  else {
+    headers.set("Content-Type", "text/plain; charset=utf-8");
+    response = new Response(`${error.message}\n`, { status: 500, headers });
+  }
+  return withCors(response, request, "*");
 }
 
 type RequestHandler = (request: Request, env: GatewayEnv) => Promise<Response>;
