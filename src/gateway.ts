@@ -1,5 +1,5 @@
 import { Router, type IRequest } from "itty-router";
-import { ANONYMOUS, Authenticator, authorize, type Principal } from "./auth/authenticate";
+import { ANONYMOUS, Authenticator, authorize, authorizeUpload, type Principal } from "./auth/authenticate";
 import { configFromEnv, type GatewayConfig } from "./config";
 import { ConfigError } from "./config/parse";
 import { TusError } from "./errors";
@@ -137,8 +137,9 @@ function createRequestHandler(
   wrapBucket: (bucket: R2Bucket) => R2Bucket,
 ): RequestHandler {
   const authenticator = new Authenticator(config.auth);
-  const route = (handler: Handler) => (request: IRequest, env: GatewayEnv, principal: Principal) =>
-    handler({
+  const route = (handler: Handler) => (request: IRequest, env: GatewayEnv, principal: Principal) => {
+    authorizeUpload(principal, request.params.id);
+    return handler({
       request: request as unknown as Request,
       uploads: new Uploads({ UPLOADS: env.UPLOADS, BUCKET: wrapBucket(env.BUCKET) }, config, principal),
       config,
@@ -146,6 +147,7 @@ function createRequestHandler(
       onUploadCreate,
       uploadId: request.params.id ?? "",
     });
+  };
   const refuse = (code: "method-not-allowed" | "upload-not-found") => () => {
     throw new TusError(code);
   };

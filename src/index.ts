@@ -20,3 +20,4 @@ export type { GatewayEnv, TusGateway, TusGatewayOptions } from "./gateway";
 export type { GatewayConfig } from "./config";
 export type { UploadEvent, UploadEventType } from "./hooks/events";
 export type { CreateDecision, UploadProposal } from "./hooks/pre-create";
+export { verifySignature } from "./hooks/signature";

@@ -62,7 +62,7 @@ export interface GatewayConfig {
   allowedFiletypes: readonly string[] | undefined;
   /** Upload events are POSTed here (at least once, with retries). */
   webhookUrl: string | undefined;
-  /** Signs webhook bodies (HMAC-SHA256 in `Tus-Edge-Signature`). */
+  /** Signs event webhook and pre-create hook requests: `Tus-Edge-Signature: t=<seconds>,v1=<HMAC-SHA256 of "<t>.<body>">`. */
   webhookSecret: string | undefined;
   /** Asked before each upload is created; may reject it or change its metadata and key. */
   preCreateHookUrl: string | undefined;
@@ -227,7 +227,22 @@ function parseAuth(vars: Variables): AuthConfig {
       throw new ConfigError("JWT_JWKS", 'must be a JWKS document: {"keys": [ {"kty": "RSA", ...} ]}');
     }
   }
-  return { mode: "jwt", secret, jwks, audience: readString(vars, "JWT_AUDIENCE"), issuer: readString(vars, "JWT_ISSUER") };
+  const audience = readString(vars, "JWT_AUDIENCE");
+  // An identity provider's keys sign tokens for every service it serves: without an audience, any of them would do here.
+  if (jwks !== undefined && audience === undefined) {
+    throw new ConfigError(
+      "JWT_AUDIENCE",
+      "must be set when JWT_JWKS is: set it to the aud your identity provider puts in tokens for this gateway, or JWT_AUDIENCE=* to accept tokens issued for any service",
+    );
+  }
+  return {
+    mode: "jwt",
+    secret,
+    jwks,
+    audience: audience === "*" ? undefined : audience,
+    issuer: readString(vars, "JWT_ISSUER"),
+    requireTusScopes: readBoolean(vars, "JWT_REQUIRE_TUS_SCOPES", false),
+  };
 }
 
 function parseUploadPage(raw: string | undefined): UploadPageMode {

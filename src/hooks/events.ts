@@ -1,3 +1,5 @@
+import { SIGNATURE_HEADER, signatureHeader } from "./signature";
+
 /**
  * Upload events, for deployments (Queue, webhook) and for code that mounts
  * the gateway (callbacks). Each has a unique id: delivery is at least once,
@@ -36,8 +38,6 @@ export function hasSinks(sinks: EventSinks): boolean {
   return Boolean(sinks.queue || sinks.webhookUrl || sinks.callback);
 }
 
-/** Header with the HMAC-SHA256 of the webhook body, `sha256=<hex>`, when WEBHOOK_SECRET is set. */
-export const SIGNATURE_HEADER = "Tus-Edge-Signature";
 const WEBHOOK_TIMEOUT_MS = 10_000;
 
 /** Delivers one event to every sink; throws if any sink failed, so the whole event is retried. */
@@ -46,7 +46,8 @@ export async function deliverEvent(event: UploadEvent, sinks: EventSinks): Promi
   if (sinks.queue) await sinks.queue.send(event, { contentType: "json" });
   if (sinks.webhookUrl) {
     const headers: Record<string, string> = { "Content-Type": "application/json", "Tus-Edge-Event-Id": event.id };
-    if (sinks.webhookSecret) headers[SIGNATURE_HEADER] = `sha256=${await hmacHex(sinks.webhookSecret, body)}`;
+    // Signed at each attempt: a retry an hour later carries a fresh time, not a stale one.
+    if (sinks.webhookSecret) headers[SIGNATURE_HEADER] = await signatureHeader(sinks.webhookSecret, body, Math.floor(Date.now() / 1000));
     const response = await fetch(sinks.webhookUrl, {
       method: "POST",
       headers,
@@ -66,9 +67,3 @@ export function retryDelayMs(attempts: number): number {
 
 /** After this many failures (about two days of hourly retries) an event is dropped, loudly. */
 export const MAX_DELIVERY_ATTEMPTS = 60;
-
-export async function hmacHex(secret: string, body: string): Promise<string> {
-  const key = await crypto.subtle.importKey("raw", new TextEncoder().encode(secret), { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
-  const signature = new Uint8Array(await crypto.subtle.sign("HMAC", key, new TextEncoder().encode(body)));
-  return [...signature].map((byte) => byte.toString(16).padStart(2, "0")).join("");
-}

@@ -1,4 +1,5 @@
 import { TusError } from "../errors";
+import { SIGNATURE_HEADER, signatureHeader } from "./signature";
 
 /** What a pre-create hook is asked about: an upload about to be created. */
 export interface UploadProposal {
@@ -35,12 +36,12 @@ const HOOK_TIMEOUT_MS = 5000;
  */
 export async function decideCreation(
   proposal: UploadProposal,
-  hooks: { url: string | undefined; callback: CreateCallback | undefined },
+  hooks: { url: string | undefined; callback: CreateCallback | undefined; secret: string | undefined },
 ): Promise<Accepted> {
   let current = proposal;
   let objectKey: string | undefined;
   let changedMetadata: Record<string, string> | undefined;
-  for (const ask of [hooks.url && (() => askWebhook(hooks.url!, current)), hooks.callback && (() => hooks.callback!(current))]) {
+  for (const ask of [hooks.url && (() => askWebhook(hooks.url!, current, hooks.secret)), hooks.callback && (() => hooks.callback!(current))]) {
     if (!ask) continue;
     const decision = validate(await ask());
     if (decision && "reject" in decision) {
@@ -55,13 +56,17 @@ export async function decideCreation(
   return { metadata: changedMetadata, objectKey };
 }
 
-async function askWebhook(url: string, proposal: UploadProposal): Promise<unknown> {
+/** Signed like event deliveries (WEBHOOK_SECRET), so the hook can tell the gateway's questions from anyone else's. */
+async function askWebhook(url: string, proposal: UploadProposal, secret: string | undefined): Promise<unknown> {
+  const body = JSON.stringify(proposal);
+  const headers: Record<string, string> = { "Content-Type": "application/json" };
+  if (secret) headers[SIGNATURE_HEADER] = await signatureHeader(secret, body, Math.floor(Date.now() / 1000));
   let response: Response;
   try {
     response = await fetch(url, {
       method: "POST",
-      headers: { "Content-Type": "application/json" },
-      body: JSON.stringify(proposal),
+      headers,
+      body,
       signal: AbortSignal.timeout(HOOK_TIMEOUT_MS),
     });
   } catch (error) {

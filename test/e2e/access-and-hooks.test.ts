@@ -16,7 +16,17 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { DetailedError } from "tus-js-client";
 import { bearer, signHs256, tokenFor, HS256_SECRET } from "./jwt";
 import { createUpload, head, patch, pollUntil, send, OCTETS, TUS } from "./raw";
-import { eventTag, hasValidSignature, startHookReceiver, type EventBody, type EventDelivery, type HookReceiver, type Proposal } from "./receiver";
+import {
+  eventTag,
+  hasValidSignature,
+  SIGNATURE_TOLERANCE_SECONDS,
+  startHookReceiver,
+  type EventBody,
+  type EventDelivery,
+  type HookReceiver,
+  type Proposal,
+  type ReceivedRequest,
+} from "./receiver";
 import { download, downloadSha256, MiB, seededBytes, sha256, sleep, startServer, type TestServer } from "./server";
 import { startTusUpload, type TusRun } from "./tus";
 
@@ -101,9 +111,22 @@ function expectSignedDelivery(delivery: EventDelivery): void {
   expect(delivery.method).toBe("POST");
   expect(delivery.headers["content-type"]).toMatch(/^application\/json/);
   expect(delivery.headers["tus-edge-event-id"], "Tus-Edge-Event-Id is the body's id").toBe(delivery.json.id);
-  expect(delivery.headers["tus-edge-signature"]).toMatch(/^sha256=[0-9a-f]{64}$/);
-  expect(hasValidSignature(delivery, WEBHOOK_SECRET), "Tus-Edge-Signature is the HMAC-SHA256 of the body").toBe(true);
-  expect(hasValidSignature(delivery, "some other secret")).toBe(false);
+  expectSigned(delivery);
+}
+
+/**
+ * `Tus-Edge-Signature: t=<seconds>,v1=<hex>`, valid under WEBHOOK_SECRET by
+ * the README's recipe, signed when it was sent; the same request replayed
+ * after the tolerance is refused.
+ */
+function expectSigned(request: ReceivedRequest): void {
+  const header = String(request.headers["tus-edge-signature"]);
+  expect(header).toMatch(/^t=[0-9]+,v1=[0-9a-f]{64}$/);
+  const signedAt = Number(header.slice(2, header.indexOf(",")));
+  expect(Math.abs(signedAt - request.receivedAt / 1000), "t is the time the request was sent").toBeLessThan(5);
+  expect(hasValidSignature(request, WEBHOOK_SECRET), "v1 is the HMAC-SHA256 of '<t>.<body>'").toBe(true);
+  expect(hasValidSignature(request, "some other secret")).toBe(false);
+  expect(hasValidSignature(request, WEBHOOK_SECRET, signedAt + SIGNATURE_TOLERANCE_SECONDS + 1), "a replay after the tolerance").toBe(false);
 }
 
 interface ExpectedEvent {
@@ -428,7 +451,7 @@ describe("upload events (WEBHOOK_URL, signed with WEBHOOK_SECRET)", () => {
       expect(count.attempts, `attempts of ${eventId}`).toBeGreaterThanOrEqual(3);
       const attempts = deliveries.filter((delivery) => delivery.json.id === eventId);
       expect(attempts.map((attempt) => attempt.status)).toEqual([500, 500, 204]);
-      // Every attempt carries the same body, so the same signature and id.
+      // Every attempt carries the same body and id, signed anew at its own time.
       expect(new Set(attempts.map((attempt) => attempt.raw.toString("utf8"))).size).toBe(1);
       // Back-off: 1 s after the first failure, 2 s after the second (a little early for network latency).
       const [first, second, third] = count.at as [number, number, number];
@@ -553,6 +576,8 @@ describe("pre-create hook (PRE_CREATE_HOOK_URL)", () => {
     await createUpload(server.endpoint, { ...asBob, "Upload-Length": "5", "Upload-Concat": "partial", "Upload-Metadata": metadataHeader({ case: tag }) });
 
     const proposals = receiver.proposals(tag);
+    // Signed like event deliveries, so the hook knows the question is the gateway's.
+    for (const proposal of proposals) expectSigned(proposal);
     expect(proposals.map((request) => request.json as Proposal)).toEqual([
       { kind: "upload", length: 10, metadata, subject: "alice" },
       { kind: "upload", metadata: { case: tag }, subject: "bob" },

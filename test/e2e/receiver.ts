@@ -102,12 +102,24 @@ export function eventTag(event: EventBody, tagKey = "case"): string | undefined 
   return value === undefined ? undefined : Buffer.from(value, "base64").toString("utf8");
 }
 
-/** Whether a `Tus-Edge-Signature` header is `sha256=<hex HMAC-SHA256 of body under secret>`. */
-export function hasValidSignature(delivery: ReceivedRequest, secret: string): boolean {
-  const header = delivery.headers["tus-edge-signature"];
-  if (typeof header !== "string" || !/^sha256=[0-9a-f]{64}$/.test(header)) return false;
-  const expected = createHmac("sha256", secret).update(delivery.raw).digest();
-  return timingSafeEqual(Buffer.from(header.slice("sha256=".length), "hex"), expected);
+/** A receiver refuses signatures whose time is further than this from its own clock (README: Events and hooks). */
+export const SIGNATURE_TOLERANCE_SECONDS = 300;
+
+/**
+ * The README's verification recipe, as a Node receiver would write it:
+ * `Tus-Edge-Signature: t=<unix seconds>,v1=<hex>` is valid when `t` is
+ * within the tolerance of `nowSeconds` (the time the request arrived, by
+ * default) and some `v1` is the HMAC-SHA256 under `secret` of `<t>.` followed
+ * by the raw body bytes, compared in constant time.
+ */
+export function hasValidSignature(request: ReceivedRequest, secret: string, nowSeconds = Math.floor(request.receivedAt / 1000)): boolean {
+  const header = request.headers["tus-edge-signature"];
+  if (typeof header !== "string") return false;
+  const fields = header.split(",").map((field) => field.trim().split("="));
+  const time = fields.find(([name]) => name === "t")?.[1] ?? "";
+  if (!/^[0-9]+$/.test(time) || Math.abs(nowSeconds - Number(time)) > SIGNATURE_TOLERANCE_SECONDS) return false;
+  const expected = createHmac("sha256", secret).update(`${time}.`).update(request.raw).digest();
+  return fields.some(([name, value = ""]) => name === "v1" && /^[0-9a-f]{64}$/.test(value) && timingSafeEqual(Buffer.from(value, "hex"), expected));
 }
 
 export async function startHookReceiver(options: { tagKey?: string } = {}): Promise<HookReceiver> {

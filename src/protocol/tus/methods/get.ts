@@ -18,6 +18,8 @@ export async function handleGet({ request, uploads, uploadId }: TusContext): Pro
     // Uploaded bytes are the client's, not ours: never let a browser run them as this origin.
     "X-Content-Type-Options": "nosniff",
     "Content-Security-Policy": "sandbox",
+    // A token unlocked these bytes for one client: no shared cache may keep them, nor a browser's disk.
+    "Cache-Control": "private, no-store",
   });
   if (!range) {
     headers.set("Content-Length", String(object.size));

@@ -44,7 +44,7 @@ export async function handlePost(context: TusContext): Promise<Response> {
       metadata: textOf(metadata),
       subject: context.principal.subject,
     },
-    { url: config.preCreateHookUrl, callback: context.onUploadCreate },
+    { url: config.preCreateHookUrl, callback: context.onUploadCreate, secret: config.webhookSecret },
   );
   if (decision.metadata) metadata = hookMetadata(decision.metadata, config);
   const filetype = decodeMetadataText(metadata, "filetype");
