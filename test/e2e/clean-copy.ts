@@ -27,8 +27,9 @@ export async function cleanCopy(prefix: string): Promise<CleanCopy> {
   const dir = await mkdtemp(join(tmpdir(), `tus-edge-${prefix}-`));
   const listed = execFileSync("git", ["ls-files", "-z", "--cached", "--others", "--exclude-standard"], { cwd: ROOT, encoding: "utf8" });
   for (const path of listed.split("\0")) {
-    // Deleted in the working tree but still tracked: a commit would delete it too.
-    if (!path || !existsSync(join(ROOT, path))) continue;
+    // Deleted in the working tree but still tracked: a commit would delete it too. node_modules
+    // is linked below (a symlinked node_modules is not matched by .gitignore's `node_modules/`).
+    if (!path || path === "node_modules" || !existsSync(join(ROOT, path))) continue;
     await mkdir(dirname(join(dir, path)), { recursive: true });
     await copyFile(join(ROOT, path), join(dir, path));
   }

@@ -59,7 +59,7 @@ afterEach(async () => {
 });
 
 afterAll(async () => {
-  await Promise.all([copy?.remove(), rm(outputs, { recursive: true, force: true })]);
+  await Promise.all([copy?.remove(), outputs && rm(outputs, { recursive: true, force: true })]);
 });
 
 /** The README's deploy command with extra arguments for npm's script, in the copy. */
