@@ -19,7 +19,24 @@ import { errorResponse, tusHeaders } from "./protocol/tus/respond";
 import { UploadObject, type UploadObjectEnv } from "./upload/upload-object";
 import { Uploads } from "./upload/uploads";
 
-export interface GatewayEnv extends UploadObjectEnv {
+/**
+ * The bindings the gateway takes from a Worker's env, as its wrangler.toml
+ * declares them (README, "Using tus-edge as a library"). A Worker with
+ * bindings of its own extends it.
+ */
+export interface GatewayEnv {
+  /** Where finished uploads land (`[[r2_buckets]]`). */
+  BUCKET: R2Bucket;
+  /**
+   * The Durable Object namespace bound to the Worker's exported UploadObject
+   * (`[[durable_objects.bindings]]`). Plain `DurableObjectNamespace` is
+   * accepted too, as an env written by hand declares it: which class the
+   * binding names is wrangler.toml's business, and the namespace type's
+   * parameter is invariant, so one form alone would refuse the other.
+   */
+  UPLOADS: DurableObjectNamespace | DurableObjectNamespace<UploadObject>;
+  /** Optional Queue producer for upload events (`[[queues.producers]]`). */
+  EVENTS?: Queue;
   /** The upload page's static files (wrangler.toml `[assets]`); without the binding there is no page. */
   ASSETS?: Fetcher;
 }
@@ -141,7 +158,7 @@ function createRequestHandler(
     authorizeUpload(principal, request.params.id);
     return handler({
       request: request as unknown as Request,
-      uploads: new Uploads({ UPLOADS: env.UPLOADS, BUCKET: wrapBucket(env.BUCKET) }, config, principal),
+      uploads: new Uploads({ UPLOADS: uploadObjects(env), BUCKET: wrapBucket(env.BUCKET) }, config, principal),
       config,
       principal,
       onUploadCreate,
@@ -185,4 +202,9 @@ function createRequestHandler(
     }
     return withCors(response, original, config.corsAllowedOrigins);
   };
+}
+
+/** The UPLOADS binding as wrangler.toml makes it: a namespace of the gateway's UploadObject (see GatewayEnv). */
+function uploadObjects(env: GatewayEnv): DurableObjectNamespace<UploadObject> {
+  return env.UPLOADS as DurableObjectNamespace<UploadObject>;
 }

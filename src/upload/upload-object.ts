@@ -15,7 +15,8 @@ import { WriteLock, type LockHolder } from "./write-lock";
 
 export interface UploadObjectEnv {
   BUCKET: R2Bucket;
-  UPLOADS: DurableObjectNamespace<UploadObject>;
+  /** Also plain, as a Worker's hand-written env declares it (see GatewayEnv). */
+  UPLOADS: DurableObjectNamespace | DurableObjectNamespace<UploadObject>;
   /** Optional Queue producer binding for upload events. */
   EVENTS?: Queue;
 }
@@ -331,7 +332,8 @@ export class UploadObject extends DurableObject<UploadObjectEnv> {
   }
 
   private uploadStub(id: string): DurableObjectStub<UploadObject> {
-    return this.env.UPLOADS.get(this.env.UPLOADS.idFromName(id));
+    const uploads = this.env.UPLOADS as DurableObjectNamespace<UploadObject>;
+    return uploads.get(uploads.idFromName(id));
   }
 
   private isIdlePastExpiry(record: UploadRecord): boolean {

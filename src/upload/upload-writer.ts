@@ -443,7 +443,9 @@ const TAKEOVER_QUIET_MS = 200;
 const TAKEOVER_MAX_MS = 1000;
 
 class TakeOverGrace {
-  #timer: number | undefined;
+  // Not `number`: with @types/node beside the Workers types (a consumer's
+  // project may have both) setTimeout is typed to return a Timeout object.
+  #timer: ReturnType<typeof setTimeout> | undefined;
   #cancelled = false;
 
   constructor(private readonly bytesRead: () => number) {}
