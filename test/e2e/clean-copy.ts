@@ -25,16 +25,22 @@ export interface CleanCopy {
  */
 export async function cleanCopy(prefix: string): Promise<CleanCopy> {
   const dir = await mkdtemp(join(tmpdir(), `tus-edge-${prefix}-`));
-  const listed = execFileSync("git", ["ls-files", "-z", "--cached", "--others", "--exclude-standard"], { cwd: ROOT, encoding: "utf8" });
-  for (const path of listed.split("\0")) {
-    // Deleted in the working tree but still tracked: a commit would delete it too. node_modules
-    // is linked below (a symlinked node_modules is not matched by .gitignore's `node_modules/`).
-    if (!path || path === "node_modules" || !existsSync(join(ROOT, path))) continue;
-    await mkdir(dirname(join(dir, path)), { recursive: true });
-    await copyFile(join(ROOT, path), join(dir, path));
+  const remove = () => rm(dir, { recursive: true, force: true });
+  try {
+    const listed = execFileSync("git", ["ls-files", "-z", "--cached", "--others", "--exclude-standard"], { cwd: ROOT, encoding: "utf8" });
+    for (const path of listed.split("\0")) {
+      // Deleted in the working tree but still tracked: a commit would delete it too. node_modules
+      // is linked below (a symlinked node_modules is not matched by .gitignore's `node_modules/`).
+      if (!path || path === "node_modules" || !existsSync(join(ROOT, path))) continue;
+      await mkdir(dirname(join(dir, path)), { recursive: true });
+      await copyFile(join(ROOT, path), join(dir, path));
+    }
+    await symlink(join(ROOT, "node_modules"), join(dir, "node_modules"));
+  } catch (error) {
+    await remove();
+    throw error;
   }
-  await symlink(join(ROOT, "node_modules"), join(dir, "node_modules"));
-  return { dir, remove: () => rm(dir, { recursive: true, force: true }) };
+  return { dir, remove };
 }
 
 /** Processes (not zombies) whose working directory is `dir` or below: what a command started there left running. */
