@@ -4,7 +4,11 @@
  * writes the bytes into R2 multipart uploads.
  *
  * This module is the default Worker, configured from wrangler variables, and
- * the library API for mounting the gateway in a Worker of your own.
+ * the library API for mounting the gateway in a Worker of your own (the
+ * package's entry: `npm pack` ships it compiled, see tsconfig.lib.json).
+ * Being the Worker's main module, it may export at runtime only what workerd
+ * accepts there (handlers, classes, functions): a constant exported from here
+ * stops the default Worker from starting. Types are erased and always fine.
  */
 import { createTusGateway } from "./gateway";
 
