@@ -50,6 +50,13 @@ export interface GatewayConfig {
   terminateDeletesObject: boolean;
   /** Whether partial uploads are deleted once their final upload is assembled. Default true. */
   concatDeletesPartials: boolean;
+  /**
+   * How long the POST creating a final upload whose partials are all finished
+   * may spend assembling it before answering, so that it can be downloaded at
+   * once; what is left then continues in the background. 0: always in the
+   * background. Default 20,000 ms.
+   */
+  concatSyncAssemblyMs: number;
   /** Who may upload: open (default) or bearer JWTs. */
   auth: AuthConfig;
   /** Largest Upload-Metadata header, in bytes. Default 4096. */
@@ -99,6 +106,7 @@ export const DEFAULT_CONFIG: GatewayConfig = {
   expireFinishedAfterMs: 0,
   terminateDeletesObject: true,
   concatDeletesPartials: true,
+  concatSyncAssemblyMs: 20_000,
   auth: { mode: "open" },
   maxMetadataBytes: 4096,
   maxMetadataKeys: 32,
@@ -130,6 +138,7 @@ export function parseConfig(vars: Variables): GatewayConfig {
     expireFinishedAfterMs: readSeconds(vars, "EXPIRE_FINISHED_AFTER_SECONDS", defaults.expireFinishedAfterMs),
     terminateDeletesObject: readBoolean(vars, "TERMINATE_DELETES_OBJECT", defaults.terminateDeletesObject),
     concatDeletesPartials: readBoolean(vars, "CONCAT_DELETES_PARTIALS", defaults.concatDeletesPartials),
+    concatSyncAssemblyMs: readInteger(vars, "CONCAT_SYNC_ASSEMBLY_MS", defaults.concatSyncAssemblyMs, 0, 300_000),
     auth: parseAuth(vars),
     maxMetadataBytes: readInteger(vars, "MAX_METADATA_BYTES", defaults.maxMetadataBytes, 0, 64 * 1024),
     maxMetadataKeys: readInteger(vars, "MAX_METADATA_KEYS", defaults.maxMetadataKeys, 0, 1000),

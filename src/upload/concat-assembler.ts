@@ -32,7 +32,11 @@ export interface AssemblerDeps {
   now: () => number;
   /** Where each partial upload's finished object is, or why it cannot be used. */
   locatePartial: (id: string) => Promise<PartialState>;
-  /** Wall time one step may spend before handing over to the next alarm. */
+  /**
+   * Wall time one step may spend before handing over to the next alarm. A
+   * step sends at least one part, and no further part that the slowest so
+   * far says would end past the budget.
+   */
   stepBudgetMs: number;
   /** True once another request wants the upload: the step ends after the part in flight. */
   shouldYield: () => boolean;
@@ -46,9 +50,10 @@ export type StepResult = { state: "waiting" } | { state: "continue" } | { state:
  * Assembles a final upload from its partials' objects into one R2 object
  * whose parts follow R2's rules whatever the partials' sizes. The binding has
  * no server-side part copy, so each part is streamed from ranges of the
- * partial objects. Work proceeds in steps (one per alarm) that each commit
- * whole parts, so gigabytes never depend on one invocation's time, and an
- * eviction loses at most the part in flight.
+ * partial objects. Work proceeds in steps (one per alarm, or the first one
+ * in the creating request) that each commit whole parts, so gigabytes never
+ * depend on one invocation's time, and an eviction loses at most the part in
+ * flight.
  */
 export async function assembleStep(deps: AssemblerDeps, record: UploadRecord): Promise<StepResult> {
   if (record.concat?.kind !== "final" || record.length === undefined) return { state: "finished" };
@@ -69,13 +74,16 @@ export async function assembleStep(deps: AssemblerDeps, record: UploadRecord): P
   const deadline = now() + deps.stepBudgetMs;
   const multipart = await openMultipart(deps, record);
   let offset = record.offset;
+  let slowestPartMs = 0;
   while (offset < record.length) {
-    if (now() > deadline || deps.shouldYield()) return { state: "continue" };
+    if (now() + slowestPartMs > deadline || deps.shouldYield()) return { state: "continue" };
+    const startedAt = now();
     const size = partCapacity(offset, record.partSize, record.length);
     const partNumber = partNumberAt(offset, record.partSize);
     const ranges = sourceRanges(partials.map((partial: PartialSource) => partial.length), offset, offset + size);
     const uploaded = await r2("uploadPart", () => uploadFromRanges(bucket, multipart, partNumber, size, ranges, keys));
     offset = store.commitPart({ partNumber, etag: uploaded.etag, size }, size);
+    slowestPartMs = Math.max(slowestPartMs, now() - startedAt);
   }
   const parts = store.parts().map(({ partNumber, etag }) => ({ partNumber, etag }));
   try {

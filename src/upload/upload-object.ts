@@ -126,7 +126,37 @@ export class UploadObject extends DurableObject<UploadObjectEnv> {
       const record = this.store.create(upload);
       // An upload of length 0 is complete the moment it exists.
       if (record.concat?.kind !== "final") await new UploadWriter(this.writerDeps, record, record.length).finishIfDue();
-      return toInfo(await this.touch(record.concat?.kind === "final" ? Date.now() : undefined));
+      // A final upload is assembled once its partials are claimed (`startAssembly`);
+      // should that call never come, the alarm starts it after a poll interval.
+      return toInfo(await this.touch(record.concat?.kind === "final" ? Date.now() + PARTIAL_POLL_MS : undefined));
+    });
+  }
+
+  /**
+   * Every partial of this final upload is claimed: assemble it. Up to
+   * `budgetMs` of that happens here, while the caller (the creating POST)
+   * waits, so that a small final can be downloaded as soon as it is created;
+   * whatever is left, and any fault, goes on in the alarm. A budget of 0 (or
+   * partials still unfinished) leaves everything to the alarm.
+   */
+  async startAssembly(budgetMs: number): Promise<Outcome<UploadInfo>> {
+    return settle(async () => {
+      let workDueAt: number | undefined = Date.now();
+      if (budgetMs > 0) {
+        try {
+          workDueAt = await this.lock.run((holder) => this.assemble(holder, budgetMs));
+        } catch (error) {
+          // The client's request is done either way: the alarm tries again.
+          console.error(`final upload ${this.store.load()?.id}: assembly while creating it failed; retrying in ${STORAGE_RETRY_MS} ms`, error);
+          workDueAt = Date.now() + STORAGE_RETRY_MS;
+        }
+      }
+      const record = this.store.load();
+      if (record?.ended === "terminated") {
+        throw new TusError("invalid-concat", "a partial upload of this final upload was removed while it was being assembled; create the final upload again");
+      }
+      await this.scheduleAlarm(workDueAt);
+      return toInfo(this.loadLive());
     });
   }
 
@@ -289,8 +319,8 @@ export class UploadObject extends DurableObject<UploadObjectEnv> {
     return partSizeForChunk(record.partSize, contentLength, length, this.config.partBufferLimit);
   }
 
-  /** One assembly step of a final upload; returns when the next step is due, if any. */
-  private async assemble(holder: LockHolder): Promise<number | undefined> {
+  /** One assembly step of a final upload, of at most about `budgetMs`; returns when the next step is due, if any. */
+  private async assemble(holder: LockHolder, budgetMs = ASSEMBLY_STEP_MS): Promise<number | undefined> {
     const record = this.store.load();
     if (!record || record.ended || record.finishedAt !== undefined) return undefined;
     const result = await assembleStep(
@@ -298,7 +328,7 @@ export class UploadObject extends DurableObject<UploadObjectEnv> {
         store: this.store,
         bucket: this.writerDeps.bucket,
         now: Date.now,
-        stepBudgetMs: ASSEMBLY_STEP_MS,
+        stepBudgetMs: budgetMs,
         shouldYield: () => holder.stopped,
         locatePartial: (id) => this.locatePartial(id, record.owner),
       },

@@ -31,6 +31,8 @@ export interface CreateUpload {
 export interface FinalPlan {
   partials: PartialSource[];
   length: number;
+  /** Whether every partial was finished when checked: then the final can be assembled at once. */
+  partialsFinished: boolean;
 }
 
 /**
@@ -62,22 +64,32 @@ export class Uploads {
    */
   async planFinal(partialIds: string[]): Promise<FinalPlan> {
     const partials: PartialSource[] = [];
+    let partialsFinished = true;
     for (const partialId of partialIds) {
-      partials.push({ id: partialId, length: await this.partialLength(partialId) });
+      const partial = await this.partialInfo(partialId);
+      partials.push({ id: partialId, length: partial.length });
+      partialsFinished &&= partial.finished;
     }
     const length = partials.reduce((sum, partial) => sum + partial.length, 0);
     if (length > this.maxUploadSize) {
       throw new TusError("upload-too-large", `the partial uploads add up to ${length} bytes, more than the ${this.maxUploadSize} bytes allowed`);
     }
-    return { partials, length };
+    return { partials, length, partialsFinished };
   }
 
   /**
    * Creates a final upload from checked partial uploads (`planFinal`), then
    * claims each of them. If a claim fails, the final is removed again, so a
-   * refused request leaves every partial free for another try.
+   * refused request leaves every partial free for another try. Once all are
+   * claimed, the final is assembled: when its partials are finished, for up
+   * to CONCAT_SYNC_ASSEMBLY_MS before this returns, so that a client may
+   * download it as soon as it is created (tus-js-client's parallelUploads
+   * reports success right then); the rest, if any, in the background.
    */
-  async createFinal({ partials, length }: FinalPlan, request: Omit<CreateUpload, "length" | "partial">): Promise<UploadInfo> {
+  async createFinal(
+    { partials, length, partialsFinished }: FinalPlan,
+    request: Omit<CreateUpload, "length" | "partial">,
+  ): Promise<UploadInfo> {
     const final = await this.createWithId(newUploadId(), length, request, { kind: "final", partials });
     try {
       for (const partial of partials) unwrap(await this.stub(partial.id).attachFinal(final.id, this.caller));
@@ -85,17 +97,26 @@ export class Uploads {
       await this.stub(final.id).terminate(this.caller);
       throw error;
     }
-    return final;
+    const budgetMs = partialsFinished ? this.config.concatSyncAssemblyMs : 0;
+    try {
+      return unwrap(await this.stub(final.id).startAssembly(budgetMs));
+    } catch (error) {
+      if (error instanceof TusError) throw error;
+      // The object failed to answer (evicted, reset): the final exists and
+      // its alarm starts the assembly, so the creation still succeeded.
+      console.error(`final upload ${final.id}: starting its assembly failed; its alarm will start it`, error);
+      return final;
+    }
   }
 
-  private async partialLength(id: string): Promise<number> {
+  private async partialInfo(id: string): Promise<UploadInfo & { length: number }> {
     const outcome = await this.stub(id).peek(this.caller);
     const url = this.config.basePath + id;
     if (!outcome.ok) throw new TusError("invalid-concat", `Upload-Concat: ${url} is not an upload that can be concatenated (${outcome.error.message})`);
     const info = outcome.value;
     if (info.concat?.kind !== "partial") throw new TusError("invalid-concat", `Upload-Concat: ${url} is not a partial upload (it was created without Upload-Concat: partial)`);
     if (info.length === undefined) throw new TusError("invalid-concat", `Upload-Concat: ${url} has no length yet; declare it before concatenating`);
-    return info.length;
+    return { ...info, length: info.length };
   }
 
   private async createWithId(

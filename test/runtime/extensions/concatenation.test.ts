@@ -2,12 +2,16 @@
  * concatenation and concatenation-unfinished: partial uploads
  * (`Upload-Concat: partial`) are joined into a final upload
  * (`Upload-Concat: final;<url> <url>`), whose length is their sum. The final
- * upload's Durable Object assembles it in its alarm, one or more R2 parts per
- * step, cut at the final's own part size whatever the partials' sizes; then
- * the partials are deleted. Until it is assembled, HEAD shows no offset.
+ * upload's Durable Object assembles it, one or more R2 parts per step, cut at
+ * the final's own part size whatever the partials' sizes; then the partials
+ * are deleted. When every partial is finished, the creating POST assembles
+ * the final before answering, within CONCAT_SYNC_ASSEMBLY_MS (20 s by
+ * default); otherwise, and for what is left after that, the alarm does.
+ * Until it is assembled, HEAD shows no offset.
  */
 import { env, evictDurableObject } from "cloudflare:test";
 import { afterEach, describe, expect, it } from "vitest";
+import { createTusGateway } from "../../../src/gateway";
 import {
   bodyText,
   COLLECTION,
@@ -54,8 +58,14 @@ function postFinal(urls: string[], headers: Record<string, string> = {}): Promis
   return send(COLLECTION, { method: "POST", headers: { ...TUS, "Upload-Concat": `final;${urls.join(" ")}`, ...headers } });
 }
 
-async function createFinal(urls: string[]): Promise<{ url: string; id: string; response: Response }> {
-  const response = await postFinal(urls);
+/** The gateway with CONCAT_SYNC_ASSEMBLY_MS=0 (the Worker decides; its Durable Objects are the same). */
+const backgroundOnly = createTusGateway({ config: { concatSyncAssemblyMs: 0 } });
+
+async function createFinal(
+  urls: string[],
+  post: (urls: string[]) => Promise<Response> = postFinal,
+): Promise<{ url: string; id: string; response: Response }> {
+  const response = await post(urls);
   expect(response.status, await bodyText(response)).toBe(201);
   const url = response.headers.get("Location")!;
   expect(url).toMatch(/^http:\/\/tus\.test\/files\/[A-Za-z0-9_-]{22}$/);
@@ -107,7 +117,7 @@ describe("concatenation", () => {
   afterEach(() => expectNoServerErrors());
 
   it(
-    "partials of 7 MiB + 3, 1 and 12 MiB + 5 bytes make a final upload whose parts cross their boundaries, byte for byte",
+    "partials of 7 MiB + 3, 1 and 12 MiB + 5 bytes make a final upload whose parts cross their boundaries, assembled by the POST: HEAD right after shows the whole length, GET has every byte",
     { timeout: TIMEOUT },
     async () => {
       const partials = [
@@ -123,9 +133,8 @@ describe("concatenation", () => {
       }
       const expected = concat(...partials.map((partial) => partial.data));
 
-      // Absolute and relative URLs may be mixed.
+      // Absolute and relative URLs may be mixed. No alarm runs: the POST itself assembled it.
       const { url, id } = await createFinal([partials[0]!.url, `/files/${partials[1]!.id}`, partials[2]!.url]);
-      await driveAssembly(url, id, expected.length);
 
       const state = await head(url);
       expect(state.headers.get("Upload-Offset")).toBe(String(expected.length));
@@ -172,7 +181,34 @@ describe("concatenation", () => {
     },
   );
 
-  it("a final upload evicted between assembly steps is still assembled intact", { timeout: TIMEOUT }, async () => {
+  it("with CONCAT_SYNC_ASSEMBLY_MS=0 the POST answers at once and the final is assembled in the background", { timeout: TIMEOUT }, async () => {
+    const partials = [await createPartial(randomBytes(6 * MiB + 1, 3150)), await createPartial(randomBytes(5 * MiB + 7, 3151))];
+    for (const partial of partials) await finishPartial(partial);
+    const expected = concat(...partials.map((partial) => partial.data));
+
+    // An hour ahead, the final's alarm lies in the real future: only this test runs it.
+    const clock = shiftClock(60 * 60 * 1000);
+    try {
+      const post = (urls: string[]) =>
+        backgroundOnly.fetch(new Request(COLLECTION, { method: "POST", headers: { ...TUS, "Upload-Concat": `final;${urls.join(" ")}` } }), env);
+      const { url, id } = await createFinal(
+        partials.map((partial) => partial.url),
+        post,
+      );
+      const state = await headState(url);
+      expect(state.offset, "nothing was assembled by the POST").toBeNull();
+      expect(state.length).toBe(String(expected.length));
+      expect((await snapshot(id)).parts).toEqual([]);
+      await driveAssembly(url, id, expected.length);
+      await expectDownloadEquals(url, expected);
+      await expectFinishedStorage(id, expected.length);
+      await expectPartialsDeleted(partials);
+    } finally {
+      clock.restore();
+    }
+  });
+
+  it("a final upload larger than the POST can assemble in time continues in the background, evicted between steps, and is still intact", { timeout: TIMEOUT }, async () => {
     const partials = [
       await createPartial(randomBytes(5 * MiB + 3, 3200)),
       await createPartial(randomBytes(1, 3201)),
@@ -183,15 +219,18 @@ describe("concatenation", () => {
     const partCount = Math.ceil(expected.length / PART_SIZE);
     expect(partCount).toBe(3);
 
-    // One assembly step may take 10 s of wall time. Simulate slow R2: the clock
-    // moves a minute on with every part uploaded, so each step ends after one
-    // part. The clock also starts an hour ahead, so every alarm the object sets
-    // lies in the real future and only this test runs it.
+    // Simulate slow R2: the clock moves a minute on with every part uploaded,
+    // so the POST's 20 s (and each alarm's step) ends after one part. The clock
+    // also starts an hour ahead, so every alarm the object sets lies in the
+    // real future and only this test runs it.
     const clock = shiftClock(60 * 60 * 1000);
     const restoreUploadPart = afterEachPartUpload(() => clock.advance(60_000));
     try {
       const { url, id } = await createFinal(partials.map((partial) => partial.url));
-      for (let step = 1; step <= partCount; step++) {
+      expect((await headState(url)).offset, "after the POST").toBeNull();
+      expect((await snapshot(id)).parts.map((part) => part.number), "the POST stored the first part").toEqual([1]);
+      await evictDurableObject(uploadStub(id));
+      for (let step = 2; step <= partCount; step++) {
         expect(await runAlarm(id), `assembly step ${step} was due`).toBe(true);
         const state = await headState(url);
         if (step < partCount) {
@@ -213,20 +252,26 @@ describe("concatenation", () => {
 
   it("DELETE on a final upload while a part of it is being assembled leaves only a tombstone", { timeout: TIMEOUT }, async () => {
     const partials = [await createPartial(randomBytes(9 * MiB + 1, 3250)), await createPartial(randomBytes(3 * MiB + 2, 3251))];
-    for (const partial of partials) await finishPartial(partial);
+    await finishPartial(partials[0]!);
+    expect((await patch(partials[1]!.url, 0, partials[1]!.data.slice(0, MiB))).status).toBe(204);
 
-    // R2 answers the first part of the assembly only when the test lets it.
+    // The final is created before its last partial finishes, so its alarm
+    // assembles it; an hour ahead, only this test runs that alarm.
     const clock = shiftClock(60 * 60 * 1000);
     let partStored!: () => void;
     const stored = new Promise<void>((resolve) => (partStored = resolve));
     let answer!: () => void;
     const answered = new Promise<void>((resolve) => (answer = resolve));
-    const restoreUploadPart = afterEachPartUpload(async () => {
-      partStored();
-      await answered;
-    });
+    let restoreUploadPart = () => {};
     try {
       const { url, id } = await createFinal(partials.map((partial) => partial.url));
+      // Its last bytes make the partial one `put`, no part upload.
+      await finishPartial(partials[1]!, MiB);
+      // R2 answers the first part of the assembly only when the test lets it.
+      restoreUploadPart = afterEachPartUpload(async () => {
+        partStored();
+        await answered;
+      });
       const assembling = runAlarm(id).then(
         () => undefined,
         (error: unknown) => error,
