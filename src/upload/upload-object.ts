@@ -7,9 +7,9 @@ import type { ExpectedChecksum } from "./chunk-digest";
 import { assembleStep, type PartialState } from "./concat-assembler";
 import { endUpload, nextExpiry } from "./lifecycle";
 import { partSizeForChunk } from "./part-plan";
-import { awaitsCompletion, checkAppend, toInfo, type AppendRequest, type NewUpload, type UploadInfo, type UploadRecord } from "./upload-record";
+import { awaitsCompletion, checkAppend, sizeLimitOf, toInfo, type AppendRequest, type NewUpload, type UploadInfo, type UploadRecord } from "./upload-record";
 import { UploadStore } from "./upload-store";
-import { UploadWriter, type BodyEnding, type WriterDeps } from "./upload-writer";
+import { isRefusedBody, UploadWriter, type BodyEnding, type WriterDeps } from "./upload-writer";
 import { isolateBufferBudget, WriteBuffers } from "./write-buffers";
 import { WriteLock, type LockHolder } from "./write-lock";
 
@@ -289,10 +289,14 @@ export class UploadObject extends DurableObject<UploadObjectEnv> {
     const { buffers } = this.writerDeps;
     buffers.beginWrite();
     try {
-      ending = await writer.write(body, holder, { checksum: call.checksum, contentLength: call.contentLength });
+      ending = await writer.write(body, holder, {
+        checksum: call.checksum,
+        contentLength: call.contentLength,
+        sizeLimit: sizeLimitOf({ ...record, partSize }, call.lengthLimit),
+      });
     } catch (error) {
       writeError = error;
-      ending = error instanceof TusError && error.code === "exceeds-upload-length" ? "refused" : "interrupted";
+      ending = isRefusedBody(error) ? "refused" : "interrupted";
     }
     try {
       await writer.settle(ending);

@@ -41,6 +41,13 @@ export interface NewUpload {
   concat?: Concatenation;
   /** The subject that created the upload; only it may use the upload. Undefined in open mode. */
   owner?: string;
+  /**
+   * The most bytes the upload may hold: the smaller of the server's maximum
+   * and the creating token's `max_upload_size`, fixed at creation so that no
+   * later request, whatever its token, can raise it. Undefined for uploads
+   * created before it was recorded.
+   */
+  sizeLimit?: number;
 }
 
 export interface UploadRecord extends NewUpload {
@@ -95,6 +102,15 @@ export function toInfo(record: UploadRecord): UploadInfo {
   };
 }
 
+/**
+ * The most bytes an append may bring the upload to: the upload's own limit,
+ * the caller's (a later token may be stricter, never looser), and what
+ * 10,000 parts of the upload's part size hold.
+ */
+export function sizeLimitOf(record: UploadRecord, callerLimit: number): number {
+  return Math.min(maxLengthForPartSize(record.partSize), callerLimit, record.sizeLimit ?? Infinity);
+}
+
 /** An append request in the upload layer's terms. */
 export interface AppendRequest {
   /** Where the client believes the upload stands. */
@@ -130,7 +146,7 @@ export function checkAppend(record: UploadRecord, append: AppendRequest): number
     if (append.declaredLength < record.offset) {
       throw new TusError("invalid-header", `Upload-Length ${append.declaredLength} is less than the bytes already received (${record.offset})`);
     }
-    const limit = Math.min(maxLengthForPartSize(record.partSize), append.lengthLimit);
+    const limit = sizeLimitOf(record, append.lengthLimit);
     if (append.declaredLength > limit) {
       throw new TusError("upload-too-large", `Upload-Length ${append.declaredLength} exceeds this upload's limit of ${limit} bytes`);
     }
@@ -144,9 +160,13 @@ export function checkAppend(record: UploadRecord, append: AppendRequest): number
     );
   }
   if (length === undefined && append.contentLength !== undefined) {
-    const limit = Math.min(maxLengthForPartSize(record.partSize), append.lengthLimit);
+    const limit = sizeLimitOf(record, append.lengthLimit);
     if (record.offset + append.contentLength > limit) {
-      throw new TusError("upload-too-large", `this deferred-length upload may hold at most ${limit} bytes`, { offset: record.offset });
+      throw new TusError(
+        "upload-too-large",
+        `the body (${append.contentLength} bytes at offset ${record.offset}) would go past this upload's limit: it may hold at most ${limit} bytes; nothing of it was stored`,
+        { offset: record.offset },
+      );
     }
   }
   return length;

@@ -5,8 +5,8 @@ import type { Concatenation, NewUpload, UploadEnd, UploadMetadata, UploadRecord 
  * The Durable Object's SQLite storage: the whole durable state of one upload.
  *
  *   upload  one row: identity, length, offset, metadata, R2 multipart id,
- *           expiry, concatenation; after termination or expiry only a
- *           tombstone (`ended`) so that later requests get 410
+ *           expiry, concatenation, size limit; after termination or expiry
+ *           only a tombstone (`ended`) so that later requests get 410
  *   part    R2 parts already uploaded (number, etag, size)
  *   tail    bytes that arrived but do not yet fill a part, in rows of at
  *           most TAIL_ROW_BYTES (SQLite values are limited to 2 MB). Rows of
@@ -45,6 +45,7 @@ interface UploadRow extends Record<string, SqlStorageValue> {
   ended: string | null;
   concat: string | null;
   owner: string | null;
+  size_limit: number | null;
 }
 
 export interface StoredEvent {
@@ -74,12 +75,16 @@ export class UploadStore {
         expires_at INTEGER,
         ended TEXT,
         concat TEXT,
-        owner TEXT
+        owner TEXT,
+        size_limit INTEGER
       );
       CREATE TABLE IF NOT EXISTS part (number INTEGER PRIMARY KEY, etag TEXT NOT NULL, size INTEGER NOT NULL);
       CREATE TABLE IF NOT EXISTS tail (seq INTEGER PRIMARY KEY, bytes BLOB NOT NULL, pending INTEGER NOT NULL DEFAULT 0);
       CREATE TABLE IF NOT EXISTS event (id TEXT PRIMARY KEY, body TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, due_at INTEGER NOT NULL);
     `);
+    // Uploads stored before the size limit was recorded: the column is added, empty.
+    const columns = storage.sql.exec<{ name: string }>("SELECT name FROM pragma_table_info('upload')").toArray();
+    if (!columns.some((column) => column.name === "size_limit")) storage.sql.exec("ALTER TABLE upload ADD COLUMN size_limit INTEGER");
   }
 
   load(): UploadRecord | undefined {
@@ -90,8 +95,8 @@ export class UploadStore {
   create(upload: NewUpload): UploadRecord {
     return this.storage.transactionSync(() => {
       this.storage.sql.exec(
-      `INSERT INTO upload (id, object_key, length, part_size, offset, metadata, content_type, content_disposition, created_at, concat, owner)
-       VALUES (?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?)`,
+      `INSERT INTO upload (id, object_key, length, part_size, offset, metadata, content_type, content_disposition, created_at, concat, owner, size_limit)
+       VALUES (?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?, ?)`,
       upload.id,
       upload.objectKey,
       upload.length ?? null,
@@ -102,6 +107,7 @@ export class UploadStore {
       upload.createdAt,
       upload.concat ? JSON.stringify(upload.concat) : null,
       upload.owner ?? null,
+      upload.sizeLimit ?? null,
       );
       this.recordEvent("created");
       return this.load()!;
@@ -300,5 +306,6 @@ function toRecord(row: UploadRow): UploadRecord {
     ended: (row.ended as UploadEnd | null) ?? undefined,
     concat: row.concat ? (JSON.parse(row.concat) as Concatenation) : undefined,
     owner: row.owner ?? undefined,
+    sizeLimit: row.size_limit ?? undefined,
   };
 }

@@ -30,6 +30,15 @@ export interface WriterDeps {
 export type BodyEnding = "complete" | "interrupted" | "refused";
 
 /**
+ * A body refused as it was read: it went past the upload's length, or past
+ * the most bytes the upload may hold. What it brought that is not yet stored
+ * is dropped; parts it already completed stay.
+ */
+export function isRefusedBody(error: unknown): boolean {
+  return error instanceof TusError && (error.code === "exceeds-upload-length" || error.code === "upload-too-large");
+}
+
+/**
  * Streams request bodies into an upload's R2 parts.
  *
  * The part under construction is the upload's tail (durable, in SQLite)
@@ -82,6 +91,8 @@ export class UploadWriter {
   private stopped = false;
   /** Body bytes read so far by this request. */
   private bytesRead = 0;
+  /** The most bytes the upload may hold; a body that would pass it is refused as it arrives. */
+  private sizeLimit = Infinity;
 
   constructor(
     private readonly deps: WriterDeps,
@@ -114,14 +125,17 @@ export class UploadWriter {
    * Reads `body` into the upload until it ends, breaks, or a newer request
    * takes over. With `checksum`, the chunk is only counted once verified.
    * `contentLength`, when the client announced it, lets parts the body will
-   * fill be streamed to R2 as they arrive.
+   * fill be streamed to R2 as they arrive. `sizeLimit` is enforced on the
+   * bytes as they are read, since a chunked body announces no length and a
+   * deferred-length upload has none to check it against.
    */
   async write(
     body: ReadableStream<Uint8Array> | null,
     holder: LockHolder,
-    { checksum, contentLength }: { checksum?: ExpectedChecksum; contentLength?: number } = {},
+    { checksum, contentLength, sizeLimit }: { checksum?: ExpectedChecksum; contentLength?: number; sizeLimit?: number } = {},
   ): Promise<BodyEnding> {
     if (checksum) this.digest = new ChunkDigest(checksum);
+    if (sizeLimit !== undefined) this.sizeLimit = sizeLimit;
     if (!body) return "complete";
     if (contentLength !== undefined) this.bodyEnd = this.received + contentLength;
     const reader = openReader(body);
@@ -156,7 +170,7 @@ export class UploadWriter {
             await this.push(chunk.value);
           } catch (error) {
             // Taken over while a streamed part waited on R2: the bytes are in memory, keep them.
-            if (this.stopped && !(error instanceof TusError && error.code === "exceeds-upload-length")) return "interrupted";
+            if (this.stopped && !isRefusedBody(error)) return "interrupted";
             throw error;
           }
         }
@@ -218,11 +232,19 @@ export class UploadWriter {
           { offset: this.received },
         );
       }
+      if (this.received >= this.sizeLimit) {
+        throw new TusError(
+          "upload-too-large",
+          `the body goes past this upload's limit: it may hold at most ${this.sizeLimit} bytes (the server's maximum or the token's max_upload_size); the bytes of this request that were not yet stored were discarded`,
+          { offset: this.received },
+        );
+      }
       this.buffer ??= await this.deps.buffers.takePart(Math.min(this.capacity - this.stored, this.deps.partBufferLimit));
       if (!this.streaming && this.bodyFillsPart()) await this.stream(() => this.startStreaming());
       const buffer = this.buffer;
       const start = this.filled;
-      const take = Math.min(chunk.length - at, buffer.length - start);
+      // Never past the limit: the bytes beyond it are refused above, not stored.
+      const take = Math.min(chunk.length - at, buffer.length - start, this.sizeLimit - this.received);
       buffer.set(chunk.subarray(at, at + take), start);
       this.filled += take;
       at += take;

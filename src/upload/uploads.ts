@@ -144,6 +144,8 @@ export class Uploads {
         createdAt: Date.now(),
         concat,
         owner: this.principal.subject,
+        // Fixed now: a later PATCH, whatever its token, cannot raise it.
+        sizeLimit: this.maxUploadSize,
       }),
     );
   }

@@ -4,7 +4,7 @@
  * HEAD must tell the truth and the finished object must be exactly the bytes
  * the client meant, checked by SHA-256.
  */
-import { evictDurableObject } from "cloudflare:test";
+import { evictDurableObject, runInDurableObject } from "cloudflare:test";
 import { afterEach, describe, expect, it } from "vitest";
 import {
   bodyText,
@@ -276,5 +276,26 @@ describe("PATCHes racing at the same offset", () => {
     expect(firstResponse.headers.get("Upload-Offset")).toBe(String(prefix.length + 7 * MiB));
     expect(secondResponse.status).toBe(409);
     await expectConsistentAfterRace(url, id, prefix, bodies, [firstResponse, secondResponse], suffix);
+  });
+});
+
+describe("storage from an earlier version", () => {
+  afterEach(() => expectNoServerErrors());
+
+  it("an upload stored before size limits were recorded (no size_limit column) gets the column on restart and takes PATCHes", { timeout: TIMEOUT }, async () => {
+    const data = randomBytes(3 * MiB + 5, 9100);
+    const { url, id } = await createUpload({ deferred: true, body: data.subarray(0, MiB) });
+    await runInDurableObject(uploadStub(id), (_instance, state) => {
+      state.storage.sql.exec("ALTER TABLE upload DROP COLUMN size_limit");
+    });
+    await evictDurableObject(uploadStub(id));
+
+    const response = await patch(url, MiB, data.subarray(MiB), { "Upload-Length": String(data.length) });
+    expect(response.status, await bodyText(response)).toBe(204);
+    await expectDownloadEquals(url, data);
+    const columns = await runInDurableObject(uploadStub(id), (_instance, state) =>
+      state.storage.sql.exec<{ name: string }>("SELECT name FROM pragma_table_info('upload')").toArray().map((column) => column.name),
+    );
+    expect(columns).toContain("size_limit");
   });
 });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { MiB } from "../../src/upload/part-plan";
-import { checkAppend, type UploadRecord } from "../../src/upload/upload-record";
+import { checkAppend, sizeLimitOf, type UploadRecord } from "../../src/upload/upload-record";
 import { expectTusError } from "./expect-tus-error";
 
 const NO_LIMIT = Number.MAX_SAFE_INTEGER;
@@ -64,5 +64,24 @@ describe("checkAppend", () => {
     const deferred = record({ length: undefined });
     expectTusError(() => checkAppend(deferred, { offset: 40, declaredLength: 1001, contentLength: 0, lengthLimit: 1000 }), "upload-too-large");
     expect(checkAppend(deferred, { offset: 40, declaredLength: 1000, contentLength: 0, lengthLimit: 1000 })).toBe(1000);
+  });
+
+  it("holds a deferred-length upload to the limit recorded at its creation, whatever the caller's", () => {
+    const deferred = record({ length: undefined, sizeLimit: 1000 });
+    const error = expectTusError(() => checkAppend(deferred, { offset: 40, declaredLength: 1001, contentLength: 0, lengthLimit: NO_LIMIT }), "upload-too-large");
+    expect(error.message).toContain("1000 bytes");
+    const body = expectTusError(() => checkAppend(deferred, { offset: 40, declaredLength: undefined, contentLength: 961, lengthLimit: NO_LIMIT }), "upload-too-large");
+    expect(body.message).toContain("at most 1000 bytes");
+    expect(body.details.offset).toBe(40);
+    expect(checkAppend(deferred, { offset: 40, declaredLength: undefined, contentLength: 960, lengthLimit: NO_LIMIT })).toBeUndefined();
+  });
+});
+
+describe("sizeLimitOf", () => {
+  it("is the smallest of the upload's recorded limit, the caller's and 10,000 parts", () => {
+    expect(sizeLimitOf(record({ sizeLimit: 1000 }), NO_LIMIT)).toBe(1000);
+    expect(sizeLimitOf(record({ sizeLimit: 1000 }), 500)).toBe(500);
+    expect(sizeLimitOf(record({ sizeLimit: undefined }), 700)).toBe(700);
+    expect(sizeLimitOf(record({ sizeLimit: undefined, partSize: 5 * MiB }), NO_LIMIT)).toBe(10_000 * 5 * MiB);
   });
 });
