@@ -57,6 +57,11 @@ export interface GatewayConfig {
    * background. Default 20,000 ms.
    */
   concatSyncAssemblyMs: number;
+  /**
+   * Most partial uploads one final upload may name: creating it costs two
+   * Durable Object calls per partial, in the creating request. Default 100.
+   */
+  maxConcatPartials: number;
   /** Who may upload: open (default) or bearer JWTs. */
   auth: AuthConfig;
   /** Largest Upload-Metadata header, in bytes. Default 4096. */
@@ -107,6 +112,7 @@ export const DEFAULT_CONFIG: GatewayConfig = {
   terminateDeletesObject: true,
   concatDeletesPartials: true,
   concatSyncAssemblyMs: 20_000,
+  maxConcatPartials: 100,
   auth: { mode: "open" },
   maxMetadataBytes: 4096,
   maxMetadataKeys: 32,
@@ -139,6 +145,7 @@ export function parseConfig(vars: Variables): GatewayConfig {
     terminateDeletesObject: readBoolean(vars, "TERMINATE_DELETES_OBJECT", defaults.terminateDeletesObject),
     concatDeletesPartials: readBoolean(vars, "CONCAT_DELETES_PARTIALS", defaults.concatDeletesPartials),
     concatSyncAssemblyMs: readInteger(vars, "CONCAT_SYNC_ASSEMBLY_MS", defaults.concatSyncAssemblyMs, 0, 300_000),
+    maxConcatPartials: readInteger(vars, "MAX_CONCAT_PARTIALS", defaults.maxConcatPartials, 1, 1000),
     auth: parseAuth(vars),
     maxMetadataBytes: readInteger(vars, "MAX_METADATA_BYTES", defaults.maxMetadataBytes, 0, 64 * 1024),
     maxMetadataKeys: readInteger(vars, "MAX_METADATA_KEYS", defaults.maxMetadataKeys, 0, 1000),

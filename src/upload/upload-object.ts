@@ -196,18 +196,23 @@ export class UploadObject extends DurableObject<UploadObjectEnv> {
   /**
    * A final upload claims this partial upload. A partial belongs to one live
    * final only, since partials are deleted after assembly; a claim by a final
-   * that was since removed does not count.
+   * that was since removed does not count. Asking whether earlier claimants
+   * still live takes awaits, during which another final may claim: so the
+   * claim itself is a check-and-set in one synchronous transaction, which
+   * refuses any claimant not found gone here.
    */
   async attachFinal(finalId: string, caller: Caller): Promise<Outcome<null>> {
     return settle(async () => {
       const record = this.loadLive(caller);
       if (record.concat?.kind !== "partial") throw new TusError("invalid-concat", `upload ${record.id} is not a partial upload`);
+      const gone: string[] = [];
       for (const other of record.concat.finals) {
-        if (other !== finalId && (await this.uploadStub(other).peek(record.owner)).ok) {
-          throw new TusError("invalid-concat", `partial upload ${record.id} already belongs to another final upload`);
-        }
+        if (other !== finalId && !(await this.uploadStub(other).peek(record.owner)).ok) gone.push(other);
       }
-      this.store.setConcat({ kind: "partial", finals: [finalId] });
+      this.loadLive(caller); // terminated or expired meanwhile: say so, not "claimed"
+      if (!this.store.claimPartial(finalId, gone)) {
+        throw new TusError("invalid-concat", `partial upload ${record.id} already belongs to another final upload`);
+      }
       return null;
     });
   }

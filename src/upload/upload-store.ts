@@ -134,8 +134,19 @@ export class UploadStore {
       .map((row) => ({ partNumber: row.number, etag: row.etag, size: row.size }));
   }
 
-  setConcat(concat: Concatenation): void {
-    this.storage.sql.exec("UPDATE upload SET concat = ?", JSON.stringify(concat));
+  /**
+   * A final upload claims this partial, in one synchronous transaction: only
+   * if no other final holds it but those in `gone` (known to be removed).
+   * Returns whether the claim was made.
+   */
+  claimPartial(finalId: string, gone: readonly string[]): boolean {
+    return this.storage.transactionSync(() => {
+      const concat = this.load()?.concat;
+      if (concat?.kind !== "partial") return false;
+      if (concat.finals.some((other) => other !== finalId && !gone.includes(other))) return false;
+      this.storage.sql.exec("UPDATE upload SET concat = ?", JSON.stringify({ kind: "partial", finals: [finalId] } satisfies Concatenation));
+      return true;
+    });
   }
 
   setExpiry(expiresAt: number | undefined): void {

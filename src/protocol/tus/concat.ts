@@ -9,9 +9,10 @@ export type UploadConcat = { kind: "partial" } | { kind: "final"; partialIds: st
  * where "the URLs of the partial uploads that will be concatenated ... MUST
  * be separated by a space". URLs may be absolute or relative; only uploads of
  * this gateway (same origin, under the base path) can be concatenated, each
- * at most once per final upload.
+ * at most once per final upload, and at most `maxPartials` of them: each
+ * costs Durable Object calls in the creating request.
  */
-export function parseUploadConcat(headers: Headers, requestUrl: string, basePath: string): UploadConcat | undefined {
+export function parseUploadConcat(headers: Headers, requestUrl: string, basePath: string, maxPartials: number): UploadConcat | undefined {
   const value = headers.get("Upload-Concat");
   if (value === null) return undefined;
   if (value === "partial") return { kind: "partial" };
@@ -20,6 +21,12 @@ export function parseUploadConcat(headers: Headers, requestUrl: string, basePath
   }
   const urls = value.slice("final;".length).trim().split(/ +/).filter(Boolean);
   if (urls.length === 0) throw new TusError("invalid-concat", "Upload-Concat: final names no partial uploads");
+  if (urls.length > maxPartials) {
+    throw new TusError(
+      "invalid-concat",
+      `Upload-Concat: final names ${urls.length} partial uploads; this server joins at most ${maxPartials} (MAX_CONCAT_PARTIALS) into one final upload`,
+    );
+  }
   const origin = new URL(requestUrl).origin;
   const partialIds = urls.map((url) => uploadIdOf(url, requestUrl, origin, basePath));
   const duplicate = partialIds.find((id, index) => partialIds.indexOf(id) !== index);

@@ -366,6 +366,38 @@ describe("concatenation errors", () => {
     await expectRefused(await postFinal([partial.url]), 400, /another final upload/);
   });
 
+  it("a final naming 101 partial uploads, one more than MAX_CONCAT_PARTIALS (100), is refused with 400 naming the cap", { timeout: TIMEOUT }, async () => {
+    const partial = await unfinishedPartial(3307);
+    const urls = Array.from({ length: 101 }, () => partial.url);
+    await expectRefused(await postFinal(urls), 400, /names 101 partial uploads; this server joins at most 100 \(MAX_CONCAT_PARTIALS\)/);
+    // Nothing was claimed: the partial is still free.
+    const retried = await postFinal([partial.url]);
+    expect(retried.status, await bodyText(retried)).toBe(201);
+  });
+
+  it("two finals racing for one partial: exactly one is created, the other is refused with 400", { timeout: TIMEOUT }, async () => {
+    for (let round = 0; round < 5; round++) {
+      const partial = await unfinishedPartial(3320 + round);
+      // A removed final's claim lingers on the partial. Each racer must ask
+      // whether it is gone (an await), the window in which both could claim.
+      const removed = await createFinal([partial.url]);
+      expect((await send(removed.url, { method: "DELETE", headers: TUS })).status).toBe(204);
+
+      const answers = await Promise.all([postFinal([partial.url]), postFinal([partial.url])]);
+      const statuses = answers.map((response) => response.status).sort();
+      expect(statuses, `round ${round}: ${await Promise.all(answers.map(bodyText))}`).toEqual([201, 400]);
+      const winner = answers.find((response) => response.status === 201)!;
+      const loser = answers.find((response) => response.status === 400)!;
+      expect(await loser.text()).toMatch(/already belongs to another final upload/);
+      expect(loser.headers.get("Location")).toBeNull();
+      // The partial belongs to the winner, whose final is alive and waits for it.
+      const state = await head(winner.headers.get("Location")!);
+      expect(state.status).toBe(200);
+      expect(state.headers.get("Upload-Concat")).toBe(`final;/files/${partial.id}`);
+      await expectRefused(await postFinal([partial.url]), 400, /another final upload/);
+    }
+  });
+
   it("a final naming a partial of deferred length is refused with 400", { timeout: TIMEOUT }, async () => {
     const { url } = await createUpload({ deferred: true, headers: { "Upload-Concat": "partial" } });
     await expectRefused(await postFinal([url]), 400, /no length/);

@@ -20,7 +20,7 @@ export async function handlePost(context: TusContext): Promise<Response> {
   const { request, uploads, config } = context;
   const { headers } = request;
   checkTusResumable(headers);
-  const concat = parseUploadConcat(headers, request.url, config.basePath);
+  const concat = parseUploadConcat(headers, request.url, config.basePath, config.maxConcatPartials);
   const metadataHeader = headers.get("Upload-Metadata");
   const contentLength = parseContentLength(headers, uploads.maxUploadSize);
   const hasBody = request.body !== null && contentLength !== 0;
