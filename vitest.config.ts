@@ -30,7 +30,8 @@ export default defineConfig({
     projects: [
       { test: { name: "unit", include: ["test/unit/**/*.test.ts"] } },
       {
-        plugins: [cloudflareTest({ wrangler: { configPath: "./wrangler.toml" } })],
+        // AUTH_MODE stated: the tests' host (http://tus.test) is not loopback, where an unset one is refused.
+        plugins: [cloudflareTest({ wrangler: { configPath: "./wrangler.toml" }, miniflare: { bindings: { AUTH_MODE: "open" } } })],
         test: { name: "runtime", include: ["test/runtime/**/*.test.ts"], testTimeout: 60_000 },
       },
       {
@@ -59,7 +60,7 @@ export default defineConfig({
         // The upload tests again, with no buffer budget: every PATCH gets small
         // buffers and stores its bytes in SQLite as they fill (the path a busy
         // isolate takes), and every upload must still arrive intact.
-        plugins: [cloudflareTest({ wrangler: { configPath: "./wrangler.toml" }, miniflare: { bindings: { ISOLATE_BUFFER_BUDGET: "0" } } })],
+        plugins: [cloudflareTest({ wrangler: { configPath: "./wrangler.toml" }, miniflare: { bindings: { AUTH_MODE: "open", ISOLATE_BUFFER_BUDGET: "0" } } })],
         test: {
           name: "runtime-small-buffers",
           include: [

@@ -108,7 +108,7 @@ export function createTusGateway(options: TusGatewayOptions = {}): TusGateway {
       } catch (error) {
         if (!(error instanceof ConfigError)) throw error;
         console.error(error.message);
-        return misconfiguredResponse(error, request);
+        return misconfiguredResponse(error.message, request);
       }
       let handler = handlers.get(config);
       if (!handler) handlers.set(config, (handler = createRequestHandler(config, options.onUploadCreate, wrapBucket)));
@@ -125,17 +125,30 @@ export function createTusGateway(options: TusGatewayOptions = {}): TusGateway {
  * it, and a preflight is allowed so that the request it precedes gets to
  * this 500.
  */
-function misconfiguredResponse(error: ConfigError, request: Request): Response {
+function misconfiguredResponse(message: string, request: Request): Response {
   const headers = tusHeaders({ "Cache-Control": "no-store" });
   let response: Response;
   if (isPreflight(request)) response = new Response(null, { status: 204, headers });
   else if (request.method === "HEAD") response = new Response(null, { status: 500, headers });
   else {
     headers.set("Content-Type", "text/plain; charset=utf-8");
-    response = new Response(`${error.message}\n`, { status: 500, headers });
+    response = new Response(`${message}\n`, { status: 500, headers });
   }
   return withCors(response, request, "*");
 }
+
+/**
+ * The answer of a gateway whose AUTH_MODE was never set, on a host that is
+ * not loopback. Defaulting to open there would hand every upload to anyone
+ * the day a deployment forgot the setting, or lost a `--var AUTH_MODE:jwt`
+ * on a later deploy (wrangler keeps no `--var`); refusing is the operator's
+ * misconfiguration (500), and says how to choose. Loopback hosts (`npm
+ * start`) need no setting.
+ */
+const AUTH_MODE_UNSET =
+  "tus-edge configuration: AUTH_MODE is not set, and this gateway is reached on a host that is not loopback (127.0.0.0/8, localhost, [::1]), so it serves no one until you choose who may use it. " +
+  'In wrangler.toml [vars], set AUTH_MODE = "jwt" and give the Worker the secret JWT_SECRET (`npx wrangler secret put JWT_SECRET`, at least 32 characters) or JWT_JWKS in [vars]; ' +
+  'or set AUTH_MODE = "open" to let anyone who can reach it create, read and delete uploads. Then deploy again.';
 
 type RequestHandler = (request: Request, env: GatewayEnv) => Promise<Response>;
 type Handler = (context: TusContext) => Response | Promise<Response>;
@@ -180,18 +193,20 @@ function createRequestHandler(
     .all("/:id", refuse("method-not-allowed"))
     .all("*", refuse("upload-not-found"));
 
-  let warnedOpen = false;
+  const refusesPublicHosts = config.auth.mode === "open" && config.auth.loopbackOnly === true;
+  let loggedRefusal = false;
   return async (original, env) => {
+    if (refusesPublicHosts && !isLoopback(original)) {
+      if (!loggedRefusal) console.error(AUTH_MODE_UNSET);
+      loggedRefusal = true;
+      return misconfiguredResponse(AUTH_MODE_UNSET, original);
+    }
     const page = uploadPageResponse(config, original, env.ASSETS);
     if (page) return page;
     let response: Response;
     let request = original;
     try {
       request = applyMethodOverride(original);
-      if (config.auth.mode === "open" && !warnedOpen && !isLoopback(request)) {
-        warnedOpen = true;
-        console.warn("tus-edge: AUTH_MODE is open — anyone who can reach this gateway can upload, read and delete uploads. Set AUTH_MODE=jwt for a deployment.");
-      }
       const principal = request.method === "OPTIONS" ? ANONYMOUS : await authenticator.authenticate(request);
       authorize(principal, request.method);
       // Paths outside the base path match no route at all: undefined.

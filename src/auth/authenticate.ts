@@ -5,7 +5,15 @@ import { ANONYMOUS, principalOf, type Principal } from "./principal";
 export { ANONYMOUS, authorize, authorizeUpload, TUS_SCOPES, type Principal, type TusScope } from "./principal";
 
 export type AuthConfig =
-  | { mode: "open" }
+  | {
+      mode: "open";
+      /**
+       * AUTH_MODE was not set: open on loopback hosts (local development)
+       * only, refused everywhere else (src/gateway.ts). Absent when open was
+       * chosen, in AUTH_MODE or in createTusGateway's options.
+       */
+      loopbackOnly?: boolean;
+    }
   | {
       mode: "jwt";
       secret: string | undefined;

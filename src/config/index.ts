@@ -62,7 +62,11 @@ export interface GatewayConfig {
    * Durable Object calls per partial, in the creating request. Default 100.
    */
   maxConcatPartials: number;
-  /** Who may upload: open (default) or bearer JWTs. */
+  /**
+   * Who may upload: bearer JWTs, or anyone (open). Without AUTH_MODE: open on
+   * loopback hosts only, so that a deployment that forgot it (or lost a
+   * `--var AUTH_MODE:jwt` on its next deploy) serves nobody instead of everybody.
+   */
   auth: AuthConfig;
   /** Largest Upload-Metadata header, in bytes. Default 4096. */
   maxMetadataBytes: number;
@@ -113,7 +117,7 @@ export const DEFAULT_CONFIG: GatewayConfig = {
   concatDeletesPartials: true,
   concatSyncAssemblyMs: 20_000,
   maxConcatPartials: 100,
-  auth: { mode: "open" },
+  auth: { mode: "open", loopbackOnly: true },
   maxMetadataBytes: 4096,
   maxMetadataKeys: 32,
   allowedMetadataKeys: undefined,
@@ -220,7 +224,8 @@ function parseOrigins(list: string[] | undefined): AllowedOrigins {
 }
 
 function parseAuth(vars: Variables): AuthConfig {
-  const mode = readString(vars, "AUTH_MODE") ?? "open";
+  const mode = readString(vars, "AUTH_MODE");
+  if (mode === undefined) return { mode: "open", loopbackOnly: true };
   if (mode === "open") return { mode: "open" };
   if (mode !== "jwt") throw new ConfigError("AUTH_MODE", `must be "open" or "jwt", got "${mode}"`);
   const secret = readString(vars, "JWT_SECRET");

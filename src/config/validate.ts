@@ -48,7 +48,12 @@ export function checkVariables(vars: Record<string, SourcedValue>, target: Check
       else if (problem) warnings.push(problem.message);
     }
   }
-  if (target === "deployed") warnings.push(...assumeDeployedSecrets(values));
+  if (target === "deployed") {
+    const authMode = deployedAuthModeProblem(vars.AUTH_MODE);
+    if (authMode?.stops) errors.push(authMode.message);
+    else if (authMode) warnings.push(authMode.message);
+    warnings.push(...assumeDeployedSecrets(values));
+  }
   errors.push(...parseErrors(values, Object.fromEntries(Object.entries(vars).map(([name, { source }]) => [name, source]))));
   return { errors, warnings };
 }
@@ -62,6 +67,31 @@ function secretProblem(name: string, source: VariableSource, target: CheckTarget
   }
   if (source === "--var" && target === "deployed") {
     return { message: `${name} is a secret: --var would deploy it as a plain-text variable; ${putIt} instead`, stops: true };
+  }
+  return undefined;
+}
+
+/**
+ * A deployed gateway without AUTH_MODE refuses every request (src/gateway.ts
+ * fails closed on hosts that are not loopback): said here, it stops the
+ * deploy instead. A value given only as --var lasts until the next deploy,
+ * which replaces the Worker's variables with [vars] and its own --var.
+ */
+function deployedAuthModeProblem(authMode: SourcedValue | undefined): { message: string; stops: boolean } | undefined {
+  if (authMode === undefined || authMode.value === undefined || authMode.value === null || authMode.value === "") {
+    return {
+      message:
+        'AUTH_MODE is not set: a deployed gateway refuses every request (500) until it is. In wrangler.toml [vars], set AUTH_MODE = "jwt" ' +
+        "(with `npx wrangler secret put JWT_SECRET`, or JWT_JWKS in [vars]) to require tokens, " +
+        'or AUTH_MODE = "open" to let anyone who can reach it create, read and delete uploads',
+      stops: true,
+    };
+  }
+  if (authMode.source === "--var") {
+    return {
+      message: `AUTH_MODE given as --var lasts only until the next deploy (wrangler keeps no --var): put AUTH_MODE = ${JSON.stringify(String(authMode.value))} in wrangler.toml [vars]`,
+      stops: false,
+    };
   }
   return undefined;
 }

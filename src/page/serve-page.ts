@@ -88,7 +88,8 @@ export function contentSecurityPolicy(config: GatewayConfig): string {
 
 export function isLoopback(request: Request): boolean {
   const host = new URL(request.url).hostname;
-  return host === "localhost" || host === "[::1]" || host.startsWith("127.");
+  // The URL parser writes every IPv4 form (127.1, 0x7f.0.0.1) as four decimals; a name like 127.example.com is not loopback.
+  return host === "localhost" || host === "[::1]" || /^127\.\d+\.\d+\.\d+$/.test(host);
 }
 
 function escapeAttribute(text: string): string {

@@ -84,6 +84,8 @@ describe("the README's deploy command", () => {
   it("builds the page from scratch and bundles the Worker, with no source map among the public files", async () => {
     expect(deployCommand()).toBe("npm run deploy");
     expect(existsSync(join(copy.dir, "public")), "a fresh copy has no built page").toBe(false);
+    // The one setting a deployment must make (the next test shows the refusal without it).
+    await setVars('AUTH_MODE = "open"');
     const startedAt = Date.now();
 
     const { ran, outdir, output } = await deploy([]);
@@ -97,6 +99,16 @@ describe("the README's deploy command", () => {
     // wrangler read exactly the files that are there now, so it deployed no others.
     expect(output).toContain(`Read ${assets.length} files from the assets directory`);
     expect(statSync(join(copy.dir, "public", "page.js")).mtimeMs).toBeGreaterThanOrEqual(startedAt - 1000);
+  }, 120_000);
+
+  it("stops when AUTH_MODE is not set, naming both choices", async () => {
+    const { ran, outdir, output } = await deploy([]);
+
+    expect(ran.code, describeRun(ran)).not.toBe(0);
+    expect(output).toMatch(/AUTH_MODE is not set: a deployed gateway refuses every request \(500\) until it is\. In wrangler\.toml \[vars\], set AUTH_MODE = "jwt"/);
+    expect(output).toMatch(/or AUTH_MODE = "open"/);
+    expect(output).toMatch(/Not deploying/);
+    expect(await filesUnder(outdir), "wrangler did not run").toEqual([]);
   }, 120_000);
 
   it("accepts the README's [vars] for a public deployment, reminds of the JWT secret, and replaces a stale page", async () => {

@@ -155,7 +155,7 @@ describe("checkVariables", () => {
 
   it("passes the defaults and a TOML number", () => {
     expect(checkVariables({}, "local")).toEqual({ errors: [], warnings: [] });
-    expect(checkVariables(from("wrangler.toml [vars]", { MAX_UPLOAD_SIZE: 10737418240 }), "deployed")).toEqual({ errors: [], warnings: [] });
+    expect(checkVariables(from("wrangler.toml [vars]", { AUTH_MODE: "open", MAX_UPLOAD_SIZE: 10737418240 }), "deployed")).toEqual({ errors: [], warnings: [] });
   });
 
   it("reports every bad variable at once, each with its fix", () => {
@@ -191,7 +191,7 @@ describe("checkVariables", () => {
     const local = checkVariables(inVars, "local");
     expect(local.errors).toEqual([]);
     expect(local.warnings).toEqual([expect.stringMatching(/move it to .dev.vars/)]);
-    const byVar = checkVariables(from("--var", { WEBHOOK_SECRET: "s3cret" }), "deployed");
+    const byVar = checkVariables({ ...from("wrangler.toml [vars]", { AUTH_MODE: "open" }), ...from("--var", { WEBHOOK_SECRET: "s3cret" }) }, "deployed");
     expect(byVar.errors).toEqual([expect.stringMatching(/WEBHOOK_SECRET is a secret: --var would deploy it as a plain-text variable/)]);
     expect(checkVariables(from(".dev.vars", { WEBHOOK_SECRET: "s3cret" }), "local")).toEqual({ errors: [], warnings: [] });
   });
