@@ -3,8 +3,10 @@
  * bench/results/throughput.svg, from the measurements bench/run.ts made.
  *
  * Pure functions of the results (no I/O, no Node or Workers APIs), so this
- * file type-checks under either configuration.
+ * file type-checks under either configuration. The download cases have a
+ * report of their own (bench/download-report.ts), placed in this one.
  */
+import type { DownloadResults } from "./download-report";
 
 export const MiB = 1024 * 1024;
 export const GiB = 1024 * MiB;
@@ -122,6 +124,8 @@ export interface BenchResults {
   concurrency: ConcurrencyResult[];
   isolateCheck: string;
   notes: string[];
+  /** The download cases (absent in results of earlier versions; `--downloads` adds them to a full run's). */
+  downloads?: DownloadResults;
 }
 
 /* ---------- numbers ---------- */
@@ -610,7 +614,8 @@ function niceStep(raw: number): number {
 
 /* ---------- the whole report ---------- */
 
-export function renderReport(results: BenchResults): { terminal: string; markdown: string; svg: string } {
+/** `downloads`: the download cases' report (bench/download-report.ts), rendered by the caller. */
+export function renderReport(results: BenchResults, downloads?: { terminal: string; markdown: string }): { terminal: string; markdown: string; svg: string } {
   const throughput = throughputSection(results);
   const memory = memorySection(results);
   const cost = costSection(results);
@@ -651,6 +656,7 @@ export function renderReport(results: BenchResults): { terminal: string; markdow
     "",
     "Where tus-edge's time goes",
     cost.time,
+    ...(downloads ? ["", downloads.terminal] : []),
   ].join("\n");
 
   const markdown = `# Benchmark: tus-edge vs the R2 limit vs @tus/server
@@ -774,7 +780,7 @@ request body through the Worker and the Durable Object, copying it into the part
 
 ${cost.time}
 
-${results.notes.length ? `## Notes\n\n${results.notes.map((n) => `- ${n}`).join("\n")}\n\n` : ""}## Machine
+${downloads ? `${downloads.markdown}\n` : ""}${results.notes.length ? `## Notes\n\n${results.notes.map((n) => `- ${n}`).join("\n")}\n\n` : ""}## Machine
 
 - cpus: ${escapeMd(results.machine.cpus)}
 - node: ${results.machine.node}

@@ -23,6 +23,9 @@
  *  2. Latency of creation (POST), HEAD and a 1 KiB PATCH: p50 and p99 over
  *     1,000 sequential requests each, on both servers.
  *  3. Concurrency: 200 uploads of 1 MiB started at once, on both servers.
+ *  4. Downloads of 2 GiB and 10 GiB finished uploads through the gateway's
+ *     GET, beside a plain `BUCKET.get` of the same object: time to first
+ *     byte, throughput, memory, R2 gets (bench/downloads.ts).
  *
  * Every upload is verified by sha256 outside the timed window (downloaded,
  * or for R2 objects hashed from what local R2 stored; see `verifyAll`), then
@@ -31,8 +34,11 @@
  * bench/results/latest.json. Ratios matter, not absolute
  * speeds: these machines are shared and noisy.
  *
- * Flags: --quick skips the 1 GiB files (for iteration; the report says so);
- * --render only renders the report again from bench/results/latest.json.
+ * Flags: --quick skips the 1 GiB files and the 10 GiB download (for
+ * iteration; the report says so); --downloads runs only the download cases
+ * and puts them into bench/results/latest.json beside the upload figures
+ * already there (which it leaves as they are); --render only renders the
+ * report again from bench/results/latest.json.
  * Environment: BENCH_RUNS (rounds at 256 MiB, default 3), BENCH_RUNS_LARGE
  * (rounds at 1 GiB, default 1), BENCH_LATENCY_REQUESTS (default 1000),
  * BENCH_CONCURRENT_UPLOADS (default 200).
@@ -61,6 +67,9 @@ const { startTusUpload } = (await import(new URL("../test/e2e/tus.ts", import.me
 const { IsolateMemory } = (await import(new URL("./isolate-memory.ts", import.meta.url).href)) as typeof import("./isolate-memory");
 type IsolateMemory = import("./isolate-memory").IsolateMemory;
 const { renderReport, sizeLabel, LIMIT, CHUNKED_LIMIT, SINK, FLOOR, MiB, GiB } = (await import(new URL("./report.ts", import.meta.url).href)) as ReportModule;
+const { renderDownloads } = (await import(new URL("./download-report.ts", import.meta.url).href)) as typeof import("./download-report");
+const { downloadPhase, PLAIN_GET_LIMITS_TEXT } = (await import(new URL("./downloads.ts", import.meta.url).href)) as typeof import("./downloads");
+type DownloadResults = import("./download-report").DownloadResults;
 type BenchResults = import("./report").BenchResults;
 type ClientMode = import("./report").ClientMode;
 type Measurement = import("./report").Measurement;
@@ -72,7 +81,9 @@ type ServerName = import("./report").ServerName;
 type CaseServer = import("./report").CaseServer;
 
 const QUICK = process.argv.includes("--quick");
+const DOWNLOADS_ONLY = process.argv.includes("--downloads");
 const SIZES = QUICK ? [256 * MiB] : [256 * MiB, GiB];
+const DOWNLOAD_SIZES = QUICK ? [2 * GiB] : [2 * GiB, 10 * GiB];
 const ROUNDS: Record<number, number> = {
   [256 * MiB]: positive("BENCH_RUNS", 3),
   [GiB]: positive("BENCH_RUNS_LARGE", 1),
@@ -395,6 +406,9 @@ interface Targets {
   isolate: IsolateMemory;
 }
 
+/** What the download cases need of the targets: wrangler dev alone. */
+type RuntimeTargets = Pick<Targets, "edge" | "runtime" | "isolate">;
+
 const endpointOf = (targets: Targets, server: ServerName | typeof SINK) =>
   server === "tus-edge" ? targets.edge.endpoint : server === SINK ? `${targets.edge.url}/null/` : targets.peerEndpoint;
 const processesOf = (targets: Targets, server: CaseServer) => (server === "@tus/server" ? targets.peerProcesses : targets.runtime);
@@ -405,7 +419,7 @@ const inRuntime = (server: CaseServer) => server !== "@tus/server";
 class RuntimeReloaded extends Error {}
 
 /** Whether wrangler dev's workerd processes are still the ones being watched. */
-function checkRuntime(targets: Targets, what: string): void {
+function checkRuntime(targets: RuntimeTargets, what: string): void {
   const now = wranglerRuntime(targets.edge.persistDir);
   if (now.pids.join() !== targets.runtime.pids.join()) {
     const said = targets.edge
@@ -425,7 +439,7 @@ function checkRuntime(targets: Targets, what: string): void {
  * behind, so the first-round memory figures of both file sizes start from
  * the same place.
  */
-async function restartRuntime(targets: Targets): Promise<void> {
+async function restartRuntime(targets: RuntimeTargets): Promise<void> {
   const started = performance.now();
   await targets.edge.restart();
   targets.runtime = wranglerRuntime(targets.edge.persistDir);
@@ -974,9 +988,12 @@ async function main(): Promise<void> {
     log(`concurrency (${CONCURRENT_UPLOADS} × ${sizeLabel(CONCURRENT_SIZE)}) …`);
     const concurrency = [await concurrencyPhase(targets, "tus-edge"), await concurrencyPhase(targets, "@tus/server")];
 
+    log(`downloads (${DOWNLOAD_SIZES.map(sizeLabel).join(", ")}) …`);
+    const downloads = await downloadsPhase(targets, work);
+
     const alarms = (await countsOf(edge.url)).alarms;
     if (alarms) notes.push(`${alarms} Durable Object alarm invocations happened after the last restart of wrangler dev (each is a billed request).`);
-    if (QUICK) notes.push("--quick: the 1 GiB uploads were skipped, so the memory target could not be judged.");
+    if (QUICK) notes.push("--quick: the 1 GiB uploads and the 10 GiB download were skipped, so the memory target could not be judged.");
     for (const reload of reloads) notes.push(`Repeated: ${reload}.`);
     notes.push(
       `Verification of the timed uploads: ${verifiedOnDisk} R2 objects were hashed from local R2's own files (its SQLite index and blobs, in part order: the bytes a GET assembles), ${verifiedInWorker} by the bench Worker through the R2 API (the sink's uploads${VERIFY_THROUGH_WORKER ? ", and all of them: BENCH_VERIFY=worker" : ""}); the warm-up, latency and concurrency uploads were downloaded through the gateway's GET. Reading a large object back through workerd costs as much CPU as writing it, which made verification half of the run.`,
@@ -1008,6 +1025,7 @@ async function main(): Promise<void> {
       concurrency,
       isolateCheck,
       notes,
+      downloads,
     };
     await writeResults(results);
   } finally {
@@ -1017,9 +1035,104 @@ async function main(): Promise<void> {
 
 const RESULTS = join(ROOT, "bench", "results");
 
+/**
+ * The download cases alone (`--downloads`), added to the results of the last
+ * full run: its upload figures are kept as they are, and the report rendered again.
+ */
+async function downloadsOnly(): Promise<void> {
+  const latest = join(RESULTS, "latest.json");
+  if (!existsSync(latest)) throw new Error(`${latest} is missing: run the whole bench once (npm run bench); --downloads adds its download cases to those results`);
+  const results = JSON.parse(readFileSync(latest, "utf8")) as BenchResults;
+  const work = await mkdtemp(join(tmpdir(), "tus-edge-bench-"));
+  let edge: Awaited<ReturnType<typeof startServer>> | undefined;
+  let targets: RuntimeTargets | undefined;
+  const stopAll = async () => {
+    targets?.isolate.close();
+    await edge?.stop();
+    await rm(work, { recursive: true, force: true });
+  };
+  process.once("SIGINT", () => void stopAll().finally(() => process.exit(130)));
+  try {
+    log("starting wrangler dev (bench/wrangler.bench.toml) …");
+    edge = await startServer({ config: "bench/wrangler.bench.toml", sources: ["src", "bench/worker.ts", "bench/wrangler.bench.toml"] });
+    const runtime = wranglerRuntime(edge.persistDir);
+    targets = { edge, runtime, isolate: await IsolateMemory.connect(runtime.pids, BENCH_WORKER) };
+    log(`downloads (${DOWNLOAD_SIZES.map(sizeLabel).join(", ")}) …`);
+    results.downloads = await downloadsPhase(targets, work);
+    await writeResults(results);
+  } finally {
+    await stopAll();
+  }
+}
+
+/** The download cases (bench/downloads.ts) on the bench's wrangler dev. */
+async function downloadsPhase(targets: RuntimeTargets, work: string): Promise<DownloadResults> {
+  const startedAt = new Date().toISOString();
+  const loadStart = loadavg();
+  const edgeUrl = targets.edge.url;
+  const readRanges = async (start: number, end: number) =>
+    JSON.parse(expectStatus(await send(`${edgeUrl}/__bench/read-ranges?start=${start}&end=${end}`, "GET", {}), 200, "GET /__bench/read-ranges").body.toString("utf8")) as Array<{
+      offset: number;
+      length: number;
+    }>;
+  const { cases, cancelled } = await downloadPhase(
+    {
+      url: edgeUrl,
+      workDir: work,
+      restart: () => restartRuntime(targets),
+      watch: async (work) => {
+        for (let attempt = 1; ; attempt++) {
+          try {
+            const watch = await watched(targets.runtime, work, targets.isolate);
+            checkRuntime(targets, "a download");
+            return watch;
+          } catch (error) {
+            if (!(error instanceof RuntimeReloaded) || attempt >= 3) throw error;
+            reloads.push(`a download, attempt ${attempt}: ${error.message}`);
+            log(`  !! ${error.message}; repeating the download on a fresh runtime`);
+            await restartRuntime(targets);
+          }
+        }
+      },
+      rss: () => targets.runtime.rss(),
+      gets: async (key) => (await countsOf(edgeUrl, key)).r2[key]?.get?.n ?? 0,
+      readRanges,
+      writeFile: writeSeededFile,
+      upload: (path) =>
+        startTusUpload(createReadStream(path), {
+          endpoint: targets.edge.endpoint,
+          chunkSize: 50 * MiB,
+          // Untimed: a PATCH cut by a reload of wrangler dev is simply resumed.
+          retryDelays: [0, 1000, 3000, 5000],
+          metadata: { filename: "download.bin", filetype: "application/octet-stream" },
+        }).done,
+      terminate,
+      log,
+    },
+    DOWNLOAD_SIZES,
+  );
+  const lengths = (await readRanges(0, 10 * GiB - 1)).map((range) => range.length / MiB);
+  const distinct = lengths.filter((length, i) => length !== lengths[i - 1]);
+  const getsFor = async (size: number) => `${(await readRanges(0, size - 1)).length} for ${sizeLabel(size)}`;
+  return {
+    startedAt,
+    finishedAt: new Date().toISOString(),
+    commit: gitDescription(),
+    load: { start: loadStart, end: loadavg() },
+    rangePlan: `${distinct.slice(0, -1).join(", ")}, then ${distinct.at(-1)} MiB from the first byte asked for: ${await getsFor(2 * GiB)}, ${await getsFor(10 * GiB)} gets`,
+    plainGetLimits: PLAIN_GET_LIMITS_TEXT,
+    cases,
+    cancelled,
+    notes: [
+      "R2 bills every get as a Class B operation; the plain get is one, the gateway's are counted above. The runtime's resident memory includes local R2's simulator, which holds what a get asks for until it has sent it.",
+      ...reloads.filter((reload) => reload.startsWith("a download")).map((reload) => `Repeated: ${reload}.`),
+    ],
+  };
+}
+
 /** Prints the tables and writes latest.md, throughput.svg and the raw measurements, latest.json. */
 async function writeResults(results: BenchResults): Promise<void> {
-  const report = renderReport(results);
+  const report = renderReport(results, results.downloads && renderDownloads(results.downloads));
   log(`\n${report.terminal}\n`);
   await mkdir(RESULTS, { recursive: true });
   await writeFile(join(RESULTS, "latest.md"), report.markdown);
@@ -1057,4 +1170,5 @@ function sleep(ms: number): Promise<void> {
 
 // `--render`: only render the report again from bench/results/latest.json (after a change to bench/report.ts).
 if (process.argv.includes("--render")) await writeResults(JSON.parse(readFileSync(join(RESULTS, "latest.json"), "utf8")) as BenchResults);
+else if (DOWNLOADS_ONLY) await downloadsOnly();
 else await main();

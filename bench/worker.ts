@@ -16,6 +16,8 @@
  *                             computed in the Worker: verification without sending the
  *                             bytes back through wrangler's proxy
  *   GET    /__bench/ping       204 at once: the runtime's floor for request latency
+ *   GET    /__bench/read-ranges?start=…&end=…  the ranges the gateway reads those bytes
+ *                             of an object in (JSON), for the download cases' expectations
  *   PUT    /__bench/floor/<label>  the body passed to a Durable Object (FloorObject) that
  *                             reads it to its end and answers its length: the runtime's
  *                             floor for moving bytes, with no tus code (memory reference)
@@ -58,6 +60,7 @@
  * not share an isolate; this Worker is never deployed.)
  */
 import { createTusGateway, type GatewayEnv } from "../src/index";
+import { planReadRanges } from "../src/upload/object-reader";
 
 /* ---------- counts ---------- */
 
@@ -459,6 +462,10 @@ export default {
   async fetch(request: Request, env: BenchEnv): Promise<Response> {
     const { pathname } = new URL(request.url);
     if (pathname === "/__bench/ping") return new Response(null, { status: 204 });
+    if (pathname === "/__bench/read-ranges") {
+      const query = new URL(request.url).searchParams;
+      return Response.json(planReadRanges(Number(query.get("start")), Number(query.get("end"))));
+    }
     if (pathname.startsWith("/__bench/floor/")) return floor(request, env);
     if (pathname.startsWith(SHA256_PREFIX)) return sha256Of(env.BUCKET, decodeURIComponent(pathname.slice(SHA256_PREFIX.length)));
     if (pathname === OPS_PATH || pathname.startsWith(`${OPS_PATH}/`)) return ops(request, pathname.slice(OPS_PATH.length + 1));
