@@ -1,7 +1,8 @@
 /**
  * The browser tests' tools: a real gateway (`wrangler dev`, test/e2e/server.ts)
- * that also serves the built upload page, a real Chromium (Debian's, driven by
- * playwright-core), and the page's controls and lists by what a person sees.
+ * that also serves the built upload page, a real Chromium (Debian's, or the one
+ * from npm: ./chromium.ts) driven by playwright-core, and the page's controls
+ * and lists by what a person sees.
  */
 import { createHmac } from "node:crypto";
 import { readFileSync } from "node:fs";
@@ -11,9 +12,7 @@ import { join } from "node:path";
 import { chromium, type Browser, type BrowserContext, type Locator, type Page } from "playwright-core";
 import { expect } from "vitest";
 import { ROOT, startServer, writeSeededFile, type TestServer } from "../e2e/server";
-
-/** Debian's `chromium` package (.ci/run installs it); playwright's own browser downloads need the internet. */
-export const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
+import { chooseChromium } from "./chromium";
 
 /** Screenshots land here (gitignored), for people to look at after a run. */
 export const ARTIFACTS = join(ROOT, "test", "browser", "artifacts");
@@ -32,21 +31,27 @@ export function startPageServer(vars: Record<string, string> = {}): Promise<Test
  * a fresh user-data directory each time). Nothing in it reaches outside this
  * machine: background networking, updates and sync are off.
  */
-export function launchBrowser(): Promise<Browser> {
-  return chromium.launch({
-    executablePath: CHROMIUM,
-    args: [
-      "--headless",
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-quic",
-      "--no-first-run",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-    ],
-    timeout: 30_000,
-  });
+export async function launchBrowser(): Promise<Browser> {
+  const chosen = await chooseChromium();
+  const ours = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+  ];
+  try {
+    return await chromium.launch({
+      executablePath: chosen.executablePath,
+      args: [...chosen.args.filter((flag) => !ours.includes(flag)), ...ours],
+      timeout: 30_000,
+    });
+  } catch (error) {
+    throw new Error(`could not start ${chosen.executablePath} (${chosen.source}): ${(error as Error).message}`, { cause: error });
+  }
 }
 
 /** Files of seeded random bytes in a temporary directory; `remove()` deletes them all. */
