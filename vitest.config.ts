@@ -24,11 +24,32 @@ const testKeys = JSON.parse(readFileSync(new URL("./test/fixtures/jwt-test-keys.
  *    failing R2 against real local servers (test/faults);
  *  - faults-load: 200 and 20 concurrent uploads and a 10,000-request fuzz run;
  *    not part of `npm test` (`npm run test:faults` runs both fault projects).
+ *
+ * How they share the machine: every project is in one group, and vitest runs
+ * up to WORKERS test files at a time across all of them. Most files spend
+ * their time waiting on another process (workerd, wrangler dev, Chromium) or
+ * on the clock (expiry, retry delays), so three at a time keep a 2-core
+ * machine busy where one at a time left it mostly idle. Each end-to-end file
+ * starts its own servers on free ports, so files do not see each other's
+ * uploads. VITEST_MAX_WORKERS overrides the number (1 runs them one by one).
  */
+const WORKERS = 3;
+
+/**
+ * The Node-side projects reuse their worker processes from file to file
+ * (`isolate: false`): their helpers keep no state between files, and loading
+ * vitest, tus-js-client and playwright once per worker instead of once per
+ * file saves a second or two each time.
+ */
+const nodeSide = { isolate: false } as const;
+
 export default defineConfig({
   test: {
+    maxWorkers: WORKERS,
+    // After vitest's summary, the reason of every test that skipped itself (e.g. tuspy not installed).
+    reporters: ["default", "./test/reporters/skip-notes.ts"],
     projects: [
-      { test: { name: "unit", include: ["test/unit/**/*.test.ts"] } },
+      { test: { name: "unit", include: ["test/unit/**/*.test.ts"], ...nodeSide } },
       {
         // AUTH_MODE stated: the tests' host (http://tus.test) is not loopback, where an unset one is refused.
         plugins: [cloudflareTest({ wrangler: { configPath: "./wrangler.toml" }, miniflare: { bindings: { AUTH_MODE: "open" } } })],
@@ -82,7 +103,7 @@ export default defineConfig({
           include: ["test/e2e/**/*.test.ts"],
           testTimeout: 120_000,
           hookTimeout: 60_000,
-          fileParallelism: false,
+          ...nodeSide,
         },
       },
       {
@@ -91,9 +112,7 @@ export default defineConfig({
           include: ["test/browser/**/*.test.ts"],
           testTimeout: 120_000,
           hookTimeout: 90_000,
-          fileParallelism: false,
-          // After the other projects: a browser and a gateway each want a core of this 2-core machine.
-          sequence: { groupOrder: 1 },
+          ...nodeSide,
         },
       },
       {
@@ -102,15 +121,13 @@ export default defineConfig({
           include: ["test/readme/**/*.test.ts"],
           testTimeout: 120_000,
           hookTimeout: 90_000,
-          fileParallelism: false,
-          // After the browser tests: it also runs a gateway and a Chromium.
-          sequence: { groupOrder: 2 },
+          ...nodeSide,
         },
       },
       {
         test: {
           name: "faults",
-          // The fault scenarios that fit CI's time: part of `npm test`, after every other project.
+          // The fault scenarios that fit CI's time: part of `npm test`.
           include: [
             "test/faults/stalls.test.ts",
             "test/faults/races.test.ts",
@@ -121,19 +138,19 @@ export default defineConfig({
           ],
           testTimeout: 300_000,
           hookTimeout: 90_000,
-          fileParallelism: false,
-          sequence: { groupOrder: 3 },
+          ...nodeSide,
         },
       },
       {
         test: {
           name: "faults-load",
-          // Minutes of load and a 10,000-request fuzz run: only when asked for (`npm run test:faults`).
+          // Minutes of load and a 10,000-request fuzz run: only when asked for (`npm run test:faults`),
+          // after the other fault scenarios, each file alone.
           include: ["test/faults/load.test.ts", "test/faults/fuzz.test.ts"],
           testTimeout: 900_000,
           hookTimeout: 90_000,
           fileParallelism: false,
-          sequence: { groupOrder: 4 },
+          sequence: { groupOrder: 1 },
         },
       },
     ],

@@ -54,6 +54,8 @@ export interface TestServer {
 }
 
 const OUTPUT_LIMIT = 64 * 1024;
+/** Starts on a port someone else took first before giving up (see startServer). */
+const PORT_ATTEMPTS = 3;
 
 /**
  * `wrangler dev` rebuilds and reloads the Worker whenever a source file
@@ -85,9 +87,9 @@ export async function startServer(options: ServerOptions = {}): Promise<TestServ
   const snapshot = await snapshotSources(options.sources ?? ["src", "public", config]);
   const ownsPersistDir = options.persistDir === undefined;
   const persistDir = options.persistDir ?? (await mkdtemp(join(tmpdir(), "tus-edge-e2e-")));
-  const port = await freePort();
-  const url = `http://127.0.0.1:${port}`;
-  const endpoint = `${url}/files/`;
+  let port = await freePort();
+  let url = `http://127.0.0.1:${port}`;
+  let endpoint = `${url}/files/`;
   const readyTimeoutMs = options.readyTimeoutMs ?? 60_000;
   let output = "";
   let child: ChildProcess | undefined;
@@ -133,13 +135,24 @@ export async function startServer(options: ServerOptions = {}): Promise<TestServ
     await killGroup(running, signal);
   };
 
-  try {
-    await launch();
-  } catch (error) {
-    await stop("SIGKILL");
-    await rm(snapshot, { recursive: true, force: true });
-    if (ownsPersistDir) await rm(persistDir, { recursive: true, force: true });
-    throw error;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await launch();
+      break;
+    } catch (error) {
+      await stop("SIGKILL");
+      // freePort() lets go of the port before wrangler binds it, and with test files running side
+      // by side another server may take it in between: try again on another port.
+      if (attempt < PORT_ATTEMPTS && /Address already in use/.test(String(error))) {
+        port = await freePort();
+        url = `http://127.0.0.1:${port}`;
+        endpoint = `${url}/files/`;
+        continue;
+      }
+      await rm(snapshot, { recursive: true, force: true });
+      if (ownsPersistDir) await rm(persistDir, { recursive: true, force: true });
+      throw error;
+    }
   }
 
   return {

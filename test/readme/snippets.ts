@@ -97,35 +97,47 @@ export interface Ran {
   stderr: string;
 }
 
+/** A command started by `start()`: its output so far, and its end. */
+export interface Running {
+  readonly stdout: string;
+  readonly stderr: string;
+  /** SIGKILLs its whole process group: a crash, with no chance to clean up. */
+  kill(): void;
+  /** Resolves when it exits; rejects with what it printed if it outlives `timeoutMs` (it is killed then). */
+  readonly done: Promise<Ran>;
+}
+
 /**
- * Runs `command` in `cwd` and collects its output. After `timeoutMs` the
- * process (its whole group: bash starts curl, npx starts esbuild) is killed and
- * the promise rejects with what it printed so far.
+ * Starts `command` in `cwd` in a process group of its own (bash starts curl,
+ * npx starts esbuild) and collects its output.
  */
-export function run(command: string, args: string[], options: { cwd: string; timeoutMs: number; env?: Record<string, string> }): Promise<Ran> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, {
-      cwd: options.cwd,
-      detached: true,
-      stdio: ["ignore", "pipe", "pipe"],
-      env: {
-        ...process.env,
-        // The repository's Node 24 and tools first, as under `npm test`.
-        PATH: `${join(ROOT, "node_modules", ".bin")}${delimiter}${process.env.PATH ?? ""}`,
-        NO_COLOR: "1",
-        ...options.env,
-      },
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString("utf8")));
-    child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString("utf8")));
+export function start(command: string, args: string[], options: { cwd: string; timeoutMs: number; env?: Record<string, string> }): Running {
+  const child = spawn(command, args, {
+    cwd: options.cwd,
+    detached: true,
+    stdio: ["ignore", "pipe", "pipe"],
+    env: {
+      ...process.env,
+      // The repository's Node 24 and tools first, as under `npm test`.
+      PATH: `${join(ROOT, "node_modules", ".bin")}${delimiter}${process.env.PATH ?? ""}`,
+      NO_COLOR: "1",
+      ...options.env,
+    },
+  });
+  let stdout = "";
+  let stderr = "";
+  child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString("utf8")));
+  child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString("utf8")));
+  const kill = () => {
+    try {
+      process.kill(-child.pid!, "SIGKILL");
+    } catch {
+      // already gone
+    }
+  };
+  const done = new Promise<Ran>((resolve, reject) => {
     const timer = setTimeout(() => {
-      try {
-        process.kill(-child.pid!, "SIGKILL");
-      } catch {
-        // already gone
-      }
+      kill();
       reject(new Error(`${command} ${args.join(" ")} did not finish within ${options.timeoutMs} ms\n--- stdout ---\n${stdout}\n--- stderr ---\n${stderr}`));
     }, options.timeoutMs);
     child.on("error", (error) => {
@@ -137,6 +149,21 @@ export function run(command: string, args: string[], options: { cwd: string; tim
       resolve({ code, signal, stdout, stderr });
     });
   });
+  return {
+    get stdout() {
+      return stdout;
+    },
+    get stderr() {
+      return stderr;
+    },
+    kill,
+    done,
+  };
+}
+
+/** Runs `command` to its end (see `start`) and returns what it printed. */
+export function run(command: string, args: string[], options: { cwd: string; timeoutMs: number; env?: Record<string, string> }): Promise<Ran> {
+  return start(command, args, options).done;
 }
 
 /** A run's output for assertion messages. */
