@@ -1086,8 +1086,20 @@ async function downloadsPhase(targets: RuntimeTargets, work: string): Promise<Do
             const watch = await watched(targets.runtime, work, targets.isolate);
             checkRuntime(targets, "a download");
             return watch;
-          } catch (error) {
-            if (!(error instanceof RuntimeReloaded) || attempt >= 3) throw error;
+          } catch (failure) {
+            // A download cut off because wrangler dev replaced its runtime is void, not a failure of tus-edge.
+            let error = failure;
+            if (!(error instanceof RuntimeReloaded)) {
+              try {
+                checkRuntime(targets, `a download, which failed: ${String(failure).slice(0, 200)}`);
+              } catch (reloaded) {
+                error = reloaded;
+              }
+            }
+            if (!(error instanceof RuntimeReloaded) || attempt >= 3) {
+              log(`  a download failed; wrangler dev's last output:\n${targets.edge.output().slice(-3000)}`);
+              throw error;
+            }
             reloads.push(`a download, attempt ${attempt}: ${error.message}`);
             log(`  !! ${error.message}; repeating the download on a fresh runtime`);
             await restartRuntime(targets);
