@@ -1,6 +1,7 @@
 import { cloudflareTest } from "@cloudflare/vitest-plugin";
 import { readFileSync } from "node:fs";
 import { defineConfig } from "vitest/config";
+import { BaseSequencer, type TestSpecification } from "vitest/node";
 
 /** Test-only JWT keys (test/fixtures): the access-control project runs the gateway with AUTH_MODE=jwt. */
 const testKeys = JSON.parse(readFileSync(new URL("./test/fixtures/jwt-test-keys.json", import.meta.url), "utf8")) as {
@@ -43,9 +44,38 @@ const WORKERS = 3;
  */
 const nodeSide = { isolate: false } as const;
 
+/**
+ * Which files start first. Vitest's own order takes projects by name
+ * (browser, e2e, faults …), so the longest file of all (faults' cuts) started
+ * last and ran alone at the end. Here: the longest first across projects, by
+ * each file's duration in the previous run (vitest keeps them in
+ * node_modules/.vite); files it has not timed yet first, by project in
+ * COLD_ORDER, the projects with long scenarios ahead.
+ */
+const COLD_ORDER = ["faults", "e2e", "runtime-small-buffers", "runtime", "browser", "readme", "runtime-library", "runtime-auth", "unit"];
+
+class LongestFirst extends BaseSequencer {
+  override async sort(files: TestSpecification[]): Promise<TestSpecification[]> {
+    const duration = (spec: TestSpecification) => this.ctx.cache.getTestSpecificationResult(spec)?.duration;
+    const rank = (spec: TestSpecification) => {
+      const at = COLD_ORDER.indexOf(spec.project.name);
+      return at < 0 ? COLD_ORDER.length : at;
+    };
+    return [...files].sort((a, b) => {
+      const byGroup = a.project.config.sequence.groupOrder - b.project.config.sequence.groupOrder;
+      if (byGroup !== 0) return byGroup;
+      const [durationA, durationB] = [duration(a), duration(b)];
+      if (durationA !== undefined && durationB !== undefined) return durationB - durationA;
+      if (durationA !== undefined || durationB !== undefined) return durationA === undefined ? -1 : 1;
+      return rank(a) - rank(b);
+    });
+  }
+}
+
 export default defineConfig({
   test: {
     maxWorkers: WORKERS,
+    sequence: { sequencer: LongestFirst },
     // After vitest's summary, the reason of every test that skipped itself (e.g. tuspy not installed).
     reporters: ["default", "./test/reporters/skip-notes.ts"],
     projects: [
