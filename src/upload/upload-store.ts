@@ -3,6 +3,8 @@ import type { Concatenation, NewUpload, UploadEnd, UploadMetadata, UploadRecord 
 
 /**
  * The Durable Object's SQLite storage: the whole durable state of one upload.
+ * The tables are created with the upload: an object that holds none has no
+ * upload, and reading it writes nothing.
  *
  *   upload  one row: identity, length, offset, metadata, R2 multipart id,
  *           expiry, concatenation, size limit; after termination or expiry
@@ -54,12 +56,29 @@ export interface StoredEvent {
 }
 
 export class UploadStore {
+  /**
+   * Whether the schema exists. It is created with the upload, not with the
+   * object: any well-formed id reaches an object, and one that holds no
+   * upload must answer "no such upload" without writing anything.
+   */
+  private hasTables: boolean;
+
   /** @param recordEvents whether any event sink is configured; without one, no events are kept. */
   constructor(
     private readonly storage: DurableObjectStorage,
     private readonly recordEvents: boolean,
   ) {
-    storage.sql.exec(`
+    this.hasTables = this.tablesExist();
+    if (this.hasTables) this.migrate();
+  }
+
+  private tablesExist(): boolean {
+    return this.storage.sql.exec("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'upload'").toArray().length > 0;
+  }
+
+  /** The tables of an upload; only when one is created. */
+  private createTables(): void {
+    this.storage.sql.exec(`
       CREATE TABLE IF NOT EXISTS upload (
         id TEXT PRIMARY KEY,
         object_key TEXT NOT NULL,
@@ -82,36 +101,51 @@ export class UploadStore {
       CREATE TABLE IF NOT EXISTS tail (seq INTEGER PRIMARY KEY, bytes BLOB NOT NULL, pending INTEGER NOT NULL DEFAULT 0);
       CREATE TABLE IF NOT EXISTS event (id TEXT PRIMARY KEY, body TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, due_at INTEGER NOT NULL);
     `);
+  }
+
+  /** Brings the tables of an upload stored by an earlier version up to date. */
+  private migrate(): void {
+    const columns = this.storage.sql.exec<{ name: string }>("SELECT name FROM pragma_table_info('upload')").toArray();
     // Uploads stored before the size limit was recorded: the column is added, empty.
-    const columns = storage.sql.exec<{ name: string }>("SELECT name FROM pragma_table_info('upload')").toArray();
-    if (!columns.some((column) => column.name === "size_limit")) storage.sql.exec("ALTER TABLE upload ADD COLUMN size_limit INTEGER");
+    if (!columns.some((column) => column.name === "size_limit")) this.storage.sql.exec("ALTER TABLE upload ADD COLUMN size_limit INTEGER");
   }
 
   load(): UploadRecord | undefined {
+    if (!this.hasTables) return undefined;
     const row = this.storage.sql.exec<UploadRow>("SELECT * FROM upload LIMIT 1").toArray()[0];
     return row && toRecord(row);
   }
 
   create(upload: NewUpload): UploadRecord {
-    return this.storage.transactionSync(() => {
-      this.storage.sql.exec(
-      `INSERT INTO upload (id, object_key, length, part_size, offset, metadata, content_type, content_disposition, created_at, concat, owner, size_limit)
-       VALUES (?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?, ?)`,
-      upload.id,
-      upload.objectKey,
-      upload.length ?? null,
-      upload.partSize,
-      JSON.stringify([...upload.metadata]),
-      upload.contentType,
-      upload.contentDisposition,
-      upload.createdAt,
-      upload.concat ? JSON.stringify(upload.concat) : null,
-      upload.owner ?? null,
-      upload.sizeLimit ?? null,
-      );
-      this.recordEvent("created");
-      return this.load()!;
-    });
+    try {
+      return this.storage.transactionSync(() => {
+        if (!this.hasTables) {
+          this.createTables();
+          this.hasTables = true;
+        }
+        this.storage.sql.exec(
+          `INSERT INTO upload (id, object_key, length, part_size, offset, metadata, content_type, content_disposition, created_at, concat, owner, size_limit)
+           VALUES (?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?, ?)`,
+          upload.id,
+          upload.objectKey,
+          upload.length ?? null,
+          upload.partSize,
+          JSON.stringify([...upload.metadata]),
+          upload.contentType,
+          upload.contentDisposition,
+          upload.createdAt,
+          upload.concat ? JSON.stringify(upload.concat) : null,
+          upload.owner ?? null,
+          upload.sizeLimit ?? null,
+        );
+        this.recordEvent("created");
+        return this.load()!;
+      });
+    } catch (error) {
+      // Rolled back, tables and all, if they were new.
+      this.hasTables = this.tablesExist();
+      throw error;
+    }
   }
 
   setLength(length: number): void {
@@ -253,6 +287,7 @@ export class UploadStore {
 
   /** Undelivered events due by `now`, oldest first. */
   dueEvents(now: number): StoredEvent[] {
+    if (!this.hasTables) return [];
     return this.storage.sql
       .exec<{ body: string; attempts: number }>("SELECT body, attempts FROM event WHERE due_at <= ? ORDER BY due_at, rowid", now)
       .toArray()
@@ -260,6 +295,7 @@ export class UploadStore {
   }
 
   nextEventDue(): number | undefined {
+    if (!this.hasTables) return undefined;
     return this.storage.sql.exec<{ due: number | null }>("SELECT MIN(due_at) AS due FROM event").one().due ?? undefined;
   }
 
