@@ -12,6 +12,10 @@
 export const ERRORS = {
   "unsupported-version": { status: 412, message: "Tus-Resumable must be 1.0.0" },
   "invalid-header": { status: 400, message: "a request header is malformed" },
+  "unsupported-interop-version": {
+    status: 400,
+    message: "this server does not speak the Upload-Draft-Interop-Version of this request",
+  },
   "invalid-metadata": { status: 400, message: "Upload-Metadata is malformed" },
   "metadata-too-large": { status: 413, message: "Upload-Metadata is larger than this server accepts" },
   "object-exists": { status: 409, message: "an object already exists at this upload's key and this server does not overwrite" },
@@ -46,6 +50,8 @@ export const ERRORS = {
     status: 413,
     message: "the request body would go past the upload's Upload-Length; nothing of it was stored",
   },
+  // IETF dialect: an append to an upload that is already complete; nothing of it is stored.
+  "upload-completed": { status: 400, message: "this upload is complete and takes no more bytes" },
   "upload-not-finished": { status: 409, message: "the upload is not finished; it can be downloaded once all bytes have arrived" },
   "range-not-satisfiable": { status: 416, message: "the Range header does not overlap the object" },
   "method-not-allowed": { status: 405, message: "this method is not allowed on this URL" },

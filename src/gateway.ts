@@ -7,15 +7,10 @@ import type { UploadEvent } from "./hooks/events";
 import type { CreateCallback } from "./hooks/pre-create";
 import { isLoopback, uploadPageResponse } from "./page/serve-page";
 import { isPreflight, withCors } from "./protocol/http/cors";
-import type { TusContext } from "./protocol/tus/context";
+import { chooseDialect, type Dialect, type Route } from "./protocol/dialect";
 import { applyMethodOverride } from "./protocol/tus/method-override";
-import { handleDelete } from "./protocol/tus/methods/delete";
-import { handleGet } from "./protocol/tus/methods/get";
-import { handleHead } from "./protocol/tus/methods/head";
-import { handleOptions } from "./protocol/tus/methods/options";
-import { handlePatch } from "./protocol/tus/methods/patch";
-import { handlePost } from "./protocol/tus/methods/post";
-import { errorResponse, tusHeaders } from "./protocol/tus/respond";
+import { tusDialect } from "./protocol/tus/dialect";
+import { tusHeaders } from "./protocol/tus/respond";
 import { UploadObject, type UploadObjectEnv } from "./upload/upload-object";
 import { Uploads } from "./upload/uploads";
 
@@ -151,15 +146,14 @@ const AUTH_MODE_UNSET =
   'or set AUTH_MODE = "open" to let anyone who can reach it create, read and delete uploads. Then deploy again.';
 
 type RequestHandler = (request: Request, env: GatewayEnv) => Promise<Response>;
-type Handler = (context: TusContext) => Response | Promise<Response>;
 
 /**
  * The Worker's request handling: method override, authentication (every
  * method but OPTIONS, before any Durable Object is asked), routing of the
  * collection (`<basePath>`) and upload URLs (`<basePath><id>`) to one handler
- * per method, every error to one error response, and CORS on the way out.
- * Everything tus-specific lives under protocol/tus; a second dialect would be
- * chosen here, per request, and share the upload layer.
+ * per method of the request's dialect (tus 1.0, or the IETF draft when the
+ * request says `Upload-Draft-Interop-Version`: protocol/dialect.ts), every
+ * error to that dialect's error response, and CORS on the way out.
  */
 function createRequestHandler(
   config: GatewayConfig,
@@ -167,7 +161,9 @@ function createRequestHandler(
   wrapBucket: (bucket: R2Bucket) => R2Bucket,
 ): RequestHandler {
   const authenticator = new Authenticator(config.auth);
-  const route = (handler: Handler) => (request: IRequest, env: GatewayEnv, principal: Principal) => {
+  const route = (name: Route) => (request: IRequest, env: GatewayEnv, principal: Principal, dialect: Dialect) => {
+    const handler = dialect.handlers[name];
+    if (!handler) throw new TusError("method-not-allowed");
     authorizeUpload(principal, request.params.id);
     return handler({
       request: request as unknown as Request,
@@ -181,15 +177,16 @@ function createRequestHandler(
   const refuse = (code: "method-not-allowed" | "upload-not-found") => () => {
     throw new TusError(code);
   };
-  const router = Router<IRequest, [GatewayEnv, Principal]>({ base: config.basePath.replace(/\/$/, "") })
-    .options("/", route(handleOptions))
-    .post("/", route(handlePost))
+  const router = Router<IRequest, [GatewayEnv, Principal, Dialect]>({ base: config.basePath.replace(/\/$/, "") })
+    .options("/", route("collectionOptions"))
+    .post("/", route("create"))
+    .put("/", route("createByPut"))
     .all("/", refuse("method-not-allowed"))
-    .options("/:id", route(handleOptions))
-    .head("/:id", route(handleHead))
-    .patch("/:id", route(handlePatch))
-    .get("/:id", route(handleGet))
-    .delete("/:id", route(handleDelete))
+    .options("/:id", route("options"))
+    .head("/:id", route("head"))
+    .patch("/:id", route("append"))
+    .get("/:id", route("get"))
+    .delete("/:id", route("delete"))
     .all("/:id", refuse("method-not-allowed"))
     .all("*", refuse("upload-not-found"));
 
@@ -205,15 +202,18 @@ function createRequestHandler(
     if (page) return page;
     let response: Response;
     let request = original;
+    let dialect: Dialect = tusDialect;
     try {
       request = applyMethodOverride(original);
+      dialect = chooseDialect(request, config.rufhInteropVersions);
       const principal = request.method === "OPTIONS" ? ANONYMOUS : await authenticator.authenticate(request);
       authorize(principal, request.method);
       // Paths outside the base path match no route at all: undefined.
       response =
-        (await router.fetch(request as unknown as IRequest, env, principal)) ?? errorResponse(new TusError("upload-not-found"), request);
+        (await router.fetch(request as unknown as IRequest, env, principal, dialect)) ??
+        dialect.errorResponse(new TusError("upload-not-found"), request);
     } catch (error) {
-      response = errorResponse(error, request);
+      response = dialect.errorResponse(error, request);
     }
     return withCors(response, original, config.corsAllowedOrigins);
   };

@@ -1,6 +1,7 @@
 import type { AuthConfig } from "../auth/authenticate";
 import { parseUploadPageEmbedOrigins, parseUploadPageEndpoints } from "../page/page-config";
 import type { AllowedOrigins } from "../protocol/http/cors";
+import { SUPPORTED_INTEROP_VERSIONS } from "../protocol/rufh/versions";
 import { keyTemplateProblem } from "../upload/object-key";
 import { isValidPartSize, MiB, R2_LIMITS } from "../upload/part-plan";
 import { ConfigError, readBoolean, readInteger, readList, readSeconds, readString, readUrl, type Variables } from "./parse";
@@ -63,6 +64,18 @@ export interface GatewayConfig {
    */
   maxConcatPartials: number;
   /**
+   * Interop versions of the IETF Resumable Uploads draft this gateway speaks
+   * (requests with `Upload-Draft-Interop-Version`). Default: every supported one.
+   */
+  rufhInteropVersions: ReadonlySet<number>;
+  /**
+   * Largest request body the gateway announces and accepts per request
+   * (`Upload-Limit: max-append-size`); the edge's own body limit is the
+   * zone plan's (100 MB on Free/Pro), which the Worker cannot see, so a
+   * deployment states it here. Default: unset (not announced).
+   */
+  maxAppendSize: number | undefined;
+  /**
    * Who may upload: bearer JWTs, or anyone (open). Without AUTH_MODE: open on
    * loopback hosts only, so that a deployment that forgot it (or lost a
    * `--var AUTH_MODE:jwt` on its next deploy) serves nobody instead of everybody.
@@ -117,6 +130,8 @@ export const DEFAULT_CONFIG: GatewayConfig = {
   concatDeletesPartials: true,
   concatSyncAssemblyMs: 20_000,
   maxConcatPartials: 100,
+  rufhInteropVersions: new Set(SUPPORTED_INTEROP_VERSIONS),
+  maxAppendSize: undefined,
   auth: { mode: "open", loopbackOnly: true },
   maxMetadataBytes: 4096,
   maxMetadataKeys: 32,
@@ -150,6 +165,8 @@ export function parseConfig(vars: Variables): GatewayConfig {
     concatDeletesPartials: readBoolean(vars, "CONCAT_DELETES_PARTIALS", defaults.concatDeletesPartials),
     concatSyncAssemblyMs: readInteger(vars, "CONCAT_SYNC_ASSEMBLY_MS", defaults.concatSyncAssemblyMs, 0, 300_000),
     maxConcatPartials: readInteger(vars, "MAX_CONCAT_PARTIALS", defaults.maxConcatPartials, 1, 1000),
+    rufhInteropVersions: parseInteropVersions(readList(vars, "RUFH_INTEROP_VERSIONS")),
+    maxAppendSize: readOptionalInteger(vars, "MAX_APPEND_SIZE", 1, R2_LIMITS.maxObjectSize),
     auth: parseAuth(vars),
     maxMetadataBytes: readInteger(vars, "MAX_METADATA_BYTES", defaults.maxMetadataBytes, 0, 64 * 1024),
     maxMetadataKeys: readInteger(vars, "MAX_METADATA_KEYS", defaults.maxMetadataKeys, 0, 1000),
@@ -182,6 +199,19 @@ export function configFromEnv(env: object): GatewayConfig {
     parsedByEnv.set(env, config);
   }
   return config;
+}
+
+function parseInteropVersions(raw: string[] | undefined): ReadonlySet<number> {
+  if (raw === undefined) return DEFAULT_CONFIG.rufhInteropVersions;
+  const unknown = raw.filter((item) => !SUPPORTED_INTEROP_VERSIONS.includes(Number(item)) || !/^[0-9]+$/.test(item));
+  if (unknown.length) {
+    throw new ConfigError("RUFH_INTEROP_VERSIONS", `lists ${unknown.join(", ")}; the supported interop versions are ${SUPPORTED_INTEROP_VERSIONS.join(", ")}`);
+  }
+  return new Set(raw.map(Number));
+}
+
+function readOptionalInteger(vars: Variables, name: string, min: number, max: number): number | undefined {
+  return readString(vars, name) === undefined ? undefined : readInteger(vars, name, 0, min, max);
 }
 
 function parseBasePath(raw: string | undefined): string {

@@ -195,6 +195,20 @@ export class Uploads {
     return unwrap((await response.json()) as Outcome<UploadInfo>);
   }
 
+  /**
+   * Ends an upload at the bytes it holds: its length becomes `offset`, which
+   * must be its current offset, and its object is completed. For a client
+   * that says "this is all" without having said how long the upload is.
+   */
+  completeAt(id: string, offset: number): Promise<UploadInfo> {
+    return this.append(id, { offset, declaredLength: offset, contentLength: 0, checksum: undefined }, null);
+  }
+
+  /** The upload's state without waiting for a request still writing to it. */
+  async peek(id: string): Promise<UploadInfo> {
+    return unwrap(await this.stub(id).peek(this.caller));
+  }
+
   /** A finished upload's state; an unfinished one cannot be downloaded yet. */
   async finished(id: string): Promise<UploadInfo & { length: number }> {
     const info = unwrap(await this.stub(id).peek(this.caller));

@@ -4,7 +4,7 @@ import {
   decodeMetadataText,
   parseUploadMetadata,
   serializeUploadMetadata,
-} from "../../src/protocol/tus/metadata";
+} from "../../src/protocol/shared/metadata";
 import { expectTusError } from "./expect-tus-error";
 
 /** Base64 of the UTF-8 bytes of `text`, the way tus clients encode metadata. */

@@ -1,19 +1,22 @@
 /**
- * CORS for browser clients (tus-js-client, Uppy). Every tus response header a
+ * CORS for browser clients (tus-js-client, Uppy). Every tus (or IETF draft) response header a
  * client reads must be exposed, or the browser hides it and the upload cannot
  * resume; a preflight must allow every header tus clients send.
  */
 export type AllowedOrigins = "*" | ReadonlySet<string>;
 
-const ALLOWED_METHODS = "POST, GET, HEAD, PATCH, DELETE, OPTIONS";
+const ALLOWED_METHODS = "POST, PUT, GET, HEAD, PATCH, DELETE, OPTIONS";
 
 const ALLOWED_HEADERS = [
   "Authorization",
   "Content-Type",
   "Tus-Resumable",
   "Upload-Checksum",
+  "Upload-Complete",
   "Upload-Concat",
   "Upload-Defer-Length",
+  "Upload-Draft-Interop-Version",
+  "Upload-Incomplete",
   "Upload-Length",
   "Upload-Metadata",
   "Upload-Offset",
@@ -34,6 +37,9 @@ const EXPOSED_HEADERS = [
   "Upload-Metadata",
   "Upload-Concat",
   "Upload-Expires",
+  "Upload-Complete",
+  "Upload-Incomplete",
+  "Upload-Limit",
   "Retry-After",
   "Content-Range",
   "Content-Disposition",

@@ -3,8 +3,8 @@ import type { GatewayConfig } from "../../config";
 import type { CreateCallback } from "../../hooks/pre-create";
 import type { Uploads } from "../../upload/uploads";
 
-/** What every tus method handler gets: the request, who sends it, the upload layer and the configuration. */
-export interface TusContext {
+/** What every method handler of either dialect gets: the request, who sends it, the upload layer and the configuration. */
+export interface RequestContext {
   request: Request;
   uploads: Uploads;
   config: GatewayConfig;

@@ -8,7 +8,7 @@
  * MAY be left out."
  */
 import { TusError } from "../../errors";
-import { quoteForMessage } from "./headers";
+import { quoteForMessage } from "../tus/headers";
 
 /**
  * Key → the Base64 value exactly as the client sent it ("" when empty). A Map,

@@ -1,7 +1,7 @@
-import { TusError } from "../../errors";
+import { asTusError, errorHeaders, textErrorResponse } from "../shared/error-response";
 import { TUS_VERSION } from "./headers";
 import { formatUploadConcat } from "./concat";
-import { serializeUploadMetadata } from "./metadata";
+import { serializeUploadMetadata } from "../shared/metadata";
 import type { UploadInfo } from "../../upload/upload-record";
 
 /** Headers every tus response carries. */
@@ -31,22 +31,14 @@ export function expiryHeaders(info: UploadInfo): Record<string, string> {
 }
 
 /**
- * The one place errors become responses. A TusError answers with its status,
- * its message as plain text (no body for HEAD) and the headers its details
- * ask for; anything else is a bug, logged with the request, and answered 500.
+ * Errors become tus responses here: a TusError answers with its status, its
+ * message as plain text (no body for HEAD) and the headers its details ask
+ * for, plus what tus adds; anything else is a bug, answered 500.
  */
 export function errorResponse(error: unknown, request: Request): Response {
-  const tusError = error instanceof TusError ? error : new TusError("internal");
-  if (!(error instanceof TusError)) {
-    console.error(`unhandled error in ${request.method} ${new URL(request.url).pathname}`, error);
-  }
-  const headers = tusHeaders({ "Cache-Control": "no-store", ...tusError.details.headers });
+  const tusError = asTusError(error, request);
+  const headers = tusHeaders(errorHeaders(tusError));
   if (tusError.code === "unsupported-version") headers.set("Tus-Version", TUS_VERSION);
   if (tusError.code === "method-not-allowed") headers.set("Allow", "OPTIONS, POST, HEAD, PATCH, GET, DELETE");
-  if (tusError.details.offset !== undefined) headers.set("Upload-Offset", String(tusError.details.offset));
-  if (tusError.details.retryAfterSeconds !== undefined) headers.set("Retry-After", String(tusError.details.retryAfterSeconds));
-  if (request.method === "HEAD") return new Response(null, { status: tusError.status, headers });
-  headers.set("Content-Type", "text/plain; charset=utf-8");
-  return new Response(`${tusError.message}\n`, { status: tusError.status, headers });
+  return textErrorResponse(tusError, request, headers);
 }
-

@@ -1,12 +1,12 @@
 import { parseRange } from "../../http/range";
 import { tusHeaders } from "../respond";
-import type { TusContext } from "../context";
+import type { RequestContext } from "../../shared/context";
 
 /**
  * GET on a finished upload: the stored object, whole or one byte range. Not a
  * tus request (any browser may follow the link), so Tus-Resumable is not required.
  */
-export async function handleGet({ request, uploads, uploadId }: TusContext): Promise<Response> {
+export async function handleGet({ request, uploads, uploadId }: RequestContext): Promise<Response> {
   const info = await uploads.finished(uploadId);
   const range = parseRange(request.headers.get("Range"), info.length);
   const object = await uploads.openObject(info, range);

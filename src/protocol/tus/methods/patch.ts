@@ -2,10 +2,10 @@ import { TusError } from "../../../errors";
 import { parseUploadChecksum } from "../checksum";
 import { checkTusResumable, hasOffsetOctetStreamBody, parseContentLength, parseUploadLength, parseUploadOffset } from "../headers";
 import { expiryHeaders, tusHeaders } from "../respond";
-import type { TusContext } from "../context";
+import type { RequestContext } from "../../shared/context";
 
 /** PATCH: append the body at Upload-Offset; answer the new offset. */
-export async function handlePatch({ request, uploads, uploadId }: TusContext): Promise<Response> {
+export async function handlePatch({ request, uploads, uploadId }: RequestContext): Promise<Response> {
   const { headers } = request;
   checkTusResumable(headers);
   // "All PATCH requests MUST use Content-Type: application/offset+octet-stream,

@@ -1,0 +1,68 @@
+import { TusError } from "../../errors";
+import type { AppendCall } from "../../upload/upload-object";
+import type { UploadInfo } from "../../upload/upload-record";
+import type { RequestContext } from "../shared/context";
+import { parseContentLength } from "../tus/headers";
+import { readNonNegativeInteger } from "./fields";
+import { limitHeaders } from "./respond";
+import type { InteropRules } from "./versions";
+
+/**
+ * The body of a creation or append request: how long it says it is (0 for
+ * none), held to `max-append-size` when the server announces one. A body
+ * without Content-Length (chunked) is measured as it arrives instead.
+ */
+export function bodyLength(context: RequestContext, rules: InteropRules): number | undefined {
+  const { request, uploads, config } = context;
+  if (request.body === null) return 0;
+  const length = parseContentLength(request.headers, uploads.maxUploadSize);
+  if (length !== undefined && config.maxAppendSize !== undefined && length > config.maxAppendSize) {
+    throw new TusError("upload-too-large", `the body is ${length} bytes; this server takes at most ${config.maxAppendSize} bytes per request (Upload-Limit max-append-size)`, {
+      headers: limitHeaders(context, rules),
+    });
+  }
+  return length;
+}
+
+/**
+ * The upload's length as this request gives it. "If the request includes the
+ * `Upload-Complete` field value set to true and a valid `Content-Length`
+ * header field, ... the length is then the sum of the current offset and the
+ * `Content-Length`"; `Upload-Length` gives it too; "their indicated lengths
+ * MUST match".
+ */
+export function lengthFromRequest(headers: Headers, complete: boolean, offset: number, length: number | undefined): number | undefined {
+  const declared = readNonNegativeInteger(headers, "Upload-Length");
+  const byCompletion = complete && length !== undefined ? offset + length : undefined;
+  if (declared !== undefined && byCompletion !== undefined && declared !== byCompletion) {
+    throw new TusError(
+      "length-conflict",
+      `Upload-Length ${declared} does not match the ${byCompletion} bytes that this completing request brings the upload to (offset ${offset} + Content-Length ${length})`,
+    );
+  }
+  return declared ?? byCompletion;
+}
+
+/**
+ * Appends a request's body. "If the length is known, the server MUST prevent
+ * the offset from exceeding the upload length by rejecting the request ...,
+ * marking the upload resource invalid and rejecting any further interaction
+ * with it": a body past the length ends the upload. Unless the upload had
+ * completed meanwhile (a client resending its last append): a complete
+ * upload is never altered, and the client is told it is complete.
+ */
+export async function appendBody(
+  context: RequestContext,
+  id: string,
+  call: Pick<AppendCall, "offset" | "declaredLength" | "contentLength">,
+): Promise<UploadInfo> {
+  const { uploads, request } = context;
+  try {
+    return await uploads.append(id, { ...call, checksum: undefined }, request.body);
+  } catch (error) {
+    if (!(error instanceof TusError && error.code === "exceeds-upload-length")) throw error;
+    if ((await uploads.peek(id)).finished) throw new TusError("upload-completed");
+    await uploads.terminate(id);
+    throw new TusError("exceeds-upload-length", `${error.message}; the upload is now invalid: create a new one`);
+  }
+}

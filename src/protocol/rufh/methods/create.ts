@@ -1,0 +1,45 @@
+import { TusError } from "../../../errors";
+import type { RequestContext } from "../../shared/context";
+import { createUpload, uploadUrl } from "../../shared/creation";
+import { appendBody, bodyLength, lengthFromRequest } from "../body";
+import { completionHeader, requireCompletion } from "../fields";
+import { creationMetadata } from "../metadata";
+import { completedResponse, limitHeaders } from "../respond";
+import type { InteropRules } from "../versions";
+
+/**
+ * Upload creation: POST or PUT on the collection with the completion field.
+ * `?1` with a body is a whole file in one request; `?0` creates the upload
+ * resource, with or without first bytes, to append to later. No 104 comes
+ * first (workerd cannot send one, README): the URL arrives in the final
+ * answer, so only a request that ends, or a `?0` creation, can be resumed.
+ */
+export async function handleCreation(context: RequestContext, rules: InteropRules): Promise<Response> {
+  const { request, uploads } = context;
+  const complete = requireCompletion(request.headers, rules, "a request creating a resumable upload");
+  const contentLength = bodyLength(context, rules);
+  const length = lengthFromRequest(request.headers, complete, 0, contentLength);
+  if (length !== undefined && length > uploads.maxUploadSize) {
+    throw new TusError("upload-too-large", `the upload would be ${length} bytes; this server accepts at most ${uploads.maxUploadSize}`, {
+      headers: limitHeaders(context, rules),
+    });
+  }
+  if (length !== undefined && contentLength !== undefined && contentLength > length) {
+    throw new TusError("length-conflict", `the body (${contentLength} bytes) is longer than Upload-Length ${length}`);
+  }
+  let info = await createUpload(context, { length, metadata: creationMetadata(request.headers, context.config) });
+  const location = uploadUrl(context, info.id);
+  try {
+    if (contentLength !== 0) info = await appendBody(context, info.id, { offset: 0, declaredLength: undefined, contentLength });
+    if (complete && !info.finished) info = await uploads.completeAt(info.id, info.offset);
+  } catch (error) {
+    // The upload exists whatever became of its bytes: the client may resume it.
+    if (error instanceof TusError) throw new TusError(error.code, error.message, { ...error.details, headers: { ...error.details.headers, Location: location } });
+    throw error;
+  }
+  if (info.finished) return completedResponse(context, rules, info, 201);
+  return new Response(null, {
+    status: 201,
+    headers: { Location: location, "Upload-Offset": String(info.offset), ...completionHeader(rules, false), ...limitHeaders(context, rules, info) },
+  });
+}

@@ -1,0 +1,27 @@
+import type { RequestContext } from "../../shared/context";
+import { handleGet } from "../../tus/methods/get";
+import { stateHeaders } from "../respond";
+import type { InteropRules } from "../versions";
+
+/**
+ * Offset retrieval (HEAD): where the upload stands. Asking stops any older
+ * request still writing to it, so the offset answered is one the next append
+ * can use ("the server MUST NOT send outdated information"). 204 is what
+ * every version allows.
+ */
+export async function handleOffset(context: RequestContext, rules: InteropRules): Promise<Response> {
+  const info = await context.uploads.info(context.uploadId);
+  const headers = stateHeaders(context, rules, info);
+  headers.set("Cache-Control", "no-store");
+  return new Response(null, { status: 204, headers });
+}
+
+/**
+ * GET: from the text after -11 on, "a HEAD or GET request" retrieves the
+ * offset; a complete upload is downloaded as in tus, which is what GET has
+ * always meant on this gateway. Earlier versions only download.
+ */
+export async function handleRetrieval(context: RequestContext, rules: InteropRules): Promise<Response> {
+  if (rules.offsetByGet && !(await context.uploads.peek(context.uploadId)).finished) return handleOffset(context, rules);
+  return handleGet(context);
+}

@@ -1,0 +1,81 @@
+/**
+ * A client of the IETF dialect (Resumable Uploads for HTTP) at one interop
+ * version, speaking to the gateway through `SELF` like the tus tests do.
+ */
+import { parseDictionary } from "structured-headers";
+import { expect } from "vitest";
+import { bodyText, COLLECTION, send } from "../helpers";
+
+/** Every interop version the gateway speaks by default. */
+export const VERSIONS = [3, 4, 5, 6, 7, 8, 9] as const;
+export type Version = (typeof VERSIONS)[number];
+
+/** The completion field of a version: `Upload-Incomplete` (inverted) at 3, `Upload-Complete` after. */
+export function completion(version: Version, complete: boolean): Record<string, string> {
+  return version === 3 ? { "Upload-Incomplete": complete ? "?0" : "?1" } : { "Upload-Complete": complete ? "?1" : "?0" };
+}
+
+/** Reads the completion field of a response in the version's words; undefined if absent. */
+export function isComplete(version: Version, response: Response): boolean | undefined {
+  const value = response.headers.get(version === 3 ? "Upload-Incomplete" : "Upload-Complete");
+  if (value === null) return undefined;
+  return version === 3 ? value === "?0" : value === "?1";
+}
+
+export function interop(version: Version): Record<string, string> {
+  return { "Upload-Draft-Interop-Version": String(version) };
+}
+
+/** The members of `Upload-Limit`, or undefined without one. */
+export function uploadLimit(response: Response): Record<string, unknown> | undefined {
+  const value = response.headers.get("Upload-Limit");
+  if (value === null) return undefined;
+  return Object.fromEntries([...parseDictionary(value)].map(([key, [item]]) => [key, item]));
+}
+
+export interface Created {
+  response: Response;
+  url: string;
+}
+
+/** POST on the collection with the completion field; asserts a 2xx with Location. */
+export async function create(
+  version: Version,
+  options: { complete: boolean; body?: BodyInit; headers?: Record<string, string>; method?: "POST" | "PUT" },
+): Promise<Created> {
+  const response = await send(COLLECTION, {
+    method: options.method ?? "POST",
+    headers: { ...interop(version), ...completion(version, options.complete), ...options.headers },
+    body: options.body,
+  });
+  expect(response.status, await bodyText(response)).toBeLessThan(300);
+  const url = response.headers.get("Location") ?? "";
+  expect(url).toMatch(/^http:\/\/tus\.test\/files\/[A-Za-z0-9_-]{22}$/);
+  return { response, url };
+}
+
+/** An append (PATCH), with `application/partial-upload` where the version asks for it. */
+export function append(
+  version: Version,
+  url: string,
+  offset: number,
+  complete: boolean,
+  body: BodyInit | null,
+  headers: Record<string, string> = {},
+): Promise<Response> {
+  return send(url, {
+    method: "PATCH",
+    headers: {
+      ...interop(version),
+      ...completion(version, complete),
+      "Upload-Offset": String(offset),
+      ...(version >= 6 ? { "Content-Type": "application/partial-upload" } : {}),
+      ...headers,
+    },
+    body,
+  });
+}
+
+export function headUpload(version: Version, url: string): Promise<Response> {
+  return send(url, { method: "HEAD", headers: interop(version) });
+}
