@@ -8,6 +8,7 @@
 import { request as httpRequest } from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { download, MiB, seededBytes, sha256, sleep, startServer, type TestServer } from "./server";
+import type { UploadOptions } from "tus-js-client";
 import { startTusUpload, type TusRun } from "./tus";
 
 let server: TestServer;
@@ -21,6 +22,12 @@ afterAll(async () => {
 }, 30_000);
 
 type Version = 3 | 5 | 6 | 8;
+type IetfProtocol = "ietf-draft-03" | "ietf-draft-05";
+
+/** tus-js-client 4.3 reads `protocol`, but its type declarations do not list the option yet. */
+function speaking(protocol: IetfProtocol, options: UploadOptions): UploadOptions {
+  return Object.assign(options, { protocol });
+}
 
 function interop(version: Version): Record<string, string> {
   return { "Upload-Draft-Interop-Version": String(version) };
@@ -67,31 +74,38 @@ describe.each([
     let interrupted!: () => void;
     const wasInterrupted = new Promise<void>((resolve) => (interrupted = resolve));
     let poll: ReturnType<typeof setInterval> | undefined;
-    const first: TusRun = startTusUpload(data, {
-      endpoint: server.endpoint,
-      protocol,
-      chunkSize,
-      metadata: { filename: "movie.mp4", filetype: "video/mp4" },
-      onChunkComplete(_size, accepted) {
-        if (poll || accepted < data.length * 0.4) return;
-        // Abort once the next append has put a good part of its body on the wire.
-        poll = setInterval(() => {
-          if ((first.currentPatch()?.socketBytes ?? 0) < MiB) return;
-          clearInterval(poll);
-          void first.upload.abort();
-          interrupted();
-        }, 1);
-      },
-    });
+    // What every request said it speaks: the client must not fall back to tus 1.0.
+    const spoken = new Set<string | undefined>();
+    const record = (request: { getHeader(name: string): string | undefined }) => void spoken.add(request.getHeader("Upload-Draft-Interop-Version"));
+    const first: TusRun = startTusUpload(
+      data,
+      speaking(protocol, {
+        endpoint: server.endpoint,
+        chunkSize,
+        metadata: { filename: "movie.mp4", filetype: "video/mp4" },
+        onBeforeRequest: record,
+        onChunkComplete(_size, accepted) {
+          if (poll || accepted < data.length * 0.4) return;
+          // Abort once the next append has put a good part of its body on the wire.
+          poll = setInterval(() => {
+            if ((first.currentPatch()?.socketBytes ?? 0) < MiB) return;
+            clearInterval(poll);
+            void first.upload.abort();
+            interrupted();
+          }, 1);
+        },
+      }),
+    );
     await Promise.race([wasInterrupted, first.done.then(() => Promise.reject(new Error("finished before it was interrupted")))]);
     const url = first.upload.url!;
     const offset = await offsetOf(version, url);
     expect(offset).toBeGreaterThanOrEqual(20 * MiB);
     expect(offset).toBeLessThan(data.length);
 
-    const second = startTusUpload(data, { uploadUrl: url, protocol, chunkSize });
+    const second = startTusUpload(data, speaking(protocol, { uploadUrl: url, chunkSize, onBeforeRequest: record }));
     expect(await second.done).toBe(url);
     expect(second.patchOffsets[0]).toBe(offset);
+    expect([...spoken]).toEqual([String(version)]);
     await expectStored(url, data);
     const response = await fetch(url);
     expect(response.headers.get("Content-Type")).toBe("video/mp4");
