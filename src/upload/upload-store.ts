@@ -7,23 +7,30 @@ import type { Concatenation, NewUpload, UploadEnd, UploadMetadata, UploadRecord 
  * upload, and reading it writes nothing.
  *
  *   upload  one row: identity, length, offset, metadata, R2 multipart id,
- *           expiry, concatenation, size limit; after termination or expiry
- *           only a tombstone (`ended`) so that later requests get 410
+ *           expiry, concatenation, size limit, the tail's size; after
+ *           termination or expiry only a tombstone (`ended`) so that later
+ *           requests get 410
  *   part    R2 parts already uploaded (number, etag, size)
  *   tail    bytes that arrived but do not yet fill a part, in rows of at
- *           most TAIL_ROW_BYTES (SQLite values are limited to 2 MB). Rows of
- *           a checksummed chunk are `pending` until the chunk is verified.
+ *           most TAIL_ROW_BYTES (SQLite values are limited to 2 MB). A small
+ *           append is added to the last row while that row has room, so
+ *           many tiny PATCHes make few rows. Rows of a checksummed chunk
+ *           are `pending` until the chunk is verified.
  *   event   the outbox: upload events not yet delivered, written in the
  *           same transaction as the change they report, so none is lost
  *           and none is reported that did not happen
  *
- * Invariant: offset = sum(part.size) + sum(length(tail.bytes) of rows not
- * pending) until the upload is finished, when part and tail are empty and
- * offset = length. Every method that moves the offset changes it together
- * with what it counts, in one synchronous transaction, so a crash leaves
- * either the old or the new state.
+ * Invariant: offset = sum(part.size) + upload.tail_size, and tail_size =
+ * sum(length(tail.bytes) of rows not pending), until the upload is finished,
+ * when part and tail are empty and offset = length. Every method that moves
+ * the offset changes it together with what it counts, in one synchronous
+ * transaction, so a crash leaves either the old or the new state. Keeping
+ * the tail's size in the upload's row means no PATCH sums the whole tail.
  */
 export const TAIL_ROW_BYTES = 1024 * 1024;
+
+/** Tail rows read per query when a part is sent from the tail: memory stays within a few rows. */
+const TAIL_PAGE_ROWS = 4;
 
 export interface StoredPart {
   partNumber: number;
@@ -48,6 +55,7 @@ interface UploadRow extends Record<string, SqlStorageValue> {
   concat: string | null;
   owner: string | null;
   size_limit: number | null;
+  tail_size: number;
 }
 
 export interface StoredEvent {
@@ -95,7 +103,8 @@ export class UploadStore {
         ended TEXT,
         concat TEXT,
         owner TEXT,
-        size_limit INTEGER
+        size_limit INTEGER,
+        tail_size INTEGER NOT NULL DEFAULT 0
       );
       CREATE TABLE IF NOT EXISTS part (number INTEGER PRIMARY KEY, etag TEXT NOT NULL, size INTEGER NOT NULL);
       CREATE TABLE IF NOT EXISTS tail (seq INTEGER PRIMARY KEY, bytes BLOB NOT NULL, pending INTEGER NOT NULL DEFAULT 0);
@@ -108,6 +117,13 @@ export class UploadStore {
     const columns = this.storage.sql.exec<{ name: string }>("SELECT name FROM pragma_table_info('upload')").toArray();
     // Uploads stored before the size limit was recorded: the column is added, empty.
     if (!columns.some((column) => column.name === "size_limit")) this.storage.sql.exec("ALTER TABLE upload ADD COLUMN size_limit INTEGER");
+    // Uploads stored before the tail's size was kept: counted once from the rows.
+    if (!columns.some((column) => column.name === "tail_size")) {
+      this.storage.transactionSync(() => {
+        this.storage.sql.exec("ALTER TABLE upload ADD COLUMN tail_size INTEGER NOT NULL DEFAULT 0");
+        this.storage.sql.exec("UPDATE upload SET tail_size = (SELECT COALESCE(SUM(LENGTH(bytes)), 0) FROM tail WHERE pending = 0)");
+      });
+    }
   }
 
   load(): UploadRecord | undefined {
@@ -189,10 +205,7 @@ export class UploadStore {
 
   /** Bytes of the tail that are counted in the offset. */
   tailSize(): number {
-    const row = this.storage.sql
-      .exec<{ size: number }>("SELECT COALESCE(SUM(LENGTH(bytes)), 0) AS size FROM tail WHERE pending = 0")
-      .one();
-    return row.size;
+    return this.storage.sql.exec<{ size: number }>("SELECT tail_size AS size FROM upload").one().size;
   }
 
   /** The newest tail row, or 0: a writer remembers it to know which rows a part took. */
@@ -201,29 +214,53 @@ export class UploadStore {
   }
 
   /**
-   * The tail's rows after `afterSeq`, in order, read one at a time so a large
-   * tail is never all in memory. Rows are looked up by key, not through one
-   * cursor, because the caller awaits R2 between rows.
+   * The tail's rows after `afterSeq`, in order, read a page of rows at a
+   * time so a large tail is never all in memory. Each page is read whole
+   * before its rows are handed out, because the caller awaits R2 between
+   * rows and no cursor may stay open across that.
    */
   *tailRows(afterSeq = 0): Generator<Uint8Array> {
-    const seqs = this.storage.sql.exec<{ seq: number }>("SELECT seq FROM tail WHERE seq > ? ORDER BY seq", afterSeq).toArray();
-    for (const { seq } of seqs) {
-      yield new Uint8Array(this.storage.sql.exec<{ bytes: ArrayBuffer }>("SELECT bytes FROM tail WHERE seq = ?", seq).one().bytes);
+    for (let seq = afterSeq; ; ) {
+      const page = this.storage.sql
+        .exec<{ seq: number; bytes: ArrayBuffer }>("SELECT seq, bytes FROM tail WHERE seq > ? ORDER BY seq LIMIT ?", seq, TAIL_PAGE_ROWS)
+        .toArray();
+      for (const row of page) {
+        seq = row.seq;
+        yield new Uint8Array(row.bytes);
+      }
+      if (page.length < TAIL_PAGE_ROWS) return;
     }
   }
 
   /**
    * Stores `bytes` at the end of the tail. Counted in the offset at once, or,
-   * for a checksummed chunk, `pending` until `commitVerified`.
+   * for a checksummed chunk, `pending` until `commitVerified`. Counted bytes
+   * first fill the last row up to TAIL_ROW_BYTES (one UPDATE), so tiny
+   * PATCHes do not add a row each. Pending bytes always start a row of their
+   * own: rows up to a pending part's last one are deleted when the chunk is
+   * committed, and nothing may be added to them meanwhile.
    */
   appendTail(bytes: Uint8Array, pending = false): number {
     return this.storage.transactionSync(() => {
+      let start = 0;
+      if (!pending) {
+        const last = this.storage.sql
+          .exec<{ seq: number; size: number; pending: number }>("SELECT seq, LENGTH(bytes) AS size, pending FROM tail ORDER BY seq DESC LIMIT 1")
+          .toArray()[0];
+        if (last && !last.pending && last.size < TAIL_ROW_BYTES) {
+          start = Math.min(bytes.length, TAIL_ROW_BYTES - last.size);
+          // `||` joins the bytes as they are but types the result TEXT: cast it back.
+          this.storage.sql.exec("UPDATE tail SET bytes = CAST(bytes || ? AS BLOB) WHERE seq = ?", bytes.subarray(0, start), last.seq);
+        }
+      }
       let seq = this.lastTailSeq();
-      for (let start = 0; start < bytes.length; start += TAIL_ROW_BYTES) {
+      for (; start < bytes.length; start += TAIL_ROW_BYTES) {
         const row = bytes.subarray(start, start + TAIL_ROW_BYTES);
         this.storage.sql.exec("INSERT INTO tail (seq, bytes, pending) VALUES (?, ?, ?)", ++seq, row, pending ? 1 : 0);
       }
-      return this.addToOffset(pending ? 0 : bytes.length);
+      if (pending) return this.addToOffset(0);
+      this.storage.sql.exec("UPDATE upload SET tail_size = tail_size + ?", bytes.length);
+      return this.addToOffset(bytes.length);
     });
   }
 
@@ -235,6 +272,7 @@ export class UploadStore {
     return this.storage.transactionSync(() => {
       this.insertPart(part);
       this.storage.sql.exec("DELETE FROM tail");
+      this.storage.sql.exec("UPDATE upload SET tail_size = 0");
       return this.addToOffset(newBytes);
     });
   }
@@ -242,18 +280,27 @@ export class UploadStore {
   /**
    * A checksummed chunk was verified: its parts count, the tail rows those
    * parts took (up to `consumedThroughSeq`) go, its pending rows become
-   * ordinary tail, and the offset grows by the chunk's length.
+   * ordinary tail, and the offset grows by the chunk's length. Only the
+   * rows this chunk touched are summed, to move the tail's size.
    */
   commitVerified(parts: StoredPart[], consumedThroughSeq: number, chunkBytes: number): number {
     return this.storage.transactionSync(() => {
+      const sizeOf = (query: string) => this.storage.sql.exec<{ size: number }>(query, consumedThroughSeq).one().size;
+      const consumed = sizeOf("SELECT COALESCE(SUM(LENGTH(bytes)), 0) AS size FROM tail WHERE seq <= ? AND pending = 0");
+      const madeCounted = sizeOf("SELECT COALESCE(SUM(LENGTH(bytes)), 0) AS size FROM tail WHERE seq > ? AND pending = 1");
       for (const part of parts) this.insertPart(part);
       this.storage.sql.exec("DELETE FROM tail WHERE seq <= ?", consumedThroughSeq);
-      this.storage.sql.exec("UPDATE tail SET pending = 0");
+      this.storage.sql.exec("UPDATE tail SET pending = 0 WHERE pending = 1");
+      this.storage.sql.exec("UPDATE upload SET tail_size = tail_size - ? + ?", consumed, madeCounted);
       return this.addToOffset(chunkBytes);
     });
   }
 
-  /** A checksummed chunk failed: forget its pending rows. Its parts in R2 are replaced by later uploads. */
+  /**
+   * A checksummed chunk failed, or never ended (the object was reset while
+   * writing it): forget its pending rows. Its parts in R2 are replaced by
+   * later uploads.
+   */
   discardPending(): void {
     this.storage.sql.exec("DELETE FROM tail WHERE pending = 1");
   }
@@ -264,7 +311,7 @@ export class UploadStore {
       this.addToOffset(newBytes);
       this.storage.sql.exec("DELETE FROM part");
       this.storage.sql.exec("DELETE FROM tail");
-      this.storage.sql.exec("UPDATE upload SET finished_at = ?, multipart_id = NULL, expires_at = NULL", finishedAt);
+      this.storage.sql.exec("UPDATE upload SET finished_at = ?, multipart_id = NULL, expires_at = NULL, tail_size = 0", finishedAt);
       this.recordEvent("finished");
     });
   }
@@ -279,7 +326,7 @@ export class UploadStore {
       this.storage.sql.exec("DELETE FROM part");
       this.storage.sql.exec("DELETE FROM tail");
       this.storage.sql.exec(
-        "UPDATE upload SET ended = ?, metadata = '[]', multipart_id = NULL, expires_at = NULL, concat = NULL",
+        "UPDATE upload SET ended = ?, metadata = '[]', multipart_id = NULL, expires_at = NULL, concat = NULL, tail_size = 0",
         reason,
       );
     });

@@ -101,6 +101,10 @@ export class UploadWriter {
   ) {
     this.record = record;
     this.length = length;
+    // Pending rows belong to a checksummed chunk in progress; a writer is
+    // made under the upload's lock, so any found now were left by a chunk
+    // that never ended (the object was reset) and are not part of the tail.
+    deps.store.discardPending();
     this.stored = deps.store.tailSize();
     this.partStart = record.offset - this.stored;
     this.capacity = partCapacity(this.partStart, record.partSize, length);
