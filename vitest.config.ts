@@ -165,6 +165,7 @@ export default defineConfig({
             "test/faults/expiry-races.test.ts",
             "test/faults/r2-faults.test.ts",
             "test/faults/cuts.test.ts",
+            "test/faults/rufh.test.ts",
           ],
           testTimeout: 300_000,
           hookTimeout: 90_000,
