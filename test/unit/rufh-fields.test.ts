@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { completionHeader, integerItem, readCompletion, readNonNegativeInteger, uploadLimitHeader } from "../../src/protocol/rufh/fields";
+import { appendCompletion, completionHeader, integerItem, readCompletion, readNonNegativeInteger, uploadLimitHeader } from "../../src/protocol/rufh/fields";
 import { parseConfig } from "../../src/config";
 import { filenameOf } from "../../src/protocol/rufh/metadata";
 import { INTEROP_VERSIONS, interopRulesOf } from "../../src/protocol/rufh/versions";
@@ -25,6 +25,10 @@ describe("structured fields of the IETF dialect", () => {
     expect(readCompletion(new Headers({ "Upload-Complete": "?1" }), v3)).toBeUndefined();
     for (const raw of ["true", "1", "?2", "?1 ?0"]) expect(readCompletion(new Headers({ "Upload-Complete": raw }), v8), raw).toBeUndefined();
     expect(completionHeader(v3, true)).toEqual({ "Upload-Incomplete": "?0" });
+    // An append without the field is the last one before -06; a malformed one is never taken for absent.
+    expect(appendCompletion(new Headers(), v6)).toBe(true);
+    expectTusError(() => appendCompletion(new Headers(), v8), "invalid-header");
+    expectTusError(() => appendCompletion(new Headers({ "Upload-Complete": "yes" }), v6), "invalid-header");
     expect(completionHeader(v8, false)).toEqual({ "Upload-Complete": "?0" });
   });
 

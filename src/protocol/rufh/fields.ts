@@ -67,6 +67,16 @@ export function requireCompletion(headers: Headers, rules: InteropRules, what: s
   return complete;
 }
 
+/**
+ * Whether an append completes the upload. Before -06 an append without the
+ * field is the last one; a field that is present but malformed is refused in
+ * every version rather than read as absent, which would complete the upload.
+ */
+export function appendCompletion(headers: Headers, rules: InteropRules): boolean {
+  if (rules.appendWithoutCompletionCompletes && !headers.has(rules.completionField)) return true;
+  return requireCompletion(headers, rules, "an append (PATCH)");
+}
+
 /** The completion field of a response, in the version's words. */
 export function completionHeader(rules: InteropRules, complete: boolean): Record<string, string> {
   const value = rules.completionField === "Upload-Incomplete" ? !complete : complete;

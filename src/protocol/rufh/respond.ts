@@ -62,6 +62,7 @@ export function rufhErrorResponse(error: unknown, request: Request, rules: Inter
   const tusError = asTusError(error, request);
   const headers = new Headers(errorHeaders(tusError));
   if (rules.errorsCarryCompletion) for (const [name, value] of Object.entries(completionHeader(rules, false))) headers.set(name, value);
+  if (tusError.code === "method-not-allowed") headers.set("Allow", "OPTIONS, POST, PUT, HEAD, PATCH, GET, DELETE");
   const problem = PROBLEMS[tusError.code];
   if (!problem || !rules.problemTypes.has(problem)) return textErrorResponse(tusError, request, headers);
   const status = problem === "inconsistent-upload-length" || problem === "completed-upload" ? 400 : tusError.status;

@@ -15,6 +15,12 @@ export interface InteropRules {
   drafts: string;
   /** -01 says "more to come" (`Upload-Incomplete`); -02 on say "this is the end" (`Upload-Complete`). */
   completionField: "Upload-Complete" | "Upload-Incomplete";
+  /**
+   * Whether an append without the completion field is the last one: -01 to -05
+   * only say the field "MUST be set to false if the end of the request content
+   * is not the end of the upload"; from -06 the field is required.
+   */
+  appendWithoutCompletionCompletes: boolean;
   /** The media type an append (PATCH) must have, from -04; before, any. */
   appendMediaType: "application/partial-upload" | undefined;
   /** `Upload-Limit` (from -04), and the name its lifetime key has: `expires` in -04/-05, `max-age` from -06. */
@@ -37,13 +43,14 @@ const ALL_PROBLEMS = new Set<ProblemType>(["mismatching-upload-offset", "inconsi
 export const INTEROP_VERSIONS: ReadonlyMap<number, InteropRules> = new Map(
   (
     [
-      { version: 3, drafts: "-01", completionField: "Upload-Incomplete", appendMediaType: undefined, uploadLimit: undefined, problemTypes: new Set(), offsetByGet: false, errorsCarryCompletion: false },
-      { version: 4, drafts: "-02", completionField: "Upload-Complete", appendMediaType: undefined, uploadLimit: undefined, problemTypes: new Set(), offsetByGet: false, errorsCarryCompletion: false },
-      { version: 5, drafts: "-03", completionField: "Upload-Complete", appendMediaType: undefined, uploadLimit: undefined, problemTypes: new Set(), offsetByGet: false, errorsCarryCompletion: false },
+      { version: 3, drafts: "-01", completionField: "Upload-Incomplete", ...beforeLimits() },
+      { version: 4, drafts: "-02", completionField: "Upload-Complete", ...beforeLimits() },
+      { version: 5, drafts: "-03", completionField: "Upload-Complete", ...beforeLimits() },
       {
         version: 6,
         drafts: "-04, -05",
         completionField: "Upload-Complete",
+        appendWithoutCompletionCompletes: true,
         appendMediaType: "application/partial-upload",
         uploadLimit: { ageKey: "expires" },
         problemTypes: new Set(["mismatching-upload-offset", "completed-upload"]),
@@ -64,8 +71,21 @@ export const INTEROP_VERSIONS: ReadonlyMap<number, InteropRules> = new Map(
   ).map((rules) => [rules.version, rules]),
 );
 
+/** -01 to -03: any append media type, no `Upload-Limit`, no problem types. */
+function beforeLimits() {
+  return {
+    appendWithoutCompletionCompletes: true,
+    appendMediaType: undefined,
+    uploadLimit: undefined,
+    problemTypes: new Set<ProblemType>(),
+    offsetByGet: false,
+    errorsCarryCompletion: false,
+  };
+}
+
+/** From -06 on: the completion field required on appends, `application/partial-upload`, `max-age`. */
 function fromSix() {
-  return { completionField: "Upload-Complete", appendMediaType: "application/partial-upload", uploadLimit: { ageKey: "max-age" } } as const;
+  return { completionField: "Upload-Complete", appendWithoutCompletionCompletes: false, appendMediaType: "application/partial-upload", uploadLimit: { ageKey: "max-age" } } as const;
 }
 
 export const SUPPORTED_INTEROP_VERSIONS: readonly number[] = [...INTEROP_VERSIONS.keys()];

@@ -178,6 +178,26 @@ describe.each(VERSIONS)("appending at interop version %i", (version) => {
     expect((await headUpload(version, url)).headers.get("Upload-Offset")).toBe("0");
   });
 
+  it(`an append without the completion field ${version <= 6 ? "is the last one (-01 to -05)" : "is refused (required from -06)"}`, async () => {
+    const bytes = randomBytes(40, 15);
+    const { url } = await create(version, { complete: false, body: bytes.slice(0, 10) });
+    const field = version === 3 ? "Upload-Incomplete" : "Upload-Complete";
+    const response = await send(url, {
+      method: "PATCH",
+      headers: { ...interop(version), "Upload-Offset": "10", ...(version >= 6 ? { "Content-Type": "application/partial-upload" } : {}) },
+      body: bytes.slice(10),
+    });
+    if (version <= 6) {
+      expect(response.status, await bodyText(response)).toBe(200);
+      expect(isComplete(version, response)).toBe(true);
+      await expectDownloadEquals(url, bytes);
+    } else {
+      expect(response.status).toBe(400);
+      expect(await response.text()).toMatch(new RegExp(`needs ${field}`));
+      expect((await headUpload(version, url)).headers.get("Upload-Offset")).toBe("10");
+    }
+  });
+
   it(`GET ${version >= 9 ? "retrieves the offset while incomplete" : "only downloads"}; a complete upload downloads`, async () => {
     const bytes = randomBytes(7, 13);
     const { url } = await create(version, { complete: false, body: bytes });

@@ -1,7 +1,7 @@
 import { TusError } from "../../../errors";
 import type { RequestContext } from "../../shared/context";
 import { appendBody, bodyLength, lengthFromRequest } from "../body";
-import { completionHeader, readNonNegativeInteger, requireCompletion } from "../fields";
+import { appendCompletion, completionHeader, readNonNegativeInteger } from "../fields";
 import { completedResponse, limitHeaders } from "../respond";
 import type { InteropRules } from "../versions";
 
@@ -22,7 +22,7 @@ export async function handleAppend(context: RequestContext, rules: InteropRules)
       `at Upload-Draft-Interop-Version ${rules.version} an append (PATCH) needs Content-Type: ${rules.appendMediaType}, got ${JSON.stringify(headers.get("Content-Type") ?? "none")}`,
     );
   }
-  const complete = requireCompletion(headers, rules, "an append (PATCH)");
+  const complete = appendCompletion(headers, rules);
   const offset = readNonNegativeInteger(headers, "Upload-Offset");
   if (offset === undefined) {
     throw new TusError("invalid-header", `an append (PATCH) needs Upload-Offset, a non-negative structured Integer; got ${JSON.stringify(headers.get("Upload-Offset")?.slice(0, 40) ?? "none")}`);
