@@ -163,3 +163,36 @@ describe.each([3, 6, 8] as const)("URLSession's requests at interop version %i",
     await expectStored(url, data);
   }, 120_000);
 });
+
+describe("MAX_APPEND_SIZE", () => {
+  let limited: TestServer;
+
+  beforeAll(async () => {
+    limited = await startServer({ vars: { MAX_APPEND_SIZE: String(MiB) } });
+  }, 90_000);
+
+  afterAll(async () => {
+    await limited?.stop();
+  }, 30_000);
+
+  it("is announced as max-append-size, and a larger creation or append is 413 with Upload-Limit; smaller ones go through", async () => {
+    const options = await fetch(limited.endpoint, { method: "OPTIONS", headers: interop(8) });
+    expect(options.headers.get("Upload-Limit")).toContain(`max-append-size=${MiB}`);
+
+    const data = seededBytes(2 * MiB, "append-size");
+    const tooLarge = await fetch(limited.endpoint, { method: "POST", headers: { ...interop(8), ...completion(8, true) }, body: data });
+    expect(tooLarge.status).toBe(413);
+    expect(tooLarge.headers.get("Upload-Limit")).toContain(`max-append-size=${MiB}`);
+    expect(await tooLarge.text()).toMatch(/at most 1048576 bytes per request/);
+
+    const created = await fetch(limited.endpoint, { method: "POST", headers: { ...interop(8), ...completion(8, false) }, body: data.subarray(0, MiB) });
+    expect(created.status).toBe(201);
+    const url = created.headers.get("Location")!;
+    const headers = { ...interop(8), ...completion(8, true), "Upload-Offset": String(MiB), "Content-Type": "application/partial-upload" };
+    expect((await fetch(url, { method: "PATCH", headers, body: data.subarray(MiB - 1) })).status).toBe(413);
+    const rest = await fetch(url, { method: "PATCH", headers, body: data.subarray(MiB) });
+    expect(rest.status).toBe(200);
+    await rest.arrayBuffer();
+    await expectStored(url, data);
+  }, 120_000);
+});
