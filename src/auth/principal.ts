@@ -29,6 +29,8 @@ export type TusScope = (typeof TUS_SCOPES)[number];
 /** Which scope lets a method through; HEAD serves both uploading and downloading clients. */
 const SCOPES_FOR_METHOD: Record<string, readonly TusScope[]> = {
   POST: ["tus:upload"],
+  // The IETF dialect also creates uploads with PUT.
+  PUT: ["tus:upload"],
   PATCH: ["tus:upload"],
   HEAD: ["tus:upload", "tus:download"],
   GET: ["tus:download"],
@@ -53,7 +55,7 @@ export function authorize(principal: Principal, method: string): void {
     const why = scopes.size === 0 ? "the token names no tus: scope, and this server grants nothing without one" : `the token's scope does not allow ${method}`;
     throw new TusError("forbidden", `${why}; it needs ${needed.join(" or ")}`);
   }
-  if (method === "POST" && principal.uploadId !== undefined) {
+  if ((method === "POST" || method === "PUT") && principal.uploadId !== undefined) {
     throw new TusError("forbidden", "the token is bound to one upload (upload_id claim) and cannot create uploads");
   }
 }
