@@ -1123,7 +1123,8 @@ async function downloadsPhase(targets: RuntimeTargets, work: string): Promise<Do
     },
     DOWNLOAD_SIZES,
   );
-  const lengths = (await readRanges(0, 10 * GiB - 1)).map((range) => range.length / MiB);
+  // The last range is what is left over: the plan is in the ones before it.
+  const lengths = (await readRanges(0, 10 * GiB - 1)).slice(0, -1).map((range) => range.length / MiB);
   const distinct = lengths.filter((length, i) => length !== lengths[i - 1]);
   const getsFor = async (size: number) => `${(await readRanges(0, size - 1)).length} for ${sizeLabel(size)}`;
   return {
@@ -1131,7 +1132,7 @@ async function downloadsPhase(targets: RuntimeTargets, work: string): Promise<Do
     finishedAt: new Date().toISOString(),
     commit: gitDescription(),
     load: { start: loadStart, end: loadavg() },
-    rangePlan: `${distinct.slice(0, -1).join(", ")}, then ${distinct.at(-1)} MiB from the first byte asked for: ${await getsFor(2 * GiB)}, ${await getsFor(10 * GiB)} gets`,
+    rangePlan: `${distinct.slice(0, -1).join(", ")}, then ${distinct.at(-1)} MiB from the first byte asked for; gets: ${await getsFor(2 * GiB)}, ${await getsFor(10 * GiB)}`,
     plainGetLimits: PLAIN_GET_LIMITS_TEXT,
     cases,
     cancelled,
