@@ -34,12 +34,17 @@ export function runAsGroup(command: string, args: readonly string[], env: NodeJS
   });
 }
 
-/** Signals the group, escalates to SIGKILL after the grace period, and waits until no process of it runs. */
+/**
+ * Signals the group, escalates to SIGKILL after the grace period, and waits
+ * until no process of it runs; a group that outlives SIGKILL by another grace
+ * period is an error rather than a wait without end.
+ */
 export async function stopGroup(pgid: number, signal: NodeJS.Signals): Promise<void> {
   signalGroup(pgid, signal);
   const killAt = Date.now() + GRACE_MS;
   while (groupRunning(pgid)) {
     if (Date.now() > killAt) signalGroup(pgid, "SIGKILL");
+    if (Date.now() > killAt + GRACE_MS) throw new Error(`process group ${pgid} survived SIGKILL`);
     await new Promise((done) => setTimeout(done, 50));
   }
 }

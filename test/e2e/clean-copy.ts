@@ -11,7 +11,7 @@ import { copyFile, mkdir, mkdtemp, rm, symlink } from "node:fs/promises";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
-import { ROOT, sleep } from "./server";
+import { freePort, ROOT, sleep } from "./server";
 
 export interface CleanCopy {
   dir: string;
@@ -82,18 +82,6 @@ export function killProcessesIn(dir: string): void {
       // already gone
     }
   }
-}
-
-export function freePort(): Promise<number> {
-  return new Promise((resolvePort, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      const port = typeof address === "object" && address ? address.port : 0;
-      server.close(() => resolvePort(port));
-    });
-  });
 }
 
 /** Whether nothing listens on the port: it can be bound again. */

@@ -17,12 +17,11 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
 import { mkdir, mkdtemp, readFile, rm, symlink, writeFile } from "node:fs/promises";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { delimiter, dirname, join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { describeRun, readmeSnippets, run, snippet } from "../readme/snippets";
-import { download, MiB, ROOT, seededBytes, sha256, sleep } from "./server";
+import { download, freePort, MiB, ROOT, seededBytes, sha256, sleep } from "./server";
 import { startTusUpload } from "./tus";
 
 const BIN = join(ROOT, "node_modules", ".bin");
@@ -299,14 +298,3 @@ async function stopGroup(child: ChildProcess): Promise<void> {
   signalGroup("SIGKILL");
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolvePort, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      const port = typeof address === "object" && address ? address.port : 0;
-      server.close(() => resolvePort(port));
-    });
-  });
-}

@@ -2,19 +2,21 @@
  * A real local gateway for end-to-end tests and the benchmark: `wrangler dev`
  * on a free port with its own state directory, plus helpers for test data.
  *
- * This file imports only `node:` built-ins, so the benchmark can load it with
- * Node's own TypeScript support (`node --experimental-strip-types`), which
- * resolves no extensionless relative imports.
+ * This file imports only `node:` built-ins and scripts/process-group.ts (by its
+ * full name), so the benchmark can load it with Node's own TypeScript support
+ * (`node --experimental-strip-types`), which resolves no extensionless relative
+ * imports.
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { createCipheriv, createHash, type Cipheriv } from "node:crypto";
-import { createWriteStream, readdirSync, readFileSync } from "node:fs";
+import { createWriteStream } from "node:fs";
 import { cp, mkdir, mkdtemp, rm } from "node:fs/promises";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { delimiter, join, resolve } from "node:path";
 import { once } from "node:events";
 import { fileURLToPath } from "node:url";
+import { stopGroup } from "../../scripts/process-group.ts";
 
 /** The repository root (this file is test/e2e/server.ts). */
 export const ROOT = resolve(fileURLToPath(new URL(".", import.meta.url)), "../..");
@@ -201,54 +203,14 @@ async function waitUntilReady(child: ChildProcess, endpoint: string, timeoutMs: 
   );
 }
 
-/** Signals the whole process group, escalates to SIGKILL, and waits until the group is empty. */
+/** Stops the whole process group (wrangler's children, node and workerd, may outlive it for a moment). */
 async function killGroup(child: ChildProcess, signal: NodeJS.Signals): Promise<void> {
-  const pid = child.pid!;
-  const signalGroup = (sig: NodeJS.Signals | 0): boolean => {
-    try {
-      process.kill(-pid, sig);
-      return true;
-    } catch {
-      return false; // ESRCH: no process is left in the group
-    }
-  };
   const exited = child.exitCode !== null || child.signalCode !== null ? Promise.resolve() : once(child, "exit").then(() => {});
-  signalGroup(signal);
-  const escalateAt = Date.now() + 10_000;
-  // wrangler's children (node, workerd) may outlive it for a moment: wait for the whole group.
-  while (groupAlive(pid, signalGroup)) {
-    if (Date.now() > escalateAt) {
-      signalGroup("SIGKILL");
-    }
-    if (Date.now() > escalateAt + 10_000) throw new Error(`process group ${pid} survived SIGKILL`);
-    await sleep(50);
-  }
+  await stopGroup(child.pid!, signal);
   await exited;
 }
 
-/**
- * True while a process of the group is running. Zombies do not count: orphaned
- * children are reaped by whatever init the machine has, maybe late or never.
- */
-function groupAlive(pgid: number, signalGroup: (sig: 0) => boolean): boolean {
-  if (!signalGroup(0)) return false;
-  if (process.platform !== "linux") return true;
-  for (const entry of readdirSync("/proc")) {
-    if (!/^[0-9]+$/.test(entry)) continue;
-    let stat: string;
-    try {
-      stat = readFileSync(`/proc/${entry}/stat`, "utf8");
-    } catch {
-      continue; // gone meanwhile
-    }
-    // pid (comm) state ppid pgrp …; comm may contain spaces and parentheses.
-    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    if (Number(fields[2]) === pgid && fields[0] !== "Z") return true;
-  }
-  return false;
-}
-
-function freePort(): Promise<number> {
+export function freePort(): Promise<number> {
   return new Promise((resolvePort, reject) => {
     const server = createServer();
     server.once("error", reject);

@@ -13,8 +13,8 @@ import { readFileSync } from "node:fs";
 import { delimiter, join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { describeRun, run } from "../readme/snippets";
-import { cleanCopy, freePort, killProcessesIn, portIsFree, processesIn, waitForAnswer, waitUntilNoProcessIn, type CleanCopy } from "./clean-copy";
-import { ROOT, sleep } from "./server";
+import { cleanCopy, killProcessesIn, portIsFree, processesIn, waitForAnswer, waitUntilNoProcessIn, type CleanCopy } from "./clean-copy";
+import { freePort, ROOT, sleep } from "./server";
 
 const TEN_GIB = 10 * 1024 ** 3;
 
