@@ -5,7 +5,14 @@ import { SIGNATURE_HEADER, signatureHeader } from "./signature";
  * the gateway (callbacks). Each has a unique id: delivery is at least once,
  * so consumers de-duplicate by it.
  */
-export type UploadEventType = "created" | "finished" | "terminated" | "expired";
+export type UploadEventType = "created" | "finished" | "terminated" | "expired" | "failed";
+
+/**
+ * Why an upload failed (`failed` events). `object-exists`: another object
+ * was stored at the upload's key before its object could be completed, and
+ * the server does not overwrite; the upload ended and its bytes were released.
+ */
+export type UploadFailureReason = "object-exists";
 
 export interface UploadEvent {
   /** Unique per event; the same event delivered twice has the same id. */
@@ -13,6 +20,8 @@ export interface UploadEvent {
   type: UploadEventType;
   /** ISO 8601. */
   occurredAt: string;
+  /** Only on `failed`: why. */
+  reason?: UploadFailureReason;
   upload: {
     id: string;
     objectKey: string;

@@ -1,7 +1,43 @@
 import { deliverEvent, MAX_DELIVERY_ATTEMPTS, retryDelayMs, type EventSinks } from "../hooks/events";
 import { nextExpiry, type LifecyclePolicy } from "./lifecycle";
 import { awaitsCompletion, type UploadRecord } from "./upload-record";
-import type { UploadStore } from "./upload-store";
+import type { CompletionFailures, UploadStore } from "./upload-store";
+
+/**
+ * Completing an upload's object is retried only after storage faults (a
+ * refusal, another object at the key, is final): 5 s after the first
+ * failure, doubling to at most 10 minutes, for COMPLETION_ATTEMPTS failed
+ * attempts in all (about a day). Then the alarm stops trying: the upload
+ * expires like an idle one, EXPIRE_AFTER_SECONDS after the last attempt,
+ * unless a client's HEAD or PATCH, which tries again, completes it first.
+ */
+export const COMPLETION_RETRY_FIRST_MS = 5_000;
+export const COMPLETION_RETRY_MAX_MS = 10 * 60_000;
+export const COMPLETION_ATTEMPTS = 150;
+
+const NO_FAILURES: CompletionFailures = { count: 0, lastAt: undefined };
+
+/** Delay before the next attempt after `failures` failed ones. */
+export function completionRetryDelayMs(failures: number): number {
+  return Math.min(COMPLETION_RETRY_FIRST_MS * 2 ** Math.max(0, failures - 1), COMPLETION_RETRY_MAX_MS);
+}
+
+/** Whether the alarm has given up completing the upload's object. */
+export function completionGivenUp(failures: CompletionFailures): boolean {
+  return failures.count >= COMPLETION_ATTEMPTS;
+}
+
+/**
+ * When the alarm next tries to complete the upload's object, if it does: an
+ * upload that has all its bytes but no object yet, and whose retries are
+ * not used up. With no failure recorded (the object was reset while
+ * completing it, or an earlier version stored it), at once.
+ */
+export function completionRetryAt(record: UploadRecord | undefined, failures: CompletionFailures, now: number): number | undefined {
+  if (!record || !awaitsCompletion(record) || completionGivenUp(failures)) return undefined;
+  if (failures.lastAt === undefined) return now;
+  return failures.lastAt + completionRetryDelayMs(failures.count);
+}
 
 /**
  * An upload's Durable Object has one alarm for all of its background work:
@@ -14,8 +50,11 @@ export function nextAlarmAt(
   nextEventDue: number | undefined,
   workDueAt: number | undefined,
   policy: LifecyclePolicy,
+  completionFailures: CompletionFailures = NO_FAILURES,
 ): number | undefined {
-  const times = [nextEventDue, workDueAt, record && expiryOf(record, policy)].filter((time): time is number => time !== undefined);
+  const times = [nextEventDue, workDueAt, record && expiryOf(record, policy, completionFailures)].filter(
+    (time): time is number => time !== undefined,
+  );
   return times.length ? Math.min(...times) : undefined;
 }
 
@@ -23,9 +62,16 @@ export function nextAlarmAt(
  * When the upload expires. An unfinished upload's idle clock is stored
  * (requests move it on); a finished upload's follows from the policy, never
  * from an idle clock left behind by a request that failed at the very end.
+ * An upload whose bytes are all in does not expire while its completion is
+ * retried; once the retries are used up, it expires the idle time after the
+ * last attempt.
  */
-export function expiryOf(record: UploadRecord, policy: LifecyclePolicy): number | undefined {
-  if (record.ended || awaitsCompletion(record)) return undefined;
+export function expiryOf(record: UploadRecord, policy: LifecyclePolicy, completionFailures = NO_FAILURES): number | undefined {
+  if (record.ended) return undefined;
+  if (awaitsCompletion(record)) {
+    if (!completionGivenUp(completionFailures) || policy.expireAfterMs === 0) return undefined;
+    return (completionFailures.lastAt ?? 0) + policy.expireAfterMs;
+  }
   if (record.finishedAt !== undefined) return nextExpiry(record, record.finishedAt, policy);
   return record.expiresAt;
 }

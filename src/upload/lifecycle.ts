@@ -1,3 +1,4 @@
+import { TusError } from "../errors";
 import type { UploadRecord, UploadEnd } from "./upload-record";
 import type { UploadStore } from "./upload-store";
 import { r2 } from "./r2-parts";
@@ -28,7 +29,19 @@ export function nextExpiry(record: UploadRecord, now: number, policy: LifecycleP
 }
 
 /**
- * Ends an upload (DELETE, or expiry): aborts its R2 multipart upload, deletes
+ * The answer for an upload refused at completion, the same to every request
+ * from then on: another object took its key, and it cannot complete.
+ */
+export function objectTakenError(objectKey: string): TusError {
+  return new TusError(
+    "object-exists",
+    `another object was stored at ${objectKey} before this upload could be completed, and this server does not overwrite objects: ` +
+      "the upload cannot complete under that key. It has ended and its bytes were released; upload the file again under another name",
+  );
+}
+
+/**
+ * Ends an upload (DELETE, expiry, or a refused completion): aborts its R2 multipart upload, deletes
  * a finished object when asked to, and leaves only a tombstone in storage.
  * R2 goes first: if it fails, the upload is still whole and the caller can
  * retry, rather than leaving parts nobody knows about.

@@ -54,7 +54,9 @@ export async function openMultipart(deps: { bucket: R2Bucket; store: UploadStore
 /**
  * Hands `send` a body of `size` bytes made of `pieces`: a lone array as it is
  * (R2 takes it in one go), several as a stream of known length, written piece
- * by piece so they are never all in memory at once.
+ * by piece so they are never all in memory at once. R2 may answer without
+ * reading the whole body (a conditional put it refused): the answer is
+ * returned then, without waiting for pieces nobody will read.
  */
 export async function withBody<T>(
   pieces: Iterable<Uint8Array>,
@@ -68,7 +70,8 @@ export async function withBody<T>(
     for (const piece of pieces) if (piece.length) await writer.write(piece);
     await writer.close();
   })();
-  const [result] = await Promise.all([send(readable), writing]);
+  const sending = send(readable);
+  const [result] = await Promise.all([sending, Promise.race([writing, sending])]);
   return result;
 }
 

@@ -2,10 +2,10 @@ import { DurableObject } from "cloudflare:workers";
 import { configFromEnv, type GatewayConfig } from "../config";
 import { serializeError, TusError, type SerializedError } from "../errors";
 import { hasSinks, type EventSinks, type UploadEvent } from "../hooks/events";
-import { deliverDueEvents, expiryOf, nextAlarmAt } from "./background";
+import { completionGivenUp, completionRetryAt, deliverDueEvents, expiryOf, nextAlarmAt } from "./background";
 import type { ExpectedChecksum } from "./chunk-digest";
 import { assembleStep, type PartialState } from "./concat-assembler";
-import { endUpload, nextExpiry } from "./lifecycle";
+import { endUpload, nextExpiry, objectTakenError } from "./lifecycle";
 import { partSizeForChunk } from "./part-plan";
 import { awaitsCompletion, checkAppend, sizeLimitOf, toInfo, type AppendRequest, type NewUpload, type UploadInfo, type UploadRecord } from "./upload-record";
 import { UploadStore } from "./upload-store";
@@ -49,7 +49,7 @@ const PARTIAL_POLL_MS = 30_000;
  * step holds up other uploads' requests while it streams.
  */
 const ASSEMBLY_STEP_MS = 2000;
-/** After R2 failed while completing an upload's object (or in an assembly step), the alarm tries again this much later. */
+/** After R2 failed in an assembly step, the alarm tries again this much later (completions back off, see background.ts). */
 const STORAGE_RETRY_MS = 5000;
 
 /**
@@ -125,7 +125,7 @@ export class UploadObject extends DurableObject<UploadObjectEnv> {
       if (this.store.load()) throw new Error(`upload ${upload.id} already exists`);
       const record = this.store.create(upload);
       // An upload of length 0 is complete the moment it exists.
-      if (record.concat?.kind !== "final") await new UploadWriter(this.writerDeps, record, record.length).finishIfDue();
+      if (record.concat?.kind !== "final") await this.finishIfDue(record);
       // A final upload is assembled once its partials are claimed (`startAssembly`);
       // should that call never come, the alarm starts it after a poll interval.
       return toInfo(await this.touch(record.concat?.kind === "final" ? Date.now() + PARTIAL_POLL_MS : undefined));
@@ -256,9 +256,21 @@ export class UploadObject extends DurableObject<UploadObjectEnv> {
       // DELETE that arrives waits only for the part in flight.
       return this.lock.run((holder) => this.assemble(holder));
     }
-    if (awaitsCompletion(record)) {
+    const failures = this.store.completionFailures();
+    if (awaitsCompletion(record) && !completionGivenUp(failures)) {
       // R2 failed while completing the object and no client came back since.
-      await this.lock.run(() => this.loadFinished());
+      if ((completionRetryAt(record, failures, Date.now()) ?? Infinity) > Date.now()) return undefined;
+      try {
+        await this.lock.run(() => this.loadFinished());
+      } catch (error) {
+        // Refused (another object took the key): final, and logged where it was decided.
+        if (this.store.load()?.ended) return undefined;
+        // Counted by the writer; scheduleAlarm sets the next try, later each
+        // time, or none once they are used up.
+        const after = this.store.completionFailures();
+        const next = completionGivenUp(after) ? "no more retries by the alarm; it expires unless a client completes it" : "retrying later";
+        console.error(`upload ${record.id}: completing its object failed (${after.count} failed attempts; ${next})`, error);
+      }
       return undefined;
     }
     if (this.isIdlePastExpiry(record)) {
@@ -271,7 +283,7 @@ export class UploadObject extends DurableObject<UploadObjectEnv> {
         }
       });
       await deliverDueEvents(this.store, this.sinks, Date.now());
-    } else if (record.finishedAt === undefined && record.expiresAt !== undefined && record.expiresAt <= Date.now()) {
+    } else if (!awaitsCompletion(record) && record.finishedAt === undefined && record.expiresAt !== undefined && record.expiresAt <= Date.now()) {
       // Bytes arrived after the stored clock was last moved: catch it up.
       this.store.setExpiry(record.expiresAt + this.unsavedActivityMs);
       this.expiryMovedAt += this.unsavedActivityMs;
@@ -376,7 +388,7 @@ export class UploadObject extends DurableObject<UploadObjectEnv> {
   }
 
   private isIdlePastExpiry(record: UploadRecord): boolean {
-    const expiresAt = expiryOf(record, this.config);
+    const expiresAt = expiryOf(record, this.config, awaitsCompletion(record) ? this.store.completionFailures() : undefined);
     if (expiresAt === undefined) return false;
     return Date.now() >= expiresAt + (record.finishedAt === undefined ? this.unsavedActivityMs : 0);
   }
@@ -403,7 +415,11 @@ export class UploadObject extends DurableObject<UploadObjectEnv> {
   private async touch(workDueAt?: number, activity = true): Promise<UploadRecord> {
     // Not loadLive: a PATCH that ran past the old expiry is activity, not an expired upload.
     const record = this.store.load();
-    if (!record || record.ended) return this.loadLive();
+    if (!record || record.ended) {
+      // Ended while this request ran (terminated, or refused at completion): its event is due.
+      await this.scheduleAlarm();
+      return this.loadLive();
+    }
     const expiresAt = record.finishedAt !== undefined ? undefined : activity ? nextExpiry(record, Date.now(), this.config) : record.expiresAt;
     if (expiresAt !== record.expiresAt) this.store.setExpiry(expiresAt);
     if (activity) {
@@ -423,8 +439,9 @@ export class UploadObject extends DurableObject<UploadObjectEnv> {
    */
   private async scheduleAlarm(workDueAt?: number): Promise<void> {
     const record = this.store.load();
-    const retryAt = record && awaitsCompletion(record) ? Date.now() + STORAGE_RETRY_MS : undefined;
-    const at = nextAlarmAt(record, this.store.nextEventDue(), workDueAt ?? retryAt, this.config);
+    const failures = this.store.completionFailures();
+    const retryAt = completionRetryAt(record, failures, Date.now());
+    const at = nextAlarmAt(record, this.store.nextEventDue(), workDueAt ?? retryAt, this.config, failures);
     if (at === undefined) {
       if (this.alarmAt !== undefined) await this.ctx.storage.deleteAlarm();
     } else if (this.alarmAt === undefined || this.alarmAt === "unknown" || at < this.alarmAt) {
@@ -439,13 +456,22 @@ export class UploadObject extends DurableObject<UploadObjectEnv> {
   private async loadFinished(): Promise<UploadRecord> {
     const record = this.loadLive();
     if (!awaitsCompletion(record)) return record;
+    await this.finishIfDue(record);
+    return this.touch();
+  }
+
+  /**
+   * Completes the upload's object if every byte is in. If R2 fails, the
+   * alarm retries, should no client come back; if the completion is
+   * refused, the alarm delivers the `failed` event.
+   */
+  private async finishIfDue(record: UploadRecord): Promise<void> {
     try {
       await new UploadWriter(this.writerDeps, record, record.length).finishIfDue();
     } catch (error) {
-      await this.scheduleAlarm(); // the alarm retries the completion, should no client come back
+      await this.scheduleAlarm();
       throw error;
     }
-    return this.touch();
   }
 
   /** The upload, if it exists, has not ended, and is the caller's (the object's own work may see any). */
@@ -457,6 +483,7 @@ export class UploadObject extends DurableObject<UploadObjectEnv> {
     if (caller !== OWN_WORK && record.owner !== undefined && record.owner !== caller) throw new TusError("upload-not-found");
     const expired = record.ended === "expired" || (record.finishedAt === undefined && this.isIdlePastExpiry(record));
     if (expired) throw new TusError("upload-gone", "this upload expired and its bytes were deleted");
+    if (record.ended === "object-exists") throw objectTakenError(record.objectKey);
     if (record.ended) throw new TusError("upload-gone", "this upload was terminated");
     return record;
   }

@@ -10,8 +10,11 @@ import { maxLengthForPartSize } from "./part-plan";
 /** Client-supplied metadata, kept opaque and in order: key → value exactly as the dialect carries it. */
 export type UploadMetadata = Map<string, string>;
 
-/** Why an upload is gone: its tombstone answers 410. */
-export type UploadEnd = "terminated" | "expired";
+/**
+ * Why an upload is gone: its tombstone answers 410, or, for `object-exists`
+ * (refused at completion: another object took its key), 409.
+ */
+export type UploadEnd = "terminated" | "expired" | "object-exists";
 
 /**
  * Concatenation: a partial upload is an ordinary upload that a final one

@@ -1,4 +1,4 @@
-import type { UploadEvent, UploadEventType } from "../hooks/events";
+import type { UploadEvent, UploadEventType, UploadFailureReason } from "../hooks/events";
 import type { Concatenation, NewUpload, UploadEnd, UploadMetadata, UploadRecord } from "./upload-record";
 
 /**
@@ -7,9 +7,9 @@ import type { Concatenation, NewUpload, UploadEnd, UploadMetadata, UploadRecord 
  * upload, and reading it writes nothing.
  *
  *   upload  one row: identity, length, offset, metadata, R2 multipart id,
- *           expiry, concatenation, size limit, the tail's size; after
- *           termination or expiry only a tombstone (`ended`) so that later
- *           requests get 410
+ *           expiry, concatenation, size limit, the tail's size, failed
+ *           completions; after termination, expiry or a refused completion
+ *           only a tombstone (`ended`) so that later requests get 410 (409)
  *   part    R2 parts already uploaded (number, etag, size)
  *   tail    bytes that arrived but do not yet fill a part, in rows of at
  *           most TAIL_ROW_BYTES (SQLite values are limited to 2 MB). A small
@@ -56,6 +56,15 @@ interface UploadRow extends Record<string, SqlStorageValue> {
   owner: string | null;
   size_limit: number | null;
   tail_size: number;
+  completion_failures: number;
+  completion_failed_at: number | null;
+}
+
+/** Failed attempts at completing the upload's object (storage faults), for the retries' back-off. */
+export interface CompletionFailures {
+  count: number;
+  /** When the latest one failed. */
+  lastAt: number | undefined;
 }
 
 export interface StoredEvent {
@@ -104,7 +113,9 @@ export class UploadStore {
         concat TEXT,
         owner TEXT,
         size_limit INTEGER,
-        tail_size INTEGER NOT NULL DEFAULT 0
+        tail_size INTEGER NOT NULL DEFAULT 0,
+        completion_failures INTEGER NOT NULL DEFAULT 0,
+        completion_failed_at INTEGER
       );
       CREATE TABLE IF NOT EXISTS part (number INTEGER PRIMARY KEY, etag TEXT NOT NULL, size INTEGER NOT NULL);
       CREATE TABLE IF NOT EXISTS tail (seq INTEGER PRIMARY KEY, bytes BLOB NOT NULL, pending INTEGER NOT NULL DEFAULT 0);
@@ -123,6 +134,11 @@ export class UploadStore {
         this.storage.sql.exec("ALTER TABLE upload ADD COLUMN tail_size INTEGER NOT NULL DEFAULT 0");
         this.storage.sql.exec("UPDATE upload SET tail_size = (SELECT COALESCE(SUM(LENGTH(bytes)), 0) FROM tail WHERE pending = 0)");
       });
+    }
+    // Uploads stored before failed completions were counted: none counted yet.
+    if (!columns.some((column) => column.name === "completion_failures")) {
+      this.storage.sql.exec("ALTER TABLE upload ADD COLUMN completion_failures INTEGER NOT NULL DEFAULT 0");
+      this.storage.sql.exec("ALTER TABLE upload ADD COLUMN completion_failed_at INTEGER");
     }
   }
 
@@ -197,6 +213,19 @@ export class UploadStore {
       this.storage.sql.exec("UPDATE upload SET concat = ?", JSON.stringify({ kind: "partial", finals: [finalId] } satisfies Concatenation));
       return true;
     });
+  }
+
+  /** Completing the object failed in the storage backend at `at`; counted for the retries' back-off. */
+  completionFailed(at: number): void {
+    this.storage.sql.exec("UPDATE upload SET completion_failures = completion_failures + 1, completion_failed_at = ?", at);
+  }
+
+  completionFailures(): CompletionFailures {
+    if (!this.hasTables) return { count: 0, lastAt: undefined };
+    const row = this.storage.sql
+      .exec<{ count: number; lastAt: number | null }>("SELECT completion_failures AS count, completion_failed_at AS lastAt FROM upload")
+      .toArray()[0];
+    return { count: row?.count ?? 0, lastAt: row?.lastAt ?? undefined };
   }
 
   setExpiry(expiresAt: number | undefined): void {
@@ -317,12 +346,15 @@ export class UploadStore {
   }
 
   /**
-   * The upload ended (terminated or expired): everything goes but a tombstone
-   * row, so that requests for it are answered 410 rather than 404.
+   * The upload ended (terminated, expired, or refused at completion):
+   * everything goes but a tombstone row, so that requests for it are
+   * answered 410 (409 for a refusal) rather than 404. A refusal is reported
+   * as a `failed` event with its reason.
    */
   markEnded(reason: UploadEnd): void {
     this.storage.transactionSync(() => {
-      this.recordEvent(reason);
+      if (reason === "object-exists") this.recordEvent("failed", reason);
+      else this.recordEvent(reason);
       this.storage.sql.exec("DELETE FROM part");
       this.storage.sql.exec("DELETE FROM tail");
       this.storage.sql.exec(
@@ -355,13 +387,14 @@ export class UploadStore {
   }
 
   /** Adds an event about the upload as it is now; called inside the transaction that changed it. */
-  private recordEvent(type: UploadEventType): void {
+  private recordEvent(type: UploadEventType, reason?: UploadFailureReason): void {
     if (!this.recordEvents) return;
     const record = this.load()!;
     const event: UploadEvent = {
       id: crypto.randomUUID(),
       type,
       occurredAt: new Date().toISOString(),
+      ...(reason && { reason }),
       upload: {
         id: record.id,
         objectKey: record.objectKey,

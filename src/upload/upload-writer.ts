@@ -3,6 +3,7 @@ import { ChunkDigest, type ExpectedChecksum } from "./chunk-digest";
 import { partCapacity, partNumberAt } from "./part-plan";
 import type { UploadRecord } from "./upload-record";
 import type { StoredPart, UploadStore } from "./upload-store";
+import { endUpload, objectTakenError } from "./lifecycle";
 import { isUploadsObject, objectIsComplete, objectOptions, openMultipart, r2, withBody } from "./r2-parts";
 import { StreamingPart } from "./streaming-part";
 import type { WriteBuffers } from "./write-buffers";
@@ -399,20 +400,22 @@ export class UploadWriter {
   /**
    * All bytes are in: write the object. An upload that never filled a part is
    * one `put`; otherwise the remainder is the last part and the multipart
-   * upload is completed. If R2 fails, the bytes stay durable and the next
-   * request for the upload (or the object's alarm) tries again. If R2 did
-   * write the object and only its answer was lost, every retry would fail
-   * (the multipart upload no longer exists), so a failure first looks for
-   * the upload's own, whole object.
+   * upload is completed. If R2 fails, the bytes stay durable, the failure is
+   * counted, and the next request for the upload (or the object's alarm,
+   * with back-off) tries again. If R2 did write the object and only its
+   * answer was lost, every retry would fail (the multipart upload no longer
+   * exists), so a failure first looks for the upload's own, whole object.
+   * If another object took the key, the upload is refused for good.
    */
   private async finish(): Promise<void> {
     const { store, bucket, now } = this.deps;
     try {
       await this.writeObject();
     } catch (error) {
-      const refused = error instanceof TusError && error.code === "object-exists";
-      if (refused || !(await objectIsComplete(bucket, this.record))) {
+      if (error instanceof KeyTaken) throw await this.refuse();
+      if (!(await objectIsComplete(bucket, this.record))) {
         this.persistMemory();
+        store.completionFailed(now());
         throw error;
       }
       console.warn(`upload ${this.record.id}: R2 reported a failure, but the object is whole; the answer was lost`);
@@ -421,38 +424,85 @@ export class UploadWriter {
     this.filled = 0;
   }
 
+  /**
+   * Another object took the upload's key: it can never complete there. The
+   * upload ends as refused (a `failed` event; every later request is
+   * answered the same 409) and its bytes are released, the R2 multipart
+   * upload aborted and the stored tail dropped, rather than kept and retried.
+   * If R2 cannot abort now, the upload stays as it was (every byte counted)
+   * and the refusal is made again at the next attempt. Returns the answer.
+   */
+  private async refuse(): Promise<TusError> {
+    const { id, objectKey } = this.record;
+    this.persistMemory();
+    this.releaseBuffer();
+    try {
+      await endUpload(this.deps, this.record, "object-exists", false);
+    } catch (error) {
+      this.deps.store.completionFailed(this.deps.now());
+      throw error;
+    }
+    console.warn(`upload ${id}: refused at completion: another object was stored at ${objectKey}; its bytes were released`);
+    return objectTakenError(objectKey);
+  }
+
   private async writeObject(): Promise<void> {
+    const guarded = this.keyMayBeTaken();
     if (this.partStart === 0 && this.record.multipartId === undefined) {
-      await this.refuseOverwrite();
       const { bucket } = this.deps;
       const size = this.stored + this.filled;
-      await r2("put", () => withBody(this.partPieces(), size, (body) => bucket.put(this.record.objectKey, body, objectOptions(this.record))));
+      // Written only where no object is: no check-then-write race.
+      const options = guarded ? { ...objectOptions(this.record), onlyIf: { etagDoesNotMatch: "*" } } : objectOptions(this.record);
+      const written = await r2("put", () => withBody(this.partPieces(), size, (body) => bucket.put(this.record.objectKey, body, options)));
+      if (written === null) await this.refuseOverwrite(true);
       return;
     }
     // The last part first: it may be streaming already, and must not be left open.
     if (this.stored + this.filled > 0) await this.sendPart();
-    await this.refuseOverwrite();
+    // `complete` takes no condition: an object stored between this check and
+    // it is replaced (README, "When completion fails").
+    if (guarded) await this.refuseOverwrite(false);
     const multipart = await this.multipart();
     const parts = this.deps.store.parts().map(({ partNumber, etag }) => ({ partNumber, etag }));
     await r2("complete", () => multipart.complete(parts));
   }
 
   /**
-   * Keys without the upload's id (e.g. from {filename}) were free when the
-   * upload was created; another upload may have taken the key since. An
-   * object this upload wrote itself (an earlier answer lost) is no obstacle.
+   * Whether another upload may hold the key: keys without the upload's id
+   * (e.g. from {filename}) were free when the upload was created, but may
+   * have been taken since. Never when the server overwrites objects.
    */
-  private async refuseOverwrite(): Promise<void> {
+  private keyMayBeTaken(): boolean {
     const { objectKey, id } = this.record;
-    if (this.deps.overwriteObjects || objectKey.includes(id)) return;
+    return !this.deps.overwriteObjects && !objectKey.includes(id);
+  }
+
+  /**
+   * Throws `KeyTaken` if an object that this upload did not write is at its
+   * key. One this upload wrote itself (an earlier answer lost) is no
+   * obstacle. After a conditional put was refused (`putRefused`), an object
+   * was there: if it is gone by now, R2 is asked again later.
+   */
+  private async refuseOverwrite(putRefused: boolean): Promise<void> {
+    const { objectKey } = this.record;
     const existing = await r2("head", () => this.deps.bucket.head(objectKey));
-    if (existing && !isUploadsObject(existing, this.record)) {
-      throw new TusError("object-exists", `an object appeared at ${objectKey} while this upload was in progress; this server does not overwrite objects`);
+    if (existing && !isUploadsObject(existing, this.record)) throw new KeyTaken(objectKey);
+    if (putRefused && !existing) {
+      throw new TusError("storage-unavailable", `the object at ${objectKey} changed while this upload was being completed; retry the request`, {
+        retryAfterSeconds: 1,
+      });
     }
   }
 
   private multipart(): Promise<R2MultipartUpload> {
     return openMultipart(this.deps, this.record);
+  }
+}
+
+/** Another object is at the upload's key: the completion is refused for good (see `refuse`). */
+class KeyTaken extends Error {
+  constructor(objectKey: string) {
+    super(`another object is stored at ${objectKey}`);
   }
 }
 

@@ -6,9 +6,9 @@
  * control character, at most R2's 1,024 bytes. And since such keys are not
  * unique per upload, an existing object is never overwritten.
  */
-import { env } from "cloudflare:test";
+import { env, runInDurableObject } from "cloudflare:test";
 import { afterEach, describe, expect, it } from "vitest";
-import { bodyText, expectNoServerErrors, patch, randomBytes, sha256Hex } from "../runtime/helpers";
+import { bodyText, expectNoServerErrors, head, MiB, patch, randomBytes, send, sha256Hex, TUS, uploadStub } from "../runtime/helpers";
 import { createAs, downloadAs, expectError, objectKeyOf, postAs, TIMEOUT, uniqueSubject, uploadAs } from "./helpers";
 import { bearer, tokenFor } from "./tokens";
 
@@ -176,6 +176,104 @@ describe("existing objects", () => {
 
     await expectError(await patch(second.url, 0, secondData, bearer(token)), 409, /object .* at uploads\/.*race\.bin/);
     const stored = await env.BUCKET.get(`uploads/${subject}/race.bin`);
+    expect(await sha256Hex(await stored!.arrayBuffer())).toBe(await sha256Hex(firstData));
+  });
+});
+
+/** What an upload's Durable Object keeps. */
+function storedUpload(id: string) {
+  return runInDurableObject(uploadStub(id), (_instance, state) => {
+    const sql = state.storage.sql;
+    const upload = sql
+      .exec<{ ended: string | null; multipart_id: string | null; metadata: string }>("SELECT ended, multipart_id, metadata FROM upload")
+      .one();
+    const count = (table: string) => sql.exec<{ rows: number }>(`SELECT COUNT(*) AS rows FROM ${table}`).one().rows;
+    return { ...upload, parts: count("part"), tailRows: count("tail") };
+  });
+}
+
+/**
+ * Whether the upload's Durable Object means to wake up for anything but
+ * delivering its events (to whatever sink is configured): a refused upload
+ * has nothing else left to do, so its alarm is unset or set for when its
+ * next event is due (give or take the moment between the two writes), not
+ * for a retry seconds later.
+ */
+function wakesUpForMoreThanEvents(id: string): Promise<boolean> {
+  return runInDurableObject(uploadStub(id), async (_instance, state) => {
+    const alarm = await state.storage.getAlarm();
+    const nextEvent = state.storage.sql.exec<{ due: number | null }>("SELECT MIN(due_at) AS due FROM event").one().due;
+    return alarm !== null && (nextEvent === null || alarm > nextEvent + 1000);
+  });
+}
+
+/** Every request on a refused upload gets the same 409 and message, for good. */
+async function expectRefusedForGood(token: string, url: string, offset: number, key: string): Promise<void> {
+  const refusal = new RegExp(`another object was stored at ${key.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")} before this upload could be completed.*cannot complete under that key.*bytes were released`);
+  const first = await expectError(await patch(url, offset, new Uint8Array(1), bearer(token)), 409, refusal);
+  for (let again = 0; again < 2; again++) {
+    expect((await head(url, { ...TUS, ...bearer(token) })).status).toBe(409);
+    expect(await expectError(await patch(url, offset, new Uint8Array(1), bearer(token)), 409, refusal)).toBe(first);
+    expect(await expectError(await send(url, { headers: bearer(token) }), 409, refusal)).toBe(first);
+    expect(await expectError(await send(url, { method: "DELETE", headers: { ...TUS, ...bearer(token) } }), 409, refusal)).toBe(first);
+  }
+}
+
+describe("an upload refused at completion because another object took its key", () => {
+  it("ends for good: the same 409 on every request, its stored bytes dropped, and no retries scheduled", { timeout: TIMEOUT }, async () => {
+    const subject = uniqueSubject("keys");
+    const token = await tokenFor(subject);
+    const key = `uploads/${subject}/refused.bin`;
+    const firstData = randomBytes(2000, 50);
+    const secondData = randomBytes(3000, 51);
+    const first = await createAs(token, { length: firstData.length, metadata: { filename: "refused.bin" } });
+    const second = await createAs(token, { length: secondData.length, metadata: { filename: "refused.bin" } });
+    // Part of the second upload is stored before the first one takes the key.
+    const partly = await patch(second.url, 0, secondData.slice(0, 1000), bearer(token));
+    expect(partly.status, await bodyText(partly)).toBe(204);
+    const finishedFirst = await patch(first.url, 0, firstData, bearer(token));
+    expect(finishedFirst.status, await bodyText(finishedFirst)).toBe(204);
+
+    await expectError(await patch(second.url, 1000, secondData.slice(1000), bearer(token)), 409, /another object was stored at .*refused\.bin/);
+    await expectRefusedForGood(token, second.url, 1000, key);
+    const secondId = second.url.split("/").pop()!;
+    expect(await storedUpload(secondId)).toEqual({ ended: "object-exists", multipart_id: null, metadata: "[]", parts: 0, tailRows: 0 });
+    expect(await wakesUpForMoreThanEvents(secondId), "no retry is scheduled").toBe(false);
+    await expectRefusedForGood(token, second.url, 1000, key);
+    const stored = await env.BUCKET.get(key);
+    expect(await sha256Hex(await stored!.arrayBuffer())).toBe(await sha256Hex(firstData));
+  });
+
+  it("a multipart upload refused at completion has its R2 multipart upload aborted", { timeout: TIMEOUT }, async () => {
+    const subject = uniqueSubject("keys");
+    const token = await tokenFor(subject);
+    const key = `uploads/${subject}/big.bin`;
+    const firstData = randomBytes(1000, 52);
+    const secondData = randomBytes(9 * MiB + 5, 53);
+    const first = await createAs(token, { length: firstData.length, metadata: { filename: "big.bin" } });
+    const second = await createAs(token, { length: secondData.length, metadata: { filename: "big.bin" } });
+    const secondId = second.url.split("/").pop()!;
+    // A first PATCH of 3 MiB keeps the 8 MiB part size; the second fills part 1, which goes to R2.
+    for (const [from, to] of [
+      [0, 3 * MiB],
+      [3 * MiB, 8 * MiB + 100],
+    ] as const) {
+      const response = await patch(second.url, from, secondData.slice(from, to), bearer(token));
+      expect(response.status, await bodyText(response)).toBe(204);
+    }
+    const multipartId = (await storedUpload(secondId)).multipart_id!;
+    expect(multipartId).not.toBeNull();
+    const finishedFirst = await patch(first.url, 0, firstData, bearer(token));
+    expect(finishedFirst.status, await bodyText(finishedFirst)).toBe(204);
+
+    await expectError(await patch(second.url, 8 * MiB + 100, secondData.slice(8 * MiB + 100), bearer(token)), 409, /another object was stored at .*big\.bin/);
+    await expectRefusedForGood(token, second.url, 8 * MiB + 100, key);
+    expect(await storedUpload(secondId)).toMatchObject({ ended: "object-exists", parts: 0, tailRows: 0 });
+    expect(await wakesUpForMoreThanEvents(secondId), "no retry is scheduled").toBe(false);
+    await expect(env.BUCKET.resumeMultipartUpload(key, multipartId).uploadPart(3, new Uint8Array(10)), "the multipart upload was aborted").rejects.toThrow(
+      /does not exist/,
+    );
+    const stored = await env.BUCKET.get(key);
     expect(await sha256Hex(await stored!.arrayBuffer())).toBe(await sha256Hex(firstData));
   });
 });
