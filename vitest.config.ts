@@ -1,4 +1,4 @@
-import { cloudflareTest } from "@cloudflare/vitest-plugin";
+import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-plugin";
 import { readFileSync } from "node:fs";
 import { defineConfig } from "vitest/config";
 import { BaseSequencer, type TestSpecification } from "vitest/node";
@@ -36,6 +36,18 @@ const testKeys = JSON.parse(readFileSync(new URL("./test/fixtures/jwt-test-keys.
  */
 const WORKERS = 3;
 
+/** The upload index's schema (migrations/), applied before each test file by test/runtime-listing/apply-migrations.ts. */
+const indexMigrations = await readD1Migrations(new URL("./migrations", import.meta.url).pathname);
+
+/** Access control as runtime-auth has it (test/fixtures keys, audience, issuer). */
+const jwtBindings = {
+  AUTH_MODE: "jwt",
+  JWT_SECRET: testKeys.hs256Secret,
+  JWT_JWKS: JSON.stringify(testKeys.jwks),
+  JWT_AUDIENCE: "tus-edge-tests",
+  JWT_ISSUER: "https://issuer.test",
+};
+
 /**
  * The Node-side projects reuse their worker processes from file to file
  * (`isolate: false`): their helpers keep no state between files, and loading
@@ -52,7 +64,7 @@ const nodeSide = { isolate: false } as const;
  * node_modules/.vite); files it has not timed yet first, by project in
  * COLD_ORDER, the projects with long scenarios ahead.
  */
-const COLD_ORDER = ["faults", "e2e", "runtime-small-buffers", "runtime", "browser", "readme", "runtime-library", "runtime-auth", "unit"];
+const COLD_ORDER = ["faults", "e2e", "runtime-small-buffers", "runtime", "runtime-listing", "browser", "readme", "runtime-library", "runtime-auth", "unit"];
 
 class LongestFirst extends BaseSequencer {
   override async sort(files: TestSpecification[]): Promise<TestSpecification[]> {
@@ -120,6 +132,22 @@ export default defineConfig({
             "test/runtime/durability.test.ts",
             "test/runtime/extensions/checksum.test.ts",
           ],
+          testTimeout: 60_000,
+        },
+      },
+      {
+        // Listing and administration: the root configuration with the upload index bound
+        // (test/runtime-listing/wrangler.toml), its migrations applied, and access control on.
+        plugins: [
+          cloudflareTest({
+            wrangler: { configPath: "./test/runtime-listing/wrangler.toml" },
+            miniflare: { bindings: { ...jwtBindings, INDEX_MIGRATIONS: indexMigrations } },
+          }),
+        ],
+        test: {
+          name: "runtime-listing",
+          include: ["test/runtime-listing/**/*.test.ts"],
+          setupFiles: ["./test/runtime-listing/apply-migrations.ts"],
           testTimeout: 60_000,
         },
       },

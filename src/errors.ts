@@ -55,6 +55,7 @@ export const ERRORS = {
   "upload-not-finished": { status: 409, message: "the upload is not finished; it can be downloaded once all bytes have arrived" },
   "range-not-satisfiable": { status: 416, message: "the Range header does not overlap the object" },
   "method-not-allowed": { status: 405, message: "this method is not allowed on this URL" },
+  "invalid-query": { status: 400, message: "a query parameter is malformed" },
   "upload-locked": {
     status: 423,
     message: "another request is still writing to this upload; retry in a moment",

@@ -5,6 +5,7 @@ import { ConfigError } from "./config/parse";
 import { TusError } from "./errors";
 import type { UploadEvent } from "./hooks/events";
 import type { CreateCallback } from "./hooks/pre-create";
+import { Logger, MetricsWriter, RequestObservation, Telemetry, timedBucket } from "./observability";
 import { isLoopback, uploadPageResponse } from "./page/serve-page";
 import { isPreflight, withCors } from "./protocol/http/cors";
 import { chooseDialect, type Dialect, type Route } from "./protocol/dialect";
@@ -34,6 +35,8 @@ export interface GatewayEnv {
   EVENTS?: Queue;
   /** The upload page's static files (wrangler.toml `[assets]`); without the binding there is no page. */
   ASSETS?: Fetcher;
+  /** Optional Workers Analytics Engine dataset for metrics (`[[analytics_engine_datasets]]`); README, "Operating". */
+  METRICS?: AnalyticsEngineDataset;
 }
 
 export interface TusGatewayOptions {
@@ -50,6 +53,12 @@ export interface TusGatewayOptions {
    * Object), e.g. to count operations or inject faults in tests.
    */
   wrapBucket?: (bucket: R2Bucket) => R2Bucket;
+  /**
+   * Wraps the METRICS dataset wherever the gateway writes to it (Worker and
+   * Durable Object), e.g. to see the data points in tests. Not called
+   * without the binding.
+   */
+  wrapMetrics?: (dataset: AnalyticsEngineDataset) => AnalyticsEngineDataset;
 }
 
 export interface TusGateway {
@@ -72,6 +81,8 @@ export function createTusGateway(options: TusGatewayOptions = {}): TusGateway {
     return config;
   };
   const wrapBucket = options.wrapBucket ?? ((bucket: R2Bucket) => bucket);
+  const metricsOf = (env: { METRICS?: AnalyticsEngineDataset }) =>
+    env.METRICS && options.wrapMetrics ? options.wrapMetrics(env.METRICS) : env.METRICS;
   const eventCallback = (): ((event: UploadEvent) => Promise<void>) | undefined => {
     const { onEvent, onUploadFinish } = options;
     if (!onEvent && !onUploadFinish) return undefined;
@@ -91,6 +102,9 @@ export function createTusGateway(options: TusGatewayOptions = {}): TusGateway {
     protected override bucketOf(env: UploadObjectEnv): R2Bucket {
       return wrapBucket(env.BUCKET);
     }
+    protected override metricsOf(env: UploadObjectEnv): AnalyticsEngineDataset | undefined {
+      return metricsOf(env);
+    }
   }
 
   const handlers = new WeakMap<GatewayConfig, RequestHandler>();
@@ -106,7 +120,7 @@ export function createTusGateway(options: TusGatewayOptions = {}): TusGateway {
         return misconfiguredResponse(error.message, request);
       }
       let handler = handlers.get(config);
-      if (!handler) handlers.set(config, (handler = createRequestHandler(config, options.onUploadCreate, wrapBucket)));
+      if (!handler) handlers.set(config, (handler = createRequestHandler(config, options.onUploadCreate, wrapBucket, metricsOf)));
       return handler(request, env);
     },
   };
@@ -146,6 +160,7 @@ const AUTH_MODE_UNSET =
   'or set AUTH_MODE = "open" to let anyone who can reach it create, read and delete uploads. Then deploy again.';
 
 type RequestHandler = (request: Request, env: GatewayEnv) => Promise<Response>;
+type ObservedHandler = (request: Request, env: GatewayEnv, telemetry: Telemetry, observation: RequestObservation) => Promise<Response>;
 
 /**
  * The Worker's request handling: method override, authentication (every
@@ -153,21 +168,39 @@ type RequestHandler = (request: Request, env: GatewayEnv) => Promise<Response>;
  * collection (`<basePath>`) and upload URLs (`<basePath><id>`) to one handler
  * per method of the request's dialect (tus 1.0, or the IETF draft when the
  * request says `Upload-Draft-Interop-Version`: protocol/dialect.ts), every
- * error to that dialect's error response, and CORS on the way out.
+ * error to that dialect's error response, and CORS on the way out. Every
+ * request, whatever its answer, ends in one request line (logs and metrics).
  */
 function createRequestHandler(
   config: GatewayConfig,
   onUploadCreate: CreateCallback | undefined,
   wrapBucket: (bucket: R2Bucket) => R2Bucket,
+  metricsOf: (env: GatewayEnv) => AnalyticsEngineDataset | undefined,
 ): RequestHandler {
+  const logger = new Logger(config.logLevel);
+  const handle = createObservedHandler(config, onUploadCreate, wrapBucket);
+  return async (request, env) => {
+    const telemetry = new Telemetry(logger, new MetricsWriter(metricsOf(env)));
+    const observation = new RequestObservation(request, config.basePath);
+    const response = await handle(request, env, telemetry, observation);
+    telemetry.request(observation.line(response));
+    return response;
+  };
+}
+
+function createObservedHandler(
+  config: GatewayConfig,
+  onUploadCreate: CreateCallback | undefined,
+  wrapBucket: (bucket: R2Bucket) => R2Bucket,
+): ObservedHandler {
   const authenticator = new Authenticator(config.auth);
-  const route = (name: Route) => (request: IRequest, env: GatewayEnv, principal: Principal, dialect: Dialect) => {
+  const route = (name: Route) => (request: IRequest, env: GatewayEnv, principal: Principal, dialect: Dialect, telemetry: Telemetry) => {
     const handler = dialect.handlers[name];
     if (!handler) throw new TusError("method-not-allowed");
     authorizeUpload(principal, request.params.id);
     return handler({
       request: request as unknown as Request,
-      uploads: new Uploads({ UPLOADS: uploadObjects(env), BUCKET: wrapBucket(env.BUCKET) }, config, principal),
+      uploads: new Uploads({ UPLOADS: uploadObjects(env), BUCKET: timedBucket(wrapBucket(env.BUCKET), telemetry) }, config, principal),
       config,
       principal,
       onUploadCreate,
@@ -177,7 +210,7 @@ function createRequestHandler(
   const refuse = (code: "method-not-allowed" | "upload-not-found") => () => {
     throw new TusError(code);
   };
-  const router = Router<IRequest, [GatewayEnv, Principal, Dialect]>({ base: config.basePath.replace(/\/$/, "") })
+  const router = Router<IRequest, [GatewayEnv, Principal, Dialect, Telemetry]>({ base: config.basePath.replace(/\/$/, "") })
     .options("/", route("collectionOptions"))
     .post("/", route("create"))
     .put("/", route("createByPut"))
@@ -192,7 +225,7 @@ function createRequestHandler(
 
   const refusesPublicHosts = config.auth.mode === "open" && config.auth.loopbackOnly === true;
   let loggedRefusal = false;
-  return async (original, env) => {
+  return async (original, env, telemetry, observation) => {
     if (refusesPublicHosts && !isLoopback(original)) {
       if (!loggedRefusal) console.error(AUTH_MODE_UNSET);
       loggedRefusal = true;
@@ -205,14 +238,18 @@ function createRequestHandler(
     let dialect: Dialect = tusDialect;
     try {
       request = applyMethodOverride(original);
+      observation.method = request.method;
       dialect = chooseDialect(request, config.rufhInteropVersions);
+      observation.setDialect(dialect === tusDialect, request);
       const principal = request.method === "OPTIONS" ? ANONYMOUS : await authenticator.authenticate(request);
+      observation.subject = principal.subject;
       authorize(principal, request.method);
       // Paths outside the base path match no route at all: undefined.
-      response =
-        (await router.fetch(request as unknown as IRequest, env, principal, dialect)) ??
-        dialect.errorResponse(new TusError("upload-not-found"), request);
+      const routed: Response | undefined = await router.fetch(request as unknown as IRequest, env, principal, dialect, telemetry);
+      if (!routed) throw new TusError("upload-not-found");
+      response = routed;
     } catch (error) {
+      observation.setError(error);
       response = dialect.errorResponse(error, request);
     }
     return withCors(response, original, config.corsAllowedOrigins);

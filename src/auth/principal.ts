@@ -22,8 +22,13 @@ export interface Principal {
   uploadId: string | undefined;
 }
 
-/** Scopes a token may carry in its `scope` or `scp` claim to narrow what it may do. */
-export const TUS_SCOPES = ["tus:upload", "tus:download", "tus:delete"] as const;
+/**
+ * Scopes a token may carry in its `scope` or `scp` claim to narrow what it
+ * may do. `tus:admin` (listing every upload, inspecting and terminating any:
+ * src/listing) is granted by naming it and nothing else: a token without
+ * tus: scopes may do every tus request but no administration.
+ */
+export const TUS_SCOPES = ["tus:upload", "tus:download", "tus:delete", "tus:admin"] as const;
 export type TusScope = (typeof TUS_SCOPES)[number];
 
 /** Which scope lets a method through; HEAD serves both uploading and downloading clients. */

@@ -1,4 +1,5 @@
 import type { AuthConfig } from "../auth/authenticate";
+import { isLogLevel, LOG_LEVELS, type LogLevel } from "../observability/logger";
 import { parseUploadPageEmbedOrigins, parseUploadPageEndpoints } from "../page/page-config";
 import type { AllowedOrigins } from "../protocol/http/cors";
 import { SUPPORTED_INTEROP_VERSIONS } from "../protocol/rufh/versions";
@@ -108,6 +109,8 @@ export interface GatewayConfig {
   uploadPageEndpoints: readonly string[];
   /** Origins that may frame the page and pass it a token by postMessage. Default: none. */
   uploadPageEmbedOrigins: readonly string[];
+  /** Lowest level of log line written: `error`, `warn`, `info` (default) or `debug` (adds every R2 call). */
+  logLevel: LogLevel;
 }
 
 export type UploadPageMode = "auto" | "on" | "off";
@@ -143,6 +146,7 @@ export const DEFAULT_CONFIG: GatewayConfig = {
   uploadPage: "auto",
   uploadPageEndpoints: [],
   uploadPageEmbedOrigins: [],
+  logLevel: "info",
 };
 
 export function parseConfig(vars: Variables): GatewayConfig {
@@ -178,6 +182,7 @@ export function parseConfig(vars: Variables): GatewayConfig {
     uploadPage: parseUploadPage(readString(vars, "UPLOAD_PAGE")),
     uploadPageEndpoints: parseUploadPageEndpoints(readList(vars, "UPLOAD_PAGE_ENDPOINTS")),
     uploadPageEmbedOrigins: parseUploadPageEmbedOrigins(readList(vars, "UPLOAD_PAGE_EMBED_ORIGINS")),
+    logLevel: parseLogLevel(readString(vars, "LOG_LEVEL")),
   };
   if (!isValidPartSize(config.partSize)) throw new ConfigError("PART_SIZE", "is not a valid R2 part size");
   if (config.deferredPartSize > config.partBufferLimit) {
@@ -301,6 +306,12 @@ function parseUploadPage(raw: string | undefined): UploadPageMode {
   if (raw !== "auto" && raw !== "on" && raw !== "off") {
     throw new ConfigError("UPLOAD_PAGE", `must be "auto" (the page only on 127.0.0.1 and localhost), "on" or "off", got "${raw}"`);
   }
+  return raw;
+}
+
+function parseLogLevel(raw: string | undefined): LogLevel {
+  if (raw === undefined) return DEFAULT_CONFIG.logLevel;
+  if (!isLogLevel(raw)) throw new ConfigError("LOG_LEVEL", `must be one of ${LOG_LEVELS.join(", ")}, got "${raw}"`);
   return raw;
 }
 

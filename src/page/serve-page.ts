@@ -34,7 +34,8 @@ export interface PageSettings {
  */
 export function uploadPageResponse(config: GatewayConfig, request: Request, assets: Fetcher | undefined): Promise<Response> | undefined {
   if (!assets || config.uploadPage === "off" || (request.method !== "GET" && request.method !== "HEAD")) return undefined;
-  if (new URL(request.url).pathname.startsWith(config.basePath)) return undefined;
+  const { pathname } = new URL(request.url);
+  if (pathname.startsWith(config.basePath) || pathname.startsWith(config.adminPath)) return undefined;
   if (config.uploadPage === "auto" && !isLoopback(request)) return undefined;
   return servePage(config, request, assets);
 }

@@ -1,4 +1,5 @@
 import { deliverEvent, MAX_DELIVERY_ATTEMPTS, retryDelayMs, type EventSinks } from "../hooks/events";
+import type { Telemetry } from "../observability";
 import { nextExpiry, type LifecyclePolicy } from "./lifecycle";
 import { awaitsCompletion, type UploadRecord } from "./upload-record";
 import type { CompletionFailures, UploadStore } from "./upload-store";
@@ -79,20 +80,18 @@ export function expiryOf(record: UploadRecord, policy: LifecyclePolicy, completi
 /**
  * Delivers the events that are due, oldest first. A failure is retried
  * later with back-off; an event is removed only once every sink took it.
+ * Each failure is a `HookInvocationError` line (and data point).
  */
-export async function deliverDueEvents(store: UploadStore, sinks: EventSinks, now: number): Promise<void> {
+export async function deliverDueEvents(store: UploadStore, sinks: EventSinks, now: number, telemetry: Telemetry): Promise<void> {
   for (const { event, attempts } of store.dueEvents(now)) {
     try {
       await deliverEvent(event, sinks);
       store.eventDelivered(event.id);
     } catch (error) {
-      if (attempts + 1 >= MAX_DELIVERY_ATTEMPTS) {
-        console.error(`dropping upload event ${event.id} (${event.type} of ${event.upload.id}) after ${attempts + 1} failed deliveries`, error);
-        store.eventDelivered(event.id);
-      } else {
-        console.warn(`upload event ${event.id} not delivered (attempt ${attempts + 1}); retrying`, error);
-        store.eventFailed(event.id, now + retryDelayMs(attempts + 1));
-      }
+      const dropped = attempts + 1 >= MAX_DELIVERY_ATTEMPTS;
+      telemetry.hookInvocationError(event, attempts + 1, error, dropped);
+      if (dropped) store.eventDelivered(event.id);
+      else store.eventFailed(event.id, now + retryDelayMs(attempts + 1));
     }
   }
 }

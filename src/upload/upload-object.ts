@@ -2,6 +2,7 @@ import { DurableObject } from "cloudflare:workers";
 import { configFromEnv, type GatewayConfig } from "../config";
 import { serializeError, TusError, type SerializedError } from "../errors";
 import { hasSinks, type EventSinks, type UploadEvent } from "../hooks/events";
+import { Logger, MetricsWriter, Telemetry, timedBucket } from "../observability";
 import { completionGivenUp, completionRetryAt, deliverDueEvents, expiryOf, nextAlarmAt } from "./background";
 import type { ExpectedChecksum } from "./chunk-digest";
 import { assembleStep, type PartialState } from "./concat-assembler";
@@ -19,6 +20,8 @@ export interface UploadObjectEnv {
   UPLOADS: DurableObjectNamespace | DurableObjectNamespace<UploadObject>;
   /** Optional Queue producer binding for upload events. */
   EVENTS?: Queue;
+  /** Optional Workers Analytics Engine dataset for metrics. */
+  METRICS?: AnalyticsEngineDataset;
 }
 
 /** A call's outcome, in a form that crosses the Durable Object boundary intact. */
@@ -72,6 +75,8 @@ export class UploadObject extends DurableObject<UploadObjectEnv> {
   private readonly lock: WriteLock;
   private readonly writerDeps: WriterDeps;
   private readonly sinks: EventSinks;
+  /** Lifecycle lines and data points (observability/): UploadCreated, ChunkWriteComplete, R2 latency … */
+  private readonly telemetry: Telemetry;
   /** When the stored idle clock was last moved on by arriving bytes. */
   private expiryMovedAt = 0;
   /**
@@ -86,17 +91,18 @@ export class UploadObject extends DurableObject<UploadObjectEnv> {
   constructor(ctx: DurableObjectState, env: UploadObjectEnv) {
     super(ctx, env);
     this.config = this.configure(env);
+    this.telemetry = new Telemetry(new Logger(this.config.logLevel), new MetricsWriter(this.metricsOf(env)));
     this.sinks = {
       queue: env.EVENTS,
       webhookUrl: this.config.webhookUrl,
       webhookSecret: this.config.webhookSecret,
       callback: this.eventCallback(),
     };
-    this.store = new UploadStore(ctx.storage, hasSinks(this.sinks));
+    this.store = new UploadStore(ctx.storage, hasSinks(this.sinks), (type, record) => this.telemetry.uploadEvent(type, record));
     this.lock = new WriteLock(this.config.lockTimeoutMs);
     this.writerDeps = {
       store: this.store,
-      bucket: this.bucketOf(env),
+      bucket: timedBucket(this.bucketOf(env), this.telemetry),
       partBufferLimit: this.config.partBufferLimit,
       overwriteObjects: this.config.overwriteObjects,
       now: Date.now,
@@ -113,6 +119,11 @@ export class UploadObject extends DurableObject<UploadObjectEnv> {
   /** The R2 bucket; `createTusGateway` may wrap it (instrumentation, fault injection). */
   protected bucketOf(env: UploadObjectEnv): R2Bucket {
     return env.BUCKET;
+  }
+
+  /** The metrics dataset, if bound; `createTusGateway` may wrap it. */
+  protected metricsOf(env: UploadObjectEnv): AnalyticsEngineDataset | undefined {
+    return env.METRICS;
   }
 
   /** In-process event handler; `createTusGateway` overrides this with its callbacks. */
@@ -236,7 +247,7 @@ export class UploadObject extends DurableObject<UploadObjectEnv> {
 
   override async alarm(): Promise<void> {
     this.alarmAt = undefined;
-    await deliverDueEvents(this.store, this.sinks, Date.now());
+    await deliverDueEvents(this.store, this.sinks, Date.now(), this.telemetry);
     let workDueAt: number | undefined;
     const record = this.store.load();
     try {
@@ -282,7 +293,7 @@ export class UploadObject extends DurableObject<UploadObjectEnv> {
           await endUpload(this.writerDeps, current, "expired", true);
         }
       });
-      await deliverDueEvents(this.store, this.sinks, Date.now());
+      await deliverDueEvents(this.store, this.sinks, Date.now(), this.telemetry);
     } else if (!awaitsCompletion(record) && record.finishedAt === undefined && record.expiresAt !== undefined && record.expiresAt <= Date.now()) {
       // Bytes arrived after the stored clock was last moved: catch it up.
       this.store.setExpiry(record.expiresAt + this.unsavedActivityMs);
@@ -324,6 +335,7 @@ export class UploadObject extends DurableObject<UploadObjectEnv> {
     }
     // A body cut short is not new activity: its bytes already kept the upload alive as they came.
     const after = await this.touch(undefined, ending !== "interrupted");
+    this.telemetry.chunkWritten(after, after.offset - record.offset);
     if (after.finishedAt !== undefined) buffers.release();
     if (after.finishedAt !== undefined && after.concat?.kind === "partial") await this.notifyFinals(after.concat.finals);
     if (writeError) throw withOffset(writeError, after.offset);

@@ -80,10 +80,14 @@ export class UploadStore {
    */
   private hasTables: boolean;
 
-  /** @param recordEvents whether any event sink is configured; without one, no events are kept. */
+  /**
+   * @param recordEvents whether any event sink is configured; without one, no events are kept.
+   * @param observeEvent told of every event as it happens, sinks or not (the lifecycle log lines).
+   */
   constructor(
     private readonly storage: DurableObjectStorage,
     private readonly recordEvents: boolean,
+    private readonly observeEvent: (type: UploadEventType, record: UploadRecord) => void = () => {},
   ) {
     this.hasTables = this.tablesExist();
     if (this.hasTables) this.migrate();
@@ -388,8 +392,9 @@ export class UploadStore {
 
   /** Adds an event about the upload as it is now; called inside the transaction that changed it. */
   private recordEvent(type: UploadEventType, reason?: UploadFailureReason): void {
-    if (!this.recordEvents) return;
     const record = this.load()!;
+    this.observeEvent(type, record);
+    if (!this.recordEvents) return;
     const event: UploadEvent = {
       id: crypto.randomUUID(),
       type,

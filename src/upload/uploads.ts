@@ -1,4 +1,5 @@
 import type { Principal } from "../auth/authenticate";
+import type { UploadInspection } from "../listing/inspection";
 import type { GatewayConfig } from "../config";
 import { deserializeError, TusError } from "../errors";
 import { renderObjectKey, sanitizeSegment } from "./object-key";
@@ -224,6 +225,17 @@ export class Uploads {
   /** Opens a finished upload's object for reading, whole or one inclusive byte range, in ranges of bounded size. */
   openObject(info: UploadInfo & { length: number }, range?: { start: number; end: number }): Promise<ObjectDownload> {
     return openObjectInRanges(this.env.BUCKET, info.objectKey, range ?? { start: 0, end: info.length - 1 });
+  }
+
+  /** Everything stored about an upload, whoever owns it: for administrators only (the caller checks the scope). */
+  async inspect(id: string): Promise<UploadInspection> {
+    return unwrap(await this.stub(id).inspect());
+  }
+
+  /** Terminates an upload whoever owns it, by the path DELETE takes for its owner: for administrators only. */
+  async terminateAny(id: string): Promise<void> {
+    const { owner } = await this.inspect(id);
+    unwrap(await this.stub(id).terminate(owner ?? undefined));
   }
 
   private stub(id: string): DurableObjectStub<UploadObject> {

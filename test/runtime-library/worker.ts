@@ -12,6 +12,7 @@
 import { env } from "cloudflare:workers";
 import keys from "../fixtures/jwt-test-keys.json";
 import { createTusGateway, type CreateDecision, type UploadEvent, type UploadProposal } from "../../src/index";
+import { recordingMetrics } from "./recorded-metrics";
 
 /**
  * Metadata keys the callbacks obey:
@@ -69,6 +70,7 @@ const gateway = createTusGateway({
     auth: { mode: "jwt", secret: keys.hs256Secret, jwks: undefined, audience: "tus-edge-tests", issuer: "https://issuer.test" },
   },
   onUploadCreate,
+  wrapMetrics: recordingMetrics,
   onUploadFinish: (event) => recordCall("onUploadFinish", event, Number(metadataText(event, "failFinish") ?? 0)),
   onEvent: (event) => {
     const [type, count] = (metadataText(event, "failEvent") ?? "").split(":");

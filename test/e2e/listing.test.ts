@@ -1,0 +1,139 @@
+/**
+ * Listing and administration against `npm start`'s setup with the upload
+ * index bound (test/runtime-listing/wrangler.toml): wrangler dev with the
+ * index (D1) migrated as `npm start` migrates it, and access control on. Two subjects upload with tus-js-client and each lists only
+ * their own uploads; an administrator lists both and terminates one; a third
+ * client, knowing nothing but Alice's token, finds her unfinished upload in
+ * the listing and resumes it where it stopped.
+ */
+import { execFile } from "node:child_process";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { delimiter, join } from "node:path";
+import { promisify } from "node:util";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { bearer, HS256_SECRET, tokenFor } from "./jwt";
+import { download, MiB, ROOT, seededBytes, sha256, sleep, startServer, type TestServer } from "./server";
+import { startTusUpload } from "./tus";
+
+interface Entry {
+  id: string;
+  url: string;
+  length: number | null;
+  offset: number;
+  state: string;
+  metadata: Record<string, string>;
+  subject?: string | null;
+}
+
+let server: TestServer;
+let persistDir: string;
+const BIN = join(ROOT, "node_modules", ".bin");
+const CONFIG = "test/runtime-listing/wrangler.toml";
+
+beforeAll(async () => {
+  persistDir = await mkdtemp(join(tmpdir(), "tus-edge-listing-"));
+  // What `npm start` does before wrangler dev (scripts/start.ts), into this server's state directory.
+  await promisify(execFile)(join(BIN, "wrangler"), ["d1", "migrations", "apply", "INDEX", "--local", "--config", CONFIG, "--persist-to", persistDir], {
+    cwd: ROOT,
+    env: { ...process.env, PATH: `${BIN}${delimiter}${process.env.PATH ?? ""}`, WRANGLER_SEND_METRICS: "false", CI: "1" },
+    timeout: 60_000,
+  });
+  server = await startServer({
+    config: CONFIG,
+    sources: ["src", "public", "migrations", CONFIG],
+    persistDir,
+    vars: { AUTH_MODE: "jwt", JWT_SECRET: HS256_SECRET },
+  });
+}, 120_000);
+
+afterAll(async () => {
+  await server?.stop();
+  if (persistDir) await rm(persistDir, { recursive: true, force: true });
+}, 30_000);
+
+async function listing(token: string, url: string): Promise<Entry[]> {
+  const response = await fetch(url, { headers: bearer(token) });
+  const text = await response.text();
+  expect(response.status, `GET ${url}: ${text}`).toBe(200);
+  return (JSON.parse(text) as { uploads: Entry[] }).uploads;
+}
+
+/** The listing once `ready` holds for it: the index trails the uploads by the outbox's delivery. */
+async function listingWhen(token: string, url: string, ready: (entries: Entry[]) => boolean): Promise<Entry[]> {
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    const entries = await listing(token, url);
+    if (ready(entries)) return entries;
+    if (Date.now() > deadline) throw new Error(`GET ${url}: not as expected within 20 s: ${JSON.stringify(entries)}`);
+    await sleep(200);
+  }
+}
+
+function upload(data: Buffer, token: string, filename: string, options: { chunkSize?: number; uploadUrl?: string; stopAt?: number } = {}) {
+  const run = startTusUpload(data, {
+    endpoint: server.endpoint,
+    headers: bearer(token),
+    metadata: { filename, filetype: "application/octet-stream" },
+    chunkSize: options.chunkSize ?? Infinity,
+    ...(options.uploadUrl && { uploadUrl: options.uploadUrl }),
+    onChunkComplete(_size, accepted) {
+      if (options.stopAt !== undefined && accepted >= options.stopAt) void run.upload.abort();
+    },
+  });
+  return run;
+}
+
+describe("listing and administration with tus-js-client", () => {
+  it(
+    "each subject lists only their own uploads, an administrator lists and terminates, and a third client resumes from the listing",
+    async () => {
+      const alice = tokenFor("alice");
+      const bob = tokenFor("bob");
+      const admin = tokenFor("operator", { scope: "tus:admin" });
+      const since = new Date(Date.now() - 1000).toISOString();
+
+      const aliceDone = seededBytes(3 * MiB, "alice done");
+      const aliceVideo = seededBytes(6 * MiB, "alice video");
+      const bobFile = seededBytes(2 * MiB, "bob file");
+      const doneUrl = await upload(aliceDone, alice, "notes.bin").done;
+      const bobUrl = await upload(bobFile, bob, "bob.bin").done;
+      // Alice's video stops after 2 of its 1 MiB chunks, as when a laptop closes.
+      const stopped = upload(aliceVideo, alice, "video.mp4", { chunkSize: MiB, stopAt: 2 * MiB });
+      const stoppedUrl = await new Promise<string>((resolve, reject) => {
+        const poll = setInterval(() => {
+          if (stopped.acceptedOffsets.some((offset) => offset >= 2 * MiB)) {
+            clearInterval(poll);
+            resolve(stopped.upload.url!);
+          }
+        }, 20);
+        stopped.done.then(() => reject(new Error("the upload finished instead of stopping")), reject);
+      });
+
+      const hers = await listingWhen(alice, server.endpoint, (entries) => entries.length === 2 && entries.some((entry) => entry.state === "finished"));
+      expect(hers.map((entry) => entry.url).sort()).toEqual([doneUrl, stoppedUrl].sort());
+      const his = await listingWhen(bob, server.endpoint, (entries) => entries.length === 1);
+      expect(his.map((entry) => entry.url)).toEqual([bobUrl]);
+      expect(his[0]).toMatchObject({ state: "finished", offset: 2 * MiB, length: 2 * MiB, metadata: { filename: "bob.bin" } });
+
+      const adminUrl = `${server.url}/admin/uploads/`;
+      const everyone = await listing(admin, `${adminUrl}?created_after=${encodeURIComponent(since)}`);
+      expect(everyone.map((entry) => entry.subject).sort()).toEqual(["alice", "alice", "bob"]);
+      const bobEntry = everyone.find((entry) => entry.subject === "bob")!;
+      const terminated = await fetch(`${adminUrl}${bobEntry.id}`, { method: "DELETE", headers: bearer(admin) });
+      expect(terminated.status, await terminated.text()).toBe(204);
+      expect((await fetch(bobUrl, { method: "HEAD", headers: { "Tus-Resumable": "1.0.0", ...bearer(bob) } })).status).toBe(410);
+      await listingWhen(bob, server.endpoint, (entries) => entries[0]?.state === "terminated");
+
+      // A third client: Alice on another device, with her token and the file, but no stored upload URL.
+      const [resumable] = await listingWhen(alice, `${server.endpoint}?state=unfinished&filename=video.mp4`, (entries) => entries.length === 1 && entries[0]!.offset >= 2 * MiB);
+      expect(resumable!.url).toBe(stoppedUrl);
+      const resumed = upload(aliceVideo, alice, "video.mp4", { uploadUrl: resumable!.url });
+      expect(await resumed.done).toBe(stoppedUrl);
+      expect(resumed.patchOffsets[0]).toBe(resumable!.offset);
+      expect(sha256(await download(stoppedUrl, { headers: bearer(alice) }))).toBe(sha256(aliceVideo));
+      await listingWhen(alice, `${server.endpoint}?state=finished`, (entries) => entries.length === 2);
+    },
+    180_000,
+  );
+});

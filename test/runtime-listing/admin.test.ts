@@ -1,0 +1,93 @@
+/**
+ * Administration with a tus:admin token: every upload listed with filters,
+ * one upload inspected as its Durable Object holds it, any upload
+ * terminated; each call logged as an admin call. Without the scope: 403.
+ */
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { bodyText, COLLECTION, head, MiB, patch, send, TUS } from "../runtime/helpers";
+import { bearer } from "../runtime-auth/tokens";
+import { ADMIN_COLLECTION, adminToken, eventually, indexRow, list, listAll, tokenFor, uniqueSubject, uploadAs } from "./helpers";
+
+afterEach(() => vi.restoreAllMocks());
+
+describe("administration", () => {
+  it("needs the tus:admin scope, which grants nothing else", async () => {
+    const ordinary = await tokenFor(uniqueSubject("gina"));
+    const mine = await uploadAs(ordinary, "mine.txt", 10);
+    for (const [method, url] of [["GET", ADMIN_COLLECTION], ["GET", `${ADMIN_COLLECTION}${mine.id}`], ["DELETE", `${ADMIN_COLLECTION}${mine.id}`]] as const) {
+      const response = await send(url, { method, headers: bearer(ordinary) });
+      expect(response.status).toBe(403);
+      expect(await bodyText(response)).toMatch(/needs a token with the scope tus:admin/);
+    }
+    // An admin token alone may not upload, nor reach an upload through the tus URLs.
+    const admin = await adminToken();
+    const post = await send(COLLECTION, { method: "POST", headers: { ...TUS, ...bearer(admin), "Upload-Length": "1" } });
+    expect(post.status).toBe(403);
+    expect((await head(mine.url, { ...TUS, ...bearer(admin) })).status).toBe(403);
+  });
+
+  it("lists every subject's uploads, filtered by subject, state, creation time and size", async () => {
+    const [h, i] = [uniqueSubject("hana"), uniqueSubject("ivan")];
+    const before = Date.now() - 1;
+    const small = await uploadAs(await tokenFor(h), "small.txt", 100, 10);
+    const large = await uploadAs(await tokenFor(i), "large.bin", 2 * MiB);
+    await eventually("indexed", () => indexRow(small.id), (row) => row !== null);
+    await eventually("indexed", () => indexRow(large.id), (row) => row?.state === "finished");
+    const admin = await adminToken();
+    const afterQuery = `created_after=${new Date(before).toISOString()}&limit=200`;
+    const both = (await listAll(admin, afterQuery, ADMIN_COLLECTION)).map((entry) => entry.id);
+    expect(both).toEqual(expect.arrayContaining([small.id, large.id]));
+    const ofH = await list(admin, `?subject=${h}`, ADMIN_COLLECTION);
+    expect(ofH.uploads.map((entry) => [entry.id, entry.subject])).toEqual([[small.id, h]]);
+    expect((await listAll(admin, `${afterQuery}&min_size=${MiB}`, ADMIN_COLLECTION)).map((entry) => entry.id)).toContain(large.id);
+    expect((await listAll(admin, `${afterQuery}&min_size=${MiB}`, ADMIN_COLLECTION)).map((entry) => entry.id)).not.toContain(small.id);
+    expect((await listAll(admin, `${afterQuery}&state=finished`, ADMIN_COLLECTION)).map((entry) => entry.id)).not.toContain(small.id);
+    expect((await list(admin, `?subject=${h}&created_before=${before}`, ADMIN_COLLECTION)).uploads).toEqual([]);
+  });
+
+  it("inspects an upload as its Durable Object holds it, and logs the call as an admin's", async () => {
+    const owner = uniqueSubject("jade");
+    const ownerToken = await tokenFor(owner);
+    // A first PATCH of 9 MiB makes the part size 9 MiB (one part stored); 100,000 bytes more wait in the tail.
+    const upload = await uploadAs(ownerToken, "big.bin", 20 * MiB, 9 * MiB);
+    const more = await patch(upload.url, 9 * MiB, new Uint8Array(100_000), bearer(ownerToken));
+    expect(more.status, await bodyText(more)).toBe(204);
+    const log = vi.spyOn(console, "log");
+    const response = await send(`${ADMIN_COLLECTION}${upload.id}`, { headers: bearer(await adminToken()) });
+    const text = await response.text();
+    expect(response.status, text).toBe(200);
+    const inspection = JSON.parse(text);
+    expect(inspection).toMatchObject({
+      id: upload.id,
+      owner,
+      state: "unfinished",
+      offset: 9 * MiB + 100_000,
+      length: 20 * MiB,
+      partSize: 9 * MiB,
+      partsStored: 1,
+      partBytes: 9 * MiB,
+      tailBytes: 100_000,
+      multipartId: expect.any(String),
+      metadata: { filename: "big.bin" },
+    });
+    expect(Array.isArray(inspection.undeliveredEvents)).toBe(true);
+    const adminLines = log.mock.calls.map(([line]) => String(line)).filter((line) => line.includes('"admin":true'));
+    expect(adminLines.map((line) => JSON.parse(line))).toContainEqual(
+      expect.objectContaining({ admin: true, method: "GET", path: `/admin/uploads/${upload.id}`, status: 200 }),
+    );
+    expect(adminLines.join("\n")).not.toMatch(/Bearer|eyJ/);
+  });
+
+  it("terminates any subject's upload by the ordinary termination path", async () => {
+    const ownerToken = await tokenFor(uniqueSubject("kim"));
+    const upload = await uploadAs(ownerToken, "doomed.bin", 1000, 400);
+    const admin = await adminToken();
+    const response = await send(`${ADMIN_COLLECTION}${upload.id}`, { method: "DELETE", headers: bearer(admin) });
+    expect(response.status, await bodyText(response)).toBe(204);
+    expect((await head(upload.url, { ...TUS, ...bearer(ownerToken) })).status).toBe(410);
+    await eventually("terminated in the index", () => indexRow(upload.id), (row) => row?.state === "terminated");
+    expect((await list(ownerToken, "?state=terminated")).uploads.map((entry) => entry.id)).toEqual([upload.id]);
+    const unknown = await send(`${ADMIN_COLLECTION}AAAAAAAAAAAAAAAAAAAAAA`, { headers: bearer(admin) });
+    expect(unknown.status).toBe(404);
+  });
+});

@@ -1,0 +1,120 @@
+/**
+ * Helpers for the listing and administration tests: tokens for subjects and
+ * administrators, the listing as JSON, and waiting for the index (it trails
+ * the uploads by the outbox's delivery, normally well under a second).
+ */
+import { env, runInDurableObject } from "cloudflare:test";
+import { expect } from "vitest";
+import { b64, bodyText, COLLECTION, createUpload, ORIGIN, patch, send, sleep, TUS, uploadStub, type CreatedUpload } from "../runtime/helpers";
+import { bearer, claimsFor, signToken } from "../runtime-auth/tokens";
+
+export const ADMIN_COLLECTION = `${ORIGIN}/admin/uploads/`;
+
+export interface ListedUpload {
+  id: string;
+  url: string;
+  length: number | null;
+  offset: number;
+  state: string;
+  metadata: Record<string, string>;
+  created: string;
+  updated: string;
+  expires: string | null;
+  subject?: string | null;
+}
+
+export interface Listing {
+  uploads: ListedUpload[];
+  next: string | null;
+}
+
+export function uniqueSubject(name: string): string {
+  return `${name}-${crypto.randomUUID().slice(0, 8)}`;
+}
+
+/** A token for `subject` with `scope` (a space-separated list; none: every tus request, no administration). */
+export function tokenFor(subject: string, scope?: string): Promise<string> {
+  return signToken(claimsFor(subject, scope === undefined ? {} : { scope }));
+}
+
+export function adminToken(): Promise<string> {
+  return tokenFor(uniqueSubject("operator"), "tus:admin");
+}
+
+/** Creates an upload as the token's subject with a `filename`; sends `sent` bytes of it. */
+export async function uploadAs(token: string, filename: string, length: number, sent = length): Promise<CreatedUpload> {
+  const created = await createUpload({ length, headers: { ...TUS, ...bearer(token), "Upload-Metadata": `filename ${b64(filename)}` } });
+  if (sent > 0) {
+    const response = await patch(created.url, 0, new Uint8Array(sent).fill(7), bearer(token));
+    expect(response.status, await bodyText(response)).toBe(204);
+  }
+  return created;
+}
+
+/** GET on the listing URL with `token`; asserts 200 and returns the JSON. */
+export async function list(token: string, query = "", base = COLLECTION): Promise<Listing> {
+  const response = await send(`${base}${query}`, { headers: bearer(token) });
+  const text = await response.text();
+  expect(response.status, text).toBe(200);
+  expect(response.headers.get("Content-Type")).toBe("application/json");
+  return JSON.parse(text) as Listing;
+}
+
+/** Every page of a listing, following `next`. */
+export async function listAll(token: string, query: string, base = COLLECTION): Promise<ListedUpload[]> {
+  const all: ListedUpload[] = [];
+  for (let cursor: string | null = null; ; ) {
+    const page = await list(token, `?${query}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`, base);
+    all.push(...page.uploads);
+    if (page.next === null) return all;
+    cursor = page.next;
+  }
+}
+
+/** Polls the index (D1 itself) until `check` holds for the upload's row; fails after `timeoutMs`. */
+export async function eventually<T>(what: string, read: () => Promise<T>, check: (value: T) => boolean, timeoutMs = 15_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let value = await read();
+  while (!check(value)) {
+    if (Date.now() > deadline) throw new Error(`${what}: not reached within ${timeoutMs} ms; last seen ${JSON.stringify(value)}`);
+    await sleep(100);
+    value = await read();
+  }
+  return value;
+}
+
+export interface IndexRowView {
+  state: string;
+  offset_bytes: number;
+  length: number | null;
+  subject: string | null;
+  version: number;
+}
+
+/** The index's row of an upload, straight from D1; null when there is none yet. */
+export function indexRow(id: string): Promise<IndexRowView | null> {
+  return env.INDEX.prepare("SELECT state, offset_bytes, length, subject, version FROM uploads WHERE id = ?").bind(id).first<IndexRowView>();
+}
+
+/** The outbox of an upload's Durable Object: entries not delivered yet. */
+export function outbox(id: string): Promise<Array<{ id: string; type: string; index?: unknown }>> {
+  return runInDurableObject(uploadStub(id), (_instance, state) =>
+    state.storage.sql
+      .exec<{ body: string }>("SELECT body FROM event ORDER BY due_at, rowid")
+      .toArray()
+      .map((row) => JSON.parse(row.body) as { id: string; type: string; index?: unknown }),
+  );
+}
+
+/**
+ * Makes every write to the index fail (its table renamed) while `work` runs,
+ * so entries stay in the outboxes; the table is back afterwards.
+ */
+export async function withIndexDown<T>(work: () => Promise<T>): Promise<T> {
+  await env.INDEX.exec("ALTER TABLE uploads RENAME TO uploads_down");
+  try {
+    return await work();
+  } finally {
+    await env.INDEX.exec("ALTER TABLE uploads_down RENAME TO uploads");
+  }
+}
