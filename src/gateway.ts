@@ -6,6 +6,7 @@ import { TusError } from "./errors";
 import type { UploadEvent } from "./hooks/events";
 import type { CreateCallback } from "./hooks/pre-create";
 import { Logger, MetricsWriter, RequestObservation, Telemetry, timedBucket } from "./observability";
+import { answerOperatorRequest, operatorRequest } from "./listing/operator-routes";
 import { isLoopback, uploadPageResponse } from "./page/serve-page";
 import { isPreflight, withCors } from "./protocol/http/cors";
 import { chooseDialect, type Dialect, type Route } from "./protocol/dialect";
@@ -35,6 +36,8 @@ export interface GatewayEnv {
   EVENTS?: Queue;
   /** The upload page's static files (wrangler.toml `[assets]`); without the binding there is no page. */
   ASSETS?: Fetcher;
+  /** Optional D1 database of the upload index: listing and administration (README, "Listing and administration"). */
+  INDEX?: D1Database;
   /** Optional Workers Analytics Engine dataset for metrics (`[[analytics_engine_datasets]]`); README, "Operating". */
   METRICS?: AnalyticsEngineDataset;
 }
@@ -243,6 +246,12 @@ function createObservedHandler(
       observation.setDialect(dialect === tusDialect, request);
       const principal = request.method === "OPTIONS" ? ANONYMOUS : await authenticator.authenticate(request);
       observation.subject = principal.subject;
+      // Listing and administration: JSON beside the tus dialects, with scopes of their own (src/listing).
+      const operator = operatorRequest(request, config, env.INDEX);
+      if (operator) {
+        const uploads = () => new Uploads({ UPLOADS: uploadObjects(env), BUCKET: wrapBucket(env.BUCKET) }, config, principal);
+        return withCors(await answerOperatorRequest(operator, { request, config, principal, index: env.INDEX, uploads }), original, config.corsAllowedOrigins);
+      }
       authorize(principal, request.method);
       // Paths outside the base path match no route at all: undefined.
       const routed: Response | undefined = await router.fetch(request as unknown as IRequest, env, principal, dialect, telemetry);

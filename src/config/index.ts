@@ -16,6 +16,8 @@ import { ConfigError, readBoolean, readInteger, readList, readSeconds, readStrin
 export interface GatewayConfig {
   /** URL path of the upload collection; upload URLs are `<basePath><id>`. Default `/files/`. */
   basePath: string;
+  /** URL path of administration (scope tus:admin; src/listing): `<adminPath>` lists, `<adminPath><id>` inspects. Default `/admin/uploads/`. */
+  adminPath: string;
   /** Largest `Upload-Length` accepted (`Tus-Max-Size`). Default: R2's largest object. */
   maxUploadSize: number;
   /** R2 part size for uploads of known length; grown for uploads over 10,000 parts. Default 8 MiB. */
@@ -117,6 +119,7 @@ export type UploadPageMode = "auto" | "on" | "off";
 
 export const DEFAULT_CONFIG: GatewayConfig = {
   basePath: "/files/",
+  adminPath: "/admin/uploads/",
   maxUploadSize: R2_LIMITS.maxObjectSize,
   partSize: 8 * MiB,
   deferredPartSize: 16 * MiB,
@@ -153,6 +156,7 @@ export function parseConfig(vars: Variables): GatewayConfig {
   const defaults = DEFAULT_CONFIG;
   const config: GatewayConfig = {
     basePath: parseBasePath(readString(vars, "BASE_PATH")),
+    adminPath: parseBasePath(readString(vars, "ADMIN_PATH"), "ADMIN_PATH", DEFAULT_CONFIG.adminPath),
     maxUploadSize: readInteger(vars, "MAX_UPLOAD_SIZE", defaults.maxUploadSize, 0, R2_LIMITS.maxObjectSize),
     partSize: readInteger(vars, "PART_SIZE", defaults.partSize, R2_LIMITS.minPartSize, R2_LIMITS.maxPartSize),
     deferredPartSize: readInteger(vars, "DEFERRED_PART_SIZE", defaults.deferredPartSize, R2_LIMITS.minPartSize, R2_LIMITS.maxPartSize),
@@ -188,6 +192,9 @@ export function parseConfig(vars: Variables): GatewayConfig {
   if (config.deferredPartSize > config.partBufferLimit) {
     throw new ConfigError("DEFERRED_PART_SIZE", `must not exceed PART_BUFFER_LIMIT (${config.partBufferLimit})`);
   }
+  if (config.basePath.startsWith(config.adminPath)) {
+    throw new ConfigError("ADMIN_PATH", `must not contain BASE_PATH (${config.basePath}), or administration would hide the uploads`);
+  }
   if (config.partSize > config.partBufferLimit) {
     throw new ConfigError("PART_SIZE", `must not exceed PART_BUFFER_LIMIT (${config.partBufferLimit})`);
   }
@@ -219,10 +226,10 @@ function readOptionalInteger(vars: Variables, name: string, min: number, max: nu
   return readString(vars, name) === undefined ? undefined : readInteger(vars, name, 0, min, max);
 }
 
-function parseBasePath(raw: string | undefined): string {
-  if (raw === undefined) return DEFAULT_CONFIG.basePath;
+function parseBasePath(raw: string | undefined, name = "BASE_PATH", fallback = DEFAULT_CONFIG.basePath): string {
+  if (raw === undefined) return fallback;
   if (!/^\/([A-Za-z0-9._~-]+\/)*$/.test(raw)) {
-    throw new ConfigError("BASE_PATH", `must start and end with "/" and hold only URL-safe path segments, got "${raw}"`);
+    throw new ConfigError(name, `must start and end with "/" and hold only URL-safe path segments, got "${raw}"`);
   }
   return raw;
 }

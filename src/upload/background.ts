@@ -1,4 +1,4 @@
-import { deliverEvent, MAX_DELIVERY_ATTEMPTS, retryDelayMs, type EventSinks } from "../hooks/events";
+import { deliverEvent, MAX_DELIVERY_ATTEMPTS, retryDelayMs, type EventSinks, type UploadEvent } from "../hooks/events";
 import type { Telemetry } from "../observability";
 import { nextExpiry, type LifecyclePolicy } from "./lifecycle";
 import { awaitsCompletion, type UploadRecord } from "./upload-record";
@@ -89,7 +89,8 @@ export async function deliverDueEvents(store: UploadStore, sinks: EventSinks, no
       store.eventDelivered(event.id);
     } catch (error) {
       const dropped = attempts + 1 >= MAX_DELIVERY_ATTEMPTS;
-      telemetry.hookInvocationError(event, attempts + 1, error, dropped);
+      // An index progress record's failure is logged like an event's, with its type `progress`.
+      telemetry.hookInvocationError(event as UploadEvent, attempts + 1, error, dropped);
       if (dropped) store.eventDelivered(event.id);
       else store.eventFailed(event.id, now + retryDelayMs(attempts + 1));
     }

@@ -9,7 +9,8 @@ import { assembleStep, type PartialState } from "./concat-assembler";
 import { endUpload, nextExpiry, objectTakenError } from "./lifecycle";
 import { partSizeForChunk } from "./part-plan";
 import { awaitsCompletion, checkAppend, sizeLimitOf, toInfo, type AppendRequest, type NewUpload, type UploadInfo, type UploadRecord } from "./upload-record";
-import { UploadStore } from "./upload-store";
+import { inspectionOf, type UploadInspection } from "../listing/inspection";
+import { PROGRESS_INTERVAL_MS, UploadStore } from "./upload-store";
 import { isRefusedBody, UploadWriter, type BodyEnding, type WriterDeps } from "./upload-writer";
 import { isolateBufferBudget, WriteBuffers } from "./write-buffers";
 import { WriteLock, type LockHolder } from "./write-lock";
@@ -20,6 +21,8 @@ export interface UploadObjectEnv {
   UPLOADS: DurableObjectNamespace | DurableObjectNamespace<UploadObject>;
   /** Optional Queue producer binding for upload events. */
   EVENTS?: Queue;
+  /** Optional D1 database of the upload index (README, "Listing and administration"). */
+  INDEX?: D1Database;
   /** Optional Workers Analytics Engine dataset for metrics. */
   METRICS?: AnalyticsEngineDataset;
 }
@@ -87,6 +90,8 @@ export class UploadObject extends DurableObject<UploadObjectEnv> {
   private unsavedActivityMs = 0;
   /** The alarm this instance set, if any; "unknown" until it sets or clears one. */
   private alarmAt: number | undefined | "unknown" = "unknown";
+  /** When a PATCH in flight last looked for progress to deliver (`deliverProgressSoon`). */
+  private progressCheckedAt = 0;
 
   constructor(ctx: DurableObjectState, env: UploadObjectEnv) {
     super(ctx, env);
@@ -97,8 +102,9 @@ export class UploadObject extends DurableObject<UploadObjectEnv> {
       webhookUrl: this.config.webhookUrl,
       webhookSecret: this.config.webhookSecret,
       callback: this.eventCallback(),
+      index: env.INDEX,
     };
-    this.store = new UploadStore(ctx.storage, hasSinks(this.sinks), (type, record) => this.telemetry.uploadEvent(type, record));
+    this.store = new UploadStore(ctx.storage, hasSinks(this.sinks), (type, record) => this.telemetry.uploadEvent(type, record), env.INDEX !== undefined);
     this.lock = new WriteLock(this.config.lockTimeoutMs);
     this.writerDeps = {
       store: this.store,
@@ -106,7 +112,10 @@ export class UploadObject extends DurableObject<UploadObjectEnv> {
       partBufferLimit: this.config.partBufferLimit,
       overwriteObjects: this.config.overwriteObjects,
       now: Date.now,
-      onBytes: () => this.keepAlive(),
+      onBytes: () => {
+        this.keepAlive();
+        this.deliverProgressSoon();
+      },
       buffers: new WriteBuffers(isolateBufferBudget(this.config.isolateBufferBudget)),
     };
   }
@@ -183,6 +192,23 @@ export class UploadObject extends DurableObject<UploadObjectEnv> {
           // The client's part is done; answering 5xx would make it start over.
           throw new TusError("completion-pending", undefined, { retryAfterSeconds: error.details.retryAfterSeconds });
         }
+      });
+    });
+  }
+
+  /**
+   * Everything stored about the upload, for an administrator (README,
+   * "Listing and administration"): read only, any owner, ended uploads too.
+   */
+  async inspect(): Promise<Outcome<UploadInspection>> {
+    return settle(async () => {
+      const record = this.store.load();
+      if (!record) throw new TusError("upload-not-found");
+      return inspectionOf(record, {
+        parts: this.store.parts(),
+        tailBytes: record.ended ? 0 : this.store.tailSize(),
+        expiresAt: expiryOf(record, this.config, this.store.completionFailures()),
+        undelivered: this.store.dueEvents(Infinity).map(({ event, attempts }) => ({ type: event.type, attempts, occurredAt: event.occurredAt })),
       });
     });
   }
@@ -334,6 +360,7 @@ export class UploadObject extends DurableObject<UploadObjectEnv> {
       buffers.endWrite();
     }
     // A body cut short is not new activity: its bytes already kept the upload alive as they came.
+    this.store.recordProgress(); // for the upload index, if on; delivered by the alarm touch sets
     const after = await this.touch(undefined, ending !== "interrupted");
     this.telemetry.chunkWritten(after, after.offset - record.offset);
     if (after.finishedAt !== undefined) buffers.release();
@@ -421,6 +448,17 @@ export class UploadObject extends DurableObject<UploadObjectEnv> {
     this.expiryMovedAt = now;
     this.unsavedActivityMs = 0;
     this.store.setExpiry(now + this.config.expireAfterMs);
+  }
+
+  /**
+   * While a PATCH runs, a progress record written for the upload index is
+   * delivered by the alarm at once, not at the PATCH's end (checked at most
+   * every PROGRESS_INTERVAL_MS).
+   */
+  private deliverProgressSoon(): void {
+    if (!this.sinks.index || Date.now() - this.progressCheckedAt < PROGRESS_INTERVAL_MS) return;
+    this.progressCheckedAt = Date.now();
+    this.scheduleAlarm().catch((error) => console.error("setting the alarm for the upload index failed", error));
   }
 
   /** Restarts the upload's idle clock after activity and re-arms the alarm; returns the current record. */

@@ -1,4 +1,5 @@
-import type { UploadEvent, UploadEventType, UploadFailureReason } from "../hooks/events";
+import type { OutboxEntry, UploadEvent, UploadEventType, UploadFailureReason } from "../hooks/events";
+import { indexRecordOf, type IndexedState } from "../listing/index-record";
 import type { Concatenation, NewUpload, UploadEnd, UploadMetadata, UploadRecord } from "./upload-record";
 
 /**
@@ -67,8 +68,13 @@ export interface CompletionFailures {
   lastAt: number | undefined;
 }
 
+/** The upload index hears of a growing offset at most this often while bytes arrive (and at each PATCH's end). */
+export const PROGRESS_INTERVAL_MS = 5000;
+/** Progress records' ids start with this; an upload keeps the latest one only. */
+const PROGRESS_ID_PREFIX = "progress:";
+
 export interface StoredEvent {
-  event: UploadEvent;
+  event: OutboxEntry;
   attempts: number;
 }
 
@@ -79,15 +85,19 @@ export class UploadStore {
    * upload must answer "no such upload" without writing anything.
    */
   private hasTables: boolean;
+  /** When this instance last recorded progress for the upload index. */
+  private progressAt = 0;
 
   /**
    * @param recordEvents whether any event sink is configured; without one, no events are kept.
    * @param observeEvent told of every event as it happens, sinks or not (the lifecycle log lines).
+   * @param indexed whether the upload index is on: events then carry its record, and progress records are kept.
    */
   constructor(
     private readonly storage: DurableObjectStorage,
     private readonly recordEvents: boolean,
     private readonly observeEvent: (type: UploadEventType, record: UploadRecord) => void = () => {},
+    private readonly indexed = false,
   ) {
     this.hasTables = this.tablesExist();
     if (this.hasTables) this.migrate();
@@ -357,8 +367,8 @@ export class UploadStore {
    */
   markEnded(reason: UploadEnd): void {
     this.storage.transactionSync(() => {
-      if (reason === "object-exists") this.recordEvent("failed", reason);
-      else this.recordEvent(reason);
+      if (reason === "object-exists") this.recordEvent("failed", reason, "failed");
+      else this.recordEvent(reason, undefined, reason);
       this.storage.sql.exec("DELETE FROM part");
       this.storage.sql.exec("DELETE FROM tail");
       this.storage.sql.exec(
@@ -374,7 +384,7 @@ export class UploadStore {
     return this.storage.sql
       .exec<{ body: string; attempts: number }>("SELECT body, attempts FROM event WHERE due_at <= ? ORDER BY due_at, rowid", now)
       .toArray()
-      .map((row) => ({ event: JSON.parse(row.body) as UploadEvent, attempts: row.attempts }));
+      .map((row) => ({ event: JSON.parse(row.body) as OutboxEntry, attempts: row.attempts }));
   }
 
   nextEventDue(): number | undefined {
@@ -391,11 +401,11 @@ export class UploadStore {
   }
 
   /** Adds an event about the upload as it is now; called inside the transaction that changed it. */
-  private recordEvent(type: UploadEventType, reason?: UploadFailureReason): void {
+  private recordEvent(type: UploadEventType, reason?: UploadFailureReason, ending?: IndexedState): void {
     const record = this.load()!;
     this.observeEvent(type, record);
     if (!this.recordEvents) return;
-    const event: UploadEvent = {
+    const event: UploadEvent & Pick<OutboxEntry, "index"> = {
       id: crypto.randomUUID(),
       type,
       occurredAt: new Date().toISOString(),
@@ -408,6 +418,8 @@ export class UploadStore {
         metadata: Object.fromEntries(record.metadata),
         subject: record.owner,
       },
+      // The index's record of the change (`ending`: markEnded records before it updates the row).
+      ...(this.indexed && { index: indexRecordOf(record, Date.now(), ending) }),
     };
     this.storage.sql.exec("INSERT INTO event (id, body, due_at) VALUES (?, ?, ?)", event.id, JSON.stringify(event), Date.now());
   }
@@ -416,8 +428,38 @@ export class UploadStore {
     this.storage.sql.exec("INSERT OR REPLACE INTO part (number, etag, size) VALUES (?, ?, ?)", part.partNumber, part.etag, part.size);
   }
 
+  /**
+   * Records the upload's offset for the upload index (when it is on), in
+   * place of any progress record not yet delivered, so an upload keeps one at
+   * most: the end of each PATCH calls it, and the offset's growth at most
+   * every PROGRESS_INTERVAL_MS. Never seen by the other event sinks.
+   * Returns whether it recorded one.
+   */
+  recordProgress(): boolean {
+    if (!this.indexed || !this.hasTables) return false;
+    const record = this.load();
+    if (!record || record.ended) return false;
+    const now = Date.now();
+    const entry: OutboxEntry = {
+      id: `${PROGRESS_ID_PREFIX}${crypto.randomUUID()}`,
+      type: "progress",
+      occurredAt: new Date(now).toISOString(),
+      upload: { id: record.id, objectKey: record.objectKey, size: record.offset, length: record.length, metadata: {}, subject: record.owner },
+      index: indexRecordOf(record, now),
+    };
+    this.storage.transactionSync(() => {
+      this.storage.sql.exec("DELETE FROM event WHERE id LIKE ?", `${PROGRESS_ID_PREFIX}%`);
+      this.storage.sql.exec("INSERT INTO event (id, body, due_at) VALUES (?, ?, ?)", entry.id, JSON.stringify(entry), now);
+    });
+    this.progressAt = now;
+    return true;
+  }
+
   private addToOffset(bytes: number): number {
-    return this.storage.sql.exec<{ offset: number }>("UPDATE upload SET offset = offset + ? RETURNING offset", bytes).one().offset;
+    const offset = this.storage.sql.exec<{ offset: number }>("UPDATE upload SET offset = offset + ? RETURNING offset", bytes).one().offset;
+    // In the transaction that moved the offset; a PATCH's end records it again anyway.
+    if (this.indexed && bytes > 0 && Date.now() - this.progressAt >= PROGRESS_INTERVAL_MS) this.recordProgress();
+    return offset;
   }
 }
 
