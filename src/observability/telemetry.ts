@@ -92,8 +92,12 @@ export class Telemetry {
     this.metrics.write({ event: "ChunkWriteComplete", uploadId: upload.id, subject: upload.owner, bytes, offset: upload.offset });
   }
 
-  /** An event delivery (Queue, webhook or callback) failed; `dropped` when no attempt is left. */
-  hookInvocationError(event: UploadEvent, attempt: number, error: unknown, dropped: boolean): void {
+  /**
+   * An event delivery (Queue, webhook, callback, upload index) failed;
+   * `dropped` when no attempt is left. The outbox also holds the index's
+   * progress records, whose type is not an UploadEventType.
+   */
+  hookInvocationError(event: Pick<UploadEvent, "id" | "upload"> & { type: string }, attempt: number, error: unknown, dropped: boolean): void {
     const errorCode = dropped ? "delivery-dropped" : "delivery-failed";
     this.logger.write(dropped ? "error" : "warn", "HookInvocationError", {
       uploadId: event.upload.id,
