@@ -23,7 +23,7 @@ export class IsolateMemory {
   readonly #pids: number[];
   readonly #worker: string;
   #socket: Promise<WebSocket> | undefined;
-  readonly #pending = new Map<number, { resolve: (usage: HeapUsage) => void; reject: (error: Error) => void }>();
+  readonly #pending = new Map<number, { resolve: (result: unknown) => void; reject: (error: Error) => void; method: string }>();
   #nextId = 1;
   #closed = false;
 
@@ -51,7 +51,8 @@ export class IsolateMemory {
         return usage.usedSize + (usage.backingStorageSize ?? 0);
       } catch (error) {
         this.#socket = undefined;
-        if (this.#closed || attempt >= 3) throw error;
+        if (this.#closed || attempt >= 5) throw error;
+        await new Promise((resolve) => setTimeout(resolve, 500 * attempt));
       }
     }
   }
@@ -61,19 +62,19 @@ export class IsolateMemory {
     void this.#socket?.then((socket) => socket.close(), () => {});
   }
 
-  #ask(socket: WebSocket): Promise<HeapUsage> {
+  #ask<T = HeapUsage>(socket: WebSocket, method = "Runtime.getHeapUsage", params?: object): Promise<T> {
     const id = this.#nextId++;
-    return new Promise<HeapUsage>((resolve, reject) => {
+    return new Promise<T>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.#pending.delete(id);
-        reject(new Error(`the inspector did not answer within ${TIMEOUT_MS} ms`));
+        reject(new Error(`the inspector did not answer ${method} within ${TIMEOUT_MS} ms`));
       }, TIMEOUT_MS);
-      const settle = <T>(then: (value: T) => void) => (value: T) => {
+      const settle = <V>(then: (value: V) => void) => (value: V) => {
         clearTimeout(timer);
         then(value);
       };
-      this.#pending.set(id, { resolve: settle(resolve), reject: settle(reject) });
-      socket.send(JSON.stringify({ id, method: "Runtime.getHeapUsage" }));
+      this.#pending.set(id, { resolve: settle(resolve as (value: unknown) => void), reject: settle(reject), method });
+      socket.send(JSON.stringify({ id, method, ...(params && { params }) }));
     });
   }
 
@@ -103,13 +104,80 @@ export class IsolateMemory {
   }
 
   #answer(data: string): void {
-    const message = JSON.parse(data) as { id?: number; result?: HeapUsage; error?: { message: string } };
+    const message = JSON.parse(data) as { id?: number; method?: string; result?: unknown; error?: { message: string } };
     const waiter = message.id === undefined ? undefined : this.#pending.get(message.id);
     if (!waiter) return;
+    // workerd answers the profiler's commands by sending them back as they were sent, with no
+    // result; Profiler.stop's answer with the profile may follow such an echo.
+    const echo = message.method !== undefined && message.result === undefined && message.error === undefined;
+    if (echo && waiter.method === "Profiler.stop") return;
     this.#pending.delete(message.id!);
-    if (message.result) waiter.resolve(message.result);
-    else waiter.reject(new Error(`Runtime.getHeapUsage: ${message.error?.message ?? "no result"}`));
+    if (echo) waiter.resolve({});
+    else if (message.result) waiter.resolve(message.result);
+    else waiter.reject(new Error(`${waiter.method}: ${message.error?.message ?? `no result in ${data.slice(0, 200)}`}`));
   }
+
+  /**
+   * Starts V8's sampling CPU profiler in the isolate (asking for a sample every 100 µs), for
+   * `stopCpuProfile`. One profile at a time, on the current session.
+   */
+  async startCpuProfile(): Promise<void> {
+    const socket = await (this.#socket ??= this.#open());
+    await this.#ask(socket, "Profiler.enable", {});
+    await this.#ask(socket, "Profiler.setSamplingInterval", { interval: 100 });
+    await this.#ask(socket, "Profiler.start", {});
+  }
+
+  /**
+   * Stops the profile and answers where its sampled time went, milliseconds
+   * (see `CpuTime`). Undefined when the session was lost meanwhile
+   * (workerd sometimes closes one).
+   */
+  async stopCpuProfile(): Promise<CpuTime | undefined> {
+    try {
+      const socket = await (this.#socket ??= this.#open());
+      const { profile } = await this.#ask<{ profile: CpuProfile }>(socket, "Profiler.stop", {});
+      await this.#ask(socket, "Profiler.disable", {});
+      return cpuTimeOf(profile);
+    } catch {
+      this.#socket = undefined;
+      return undefined;
+    }
+  }
+}
+
+/**
+ * A CPU profile's samples, by what the isolate was doing, ms: `javascript`
+ * is JavaScript and the native calls it made (copies, hashing, SQLite) plus
+ * garbage collection; `program` is V8's `(program)` state — native work
+ * outside JavaScript, and time between events when the embedder does not
+ * mark the isolate idle; `idle` the rest.
+ */
+export interface CpuTime {
+  javascript: number;
+  program: number;
+  idle: number;
+}
+
+interface CpuProfile {
+  nodes: { id: number; callFrame: { functionName: string } }[];
+  samples?: number[];
+  timeDeltas?: number[];
+}
+
+function cpuTimeOf(profile: CpuProfile): CpuTime {
+  const names = new Map(profile.nodes.map((node) => [node.id, node.callFrame.functionName]));
+  const time: CpuTime = { javascript: 0, program: 0, idle: 0 };
+  const samples = profile.samples ?? [];
+  const deltas = profile.timeDeltas ?? [];
+  for (let i = 0; i < samples.length; i++) {
+    const name = names.get(samples[i]!);
+    const ms = Math.max(0, deltas[i] ?? 0) / 1000;
+    if (name === "(idle)") time.idle += ms;
+    else if (name === "(program)") time.program += ms;
+    else time.javascript += ms;
+  }
+  return time;
 }
 
 /** The TCP ports a process listens on, from its socket descriptors and /proc/net/tcp. */

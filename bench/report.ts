@@ -6,6 +6,7 @@
  * file type-checks under either configuration. The download cases have a
  * report of their own (bench/download-report.ts), placed in this one.
  */
+import type { CostResults } from "./cost-report";
 import type { DownloadResults } from "./download-report";
 
 export const MiB = 1024 * 1024;
@@ -126,6 +127,8 @@ export interface BenchResults {
   notes: string[];
   /** The download cases (absent in results of earlier versions; `--downloads` adds them to a full run's). */
   downloads?: DownloadResults;
+  /** What Cloudflare would bill per terabyte (absent in results of earlier versions; `--cost` adds it to a full run's). */
+  cost?: CostResults;
 }
 
 /* ---------- numbers ---------- */
@@ -614,8 +617,12 @@ function niceStep(raw: number): number {
 
 /* ---------- the whole report ---------- */
 
-/** `downloads`: the download cases' report (bench/download-report.ts), rendered by the caller. */
-export function renderReport(results: BenchResults, downloads?: { terminal: string; markdown: string }): { terminal: string; markdown: string; svg: string } {
+/** `downloads`, `perTerabyte`: the download cases' and the bill's reports (bench/download-report.ts, bench/cost-report.ts), rendered by the caller. */
+export function renderReport(
+  results: BenchResults,
+  downloads?: { terminal: string; markdown: string },
+  perTerabyte?: { terminal: string; markdown: string },
+): { terminal: string; markdown: string; svg: string } {
   const throughput = throughputSection(results);
   const memory = memorySection(results);
   const cost = costSection(results);
@@ -657,6 +664,7 @@ export function renderReport(results: BenchResults, downloads?: { terminal: stri
     "Where tus-edge's time goes",
     cost.time,
     ...(downloads ? ["", downloads.terminal] : []),
+    ...(perTerabyte ? ["", perTerabyte.terminal] : []),
   ].join("\n");
 
   const markdown = `# Benchmark: tus-edge vs the R2 limit vs @tus/server
@@ -780,7 +788,7 @@ request body through the Worker and the Durable Object, copying it into the part
 
 ${cost.time}
 
-${downloads ? `${downloads.markdown}\n` : ""}${results.notes.length ? `## Notes\n\n${results.notes.map((n) => `- ${n}`).join("\n")}\n\n` : ""}## Machine
+${downloads ? `${downloads.markdown}\n` : ""}${perTerabyte ? `${perTerabyte.markdown}\n` : ""}${results.notes.length ? `## Notes\n\n${results.notes.map((n) => `- ${n}`).join("\n")}\n\n` : ""}## Machine
 
 - cpus: ${escapeMd(results.machine.cpus)}
 - node: ${results.machine.node}

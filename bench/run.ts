@@ -37,7 +37,10 @@
  * Flags: --quick skips the 1 GiB files and the 10 GiB download (for
  * iteration; the report says so); --downloads runs only the download cases
  * and puts them into bench/results/latest.json beside the upload figures
- * already there (which it leaves as they are); --render only renders the
+ * already there (which it leaves as they are); --cost likewise runs only the
+ * cost cases (what Cloudflare would bill per terabyte, bench/cost.ts: one
+ * 256 MiB upload per client mode, with a CPU profile of the isolate) and
+ * puts them beside the rest; --render only renders the
  * report again from bench/results/latest.json.
  * Environment: BENCH_RUNS (rounds at 256 MiB, default 3), BENCH_RUNS_LARGE
  * (rounds at 1 GiB, default 1), BENCH_LATENCY_REQUESTS (default 1000),
@@ -70,6 +73,11 @@ const { renderReport, sizeLabel, LIMIT, CHUNKED_LIMIT, SINK, FLOOR, MiB, GiB } =
 const { renderDownloads } = (await import(new URL("./download-report.ts", import.meta.url).href)) as typeof import("./download-report");
 const { downloadPhase, PLAIN_GET_LIMITS_TEXT } = (await import(new URL("./downloads.ts", import.meta.url).href)) as typeof import("./downloads");
 type DownloadResults = import("./download-report").DownloadResults;
+const { renderCost } = (await import(new URL("./cost-report.ts", import.meta.url).href)) as typeof import("./cost-report");
+const costModule = (await import(new URL("./cost.ts", import.meta.url).href)) as typeof import("./cost");
+const { r2Class } = costModule;
+type CostResults = import("./cost-report").CostResults;
+type CostCase = import("./cost-report").CostCase;
 type BenchResults = import("./report").BenchResults;
 type ClientMode = import("./report").ClientMode;
 type Measurement = import("./report").Measurement;
@@ -82,6 +90,9 @@ type CaseServer = import("./report").CaseServer;
 
 const QUICK = process.argv.includes("--quick");
 const DOWNLOADS_ONLY = process.argv.includes("--downloads");
+const COST_ONLY = process.argv.includes("--cost");
+/** The cost cases upload this much once per client mode. */
+const COST_SIZE = 256 * MiB;
 const SIZES = QUICK ? [256 * MiB] : [256 * MiB, GiB];
 const DOWNLOAD_SIZES = QUICK ? [2 * GiB] : [2 * GiB, 10 * GiB];
 const ROUNDS: Record<number, number> = {
@@ -976,6 +987,9 @@ async function main(): Promise<void> {
     log("the runtime floor: bodies into a Durable Object, dropped …");
     const floor = await floorPhase(targets);
 
+    log("cost per terabyte …");
+    const cost = await costPhase(targets, work);
+
     log(`latency (${LATENCY_REQUESTS} requests each) …`);
     await restartRuntime(targets);
     const latencyFloor = await floorLatency(edge.url);
@@ -1026,6 +1040,7 @@ async function main(): Promise<void> {
       isolateCheck,
       notes,
       downloads,
+      cost,
     };
     await writeResults(results);
   } finally {
@@ -1143,9 +1158,149 @@ async function downloadsPhase(targets: RuntimeTargets, work: string): Promise<Do
   };
 }
 
+/**
+ * The cost cases alone (`--cost`), added to the results of the last full
+ * run: its other figures are kept as they are, and the report rendered again.
+ */
+async function costOnly(): Promise<void> {
+  const latest = join(RESULTS, "latest.json");
+  if (!existsSync(latest)) throw new Error(`${latest} is missing: run the whole bench once (npm run bench); --cost adds its cases to those results`);
+  const results = JSON.parse(readFileSync(latest, "utf8")) as BenchResults;
+  const work = await mkdtemp(join(tmpdir(), "tus-edge-bench-"));
+  let edge: Awaited<ReturnType<typeof startServer>> | undefined;
+  let targets: RuntimeTargets | undefined;
+  const stopAll = async () => {
+    targets?.isolate.close();
+    await edge?.stop();
+    await rm(work, { recursive: true, force: true });
+  };
+  process.once("SIGINT", () => void stopAll().finally(() => process.exit(130)));
+  try {
+    log("starting wrangler dev (bench/wrangler.bench.toml) …");
+    edge = await startServer({ config: "bench/wrangler.bench.toml", sources: ["src", "bench/worker.ts", "bench/wrangler.bench.toml"] });
+    const runtime = wranglerRuntime(edge.persistDir);
+    targets = { edge, runtime, isolate: await IsolateMemory.connect(runtime.pids, BENCH_WORKER) };
+    log("cost per terabyte …");
+    results.cost = await costPhase(targets, work);
+    await writeResults(results);
+  } finally {
+    await stopAll();
+  }
+}
+
+const sumOf = (byKind: Record<string, { n: number }> | undefined, which: (kind: string) => boolean = () => true) =>
+  Object.entries(byKind ?? {}).reduce((sum, [kind, c]) => sum + (which(kind) ? c.n : 0), 0);
+
+/**
+ * One tus-edge upload of 256 MiB per client mode, for what Cloudflare would
+ * bill it (bench/cost.ts): the bench Worker's counts are cleared before each,
+ * the isolate is CPU-profiled over it, and the bytes R2 stored are verified
+ * by sha256 after it (untimed), then the upload is terminated.
+ */
+async function costPhase(targets: RuntimeTargets, work: string): Promise<CostResults> {
+  const startedAt = new Date().toISOString();
+  const loadStart = loadavg();
+  const file = files.get(COST_SIZE) ?? { path: join(work, `data-${COST_SIZE}.bin`), size: COST_SIZE, sha256: "" };
+  if (!file.sha256) {
+    file.sha256 = await writeSeededFile(file.path, COST_SIZE, `bench ${COST_SIZE}`);
+    files.set(COST_SIZE, file);
+  }
+  const upload = async (path: string, mode: ClientMode, label: string) => {
+    const tus = startTusUpload(createReadStream(path), {
+      endpoint: targets.edge.endpoint,
+      retryDelays: [],
+      ...(mode.chunkSize && { chunkSize: mode.chunkSize }),
+      metadata: { filename: `${label}.bin`, filetype: "application/octet-stream" },
+    });
+    const url = await tus.done;
+    return { url, requests: tus.responses.length };
+  };
+  // Untimed: bundling, isolate start-up and the first Durable Object are not an upload's bill.
+  const warmUpPath = join(work, "cost-warm-up.bin");
+  await writeSeededFile(warmUpPath, WARM_UP_SIZE, "bench cost warm-up");
+  await terminate((await upload(warmUpPath, MODES[1]!, "cost-warm-up")).url);
+
+  const cases: CostCase[] = [];
+  for (const mode of MODES) {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        cases.push(await costCase(targets, file, mode, upload));
+        break;
+      } catch (error) {
+        if (!(error instanceof RuntimeReloaded) || attempt >= 3) throw error;
+        reloads.push(`cost, ${mode.label}, attempt ${attempt}: ${error.message}`);
+        log(`  !! ${error.message}; repeating`);
+        await restartRuntime(targets);
+      }
+    }
+  }
+  return {
+    startedAt,
+    finishedAt: new Date().toISOString(),
+    commit: gitDescription(),
+    load: { start: loadStart, end: loadavg() },
+    cases,
+    notes: [
+      "Left out: R2 storage (GB-month; the same however the bytes arrive), and the monthly allowances (10 million Worker requests, 30 million CPU-ms, 1 million Durable Object requests, 400,000 GB-s, 25 billion rows read, 50 million rows written, 1 million Class A operations), which a terabyte-a-month account exceeds.",
+      "Local counts: local workerd, wrangler dev, no listing index or metrics binding in bench/wrangler.bench.toml (with them, the index adds rows written in D1 and outbox deliveries). Expiry alarms that fire after an upload (one request each, if its object is not deleted first) are not in the figures; the alarms that fired during the uploads are.",
+      ...reloads.filter((reload) => reload.startsWith("cost")).map((reload) => `Repeated: ${reload}.`),
+    ],
+  };
+}
+
+async function costCase(
+  targets: RuntimeTargets,
+  file: DataFile,
+  mode: ClientMode,
+  upload: (path: string, mode: ClientMode, label: string) => Promise<{ url: string; requests: number }>,
+): Promise<CostCase> {
+  execFileSync("sync");
+  expectStatus(await send(`${targets.edge.url}/__bench/ops`, "DELETE", {}), 204, "DELETE /__bench/ops");
+  await targets.isolate.startCpuProfile();
+  const watch = await watched(targets.runtime, () => upload(file.path, mode, `cost-${mode.chunkSize ?? 0}`), targets.isolate);
+  const cpu = await targets.isolate.stopCpuProfile();
+  checkRuntime(targets, `the cost case ${mode.label}`);
+  const { url, requests } = watch.value;
+  const id = uploadIdOf(url);
+  const counts = await countsOf(targets.edge.url, id);
+  const ops = opsOf(counts, id);
+  if (ops.r2.createMultipartUpload?.n !== 1) throw new RuntimeReloaded(`the counts of the cost case ${mode.label} are incomplete: ${JSON.stringify(ops.r2)}`);
+  const key = `uploads/${id}`;
+  const stored = await sha256OnDisk(targets.edge.persistDir, key);
+  if (stored) {
+    if (stored.size !== file.size || stored.sha256 !== file.sha256) throw new Error(`cost case ${mode.label}: R2 holds ${stored.size} bytes with sha256 ${stored.sha256}, expected ${file.sha256}`);
+  } else {
+    await verify(url, file.sha256, file.size, `cost case ${mode.label}`);
+  }
+  await terminate(url);
+  const storage = ops.storage ?? {};
+  const plain = (byKind: Record<string, { n: number }>) => Object.fromEntries(Object.entries(byKind).map(([kind, c]) => [kind, c.n]));
+  const result: CostCase = {
+    size: file.size,
+    mode: { label: mode.label, ...(mode.chunkSize && { chunkSize: mode.chunkSize }) },
+    seconds: watch.seconds,
+    counts: {
+      bytes: file.size,
+      r2ClassA: sumOf(ops.r2, (kind) => r2Class(kind) === "A"),
+      r2ClassB: sumOf(ops.r2, (kind) => r2Class(kind) === "B"),
+      workerRequests: requests,
+      workerCpuMs: cpu?.javascript ?? watch.serverCpu * 1000,
+      durableObjectRequests: sumOf(ops.durableObject) + counts.alarms,
+      durableObjectActiveSeconds: Object.values(ops.durableObject).reduce((sum, c) => sum + c.ms, 0) / 1000,
+      rowsRead: storage["rows read"]?.n ?? 0,
+      rowsWritten: (storage["rows written"]?.n ?? 0) + (storage.setAlarm?.n ?? 0),
+      parts: ops.r2.uploadPart?.n ?? 0,
+    },
+    cpu: { isolateJavascriptMs: cpu?.javascript, isolateProgramMs: cpu?.program, runtimeProcessesSeconds: watch.serverCpu },
+    raw: { r2: plain(ops.r2), durableObject: plain(ops.durableObject), storage: plain(storage), alarms: counts.alarms },
+  };
+  log(`  ${mode.label}: ${watch.seconds.toFixed(2)} s, ${JSON.stringify(result.counts)}, profile ${JSON.stringify(cpu)}`);
+  return result;
+}
+
 /** Prints the tables and writes latest.md, throughput.svg and the raw measurements, latest.json. */
 async function writeResults(results: BenchResults): Promise<void> {
-  const report = renderReport(results, results.downloads && renderDownloads(results.downloads));
+  const report = renderReport(results, results.downloads && renderDownloads(results.downloads), results.cost && renderCost(results.cost, costModule));
   log(`\n${report.terminal}\n`);
   await mkdir(RESULTS, { recursive: true });
   await writeFile(join(RESULTS, "latest.md"), report.markdown);
@@ -1184,4 +1339,5 @@ function sleep(ms: number): Promise<void> {
 // `--render`: only render the report again from bench/results/latest.json (after a change to bench/report.ts).
 if (process.argv.includes("--render")) await writeResults(JSON.parse(readFileSync(join(RESULTS, "latest.json"), "utf8")) as BenchResults);
 else if (DOWNLOADS_ONLY) await downloadsOnly();
+else if (COST_ONLY) await costOnly();
 else await main();

@@ -41,8 +41,9 @@
  * Durable Object class.
  *
  * Each upload object's storage is instrumented too (before the gateway's
- * class sees it): SQL statements by verb, rows written, `setAlarm` and
- * `deleteAlarm` are counted per object and reported under the upload id.
+ * class sees it): SQL statements by verb, rows read and written (from each
+ * statement's cursor, what SQLite-backed objects are billed by), `setAlarm`
+ * and `deleteAlarm` are counted per object and reported under the upload id.
  *
  * The sink. Uploads through `/null/` are real tus uploads handled by the same
  * gateway code and the same Durable Object class, but R2 calls on keys under
@@ -75,7 +76,7 @@ export interface Counts {
   r2: Record<string, Record<string, OpCount>>;
   /** Durable Object requests made by the Worker, by upload id, then by method (`fetch` is an append). */
   durableObject: Record<string, Record<string, OpCount>>;
-  /** Storage calls of upload objects, by upload id, then by kind (`sql UPDATE`, `rows written`, `setAlarm`…). */
+  /** Storage calls of upload objects, by upload id, then by kind (`sql UPDATE`, `rows read`, `rows written`, `setAlarm`…). */
   storage: Record<string, Record<string, OpCount>>;
   /** Alarm invocations of any upload object. */
   alarms: number;
@@ -341,11 +342,13 @@ function countStorage(storage: DurableObjectStorage, idHex: string): void {
       const verb = /^\s*(\w+)/.exec(query)?.[1]?.toUpperCase() ?? "?";
       bump(storageCounts, idHex, `sql ${verb}`);
       const cursor = exec(query, ...bindings);
-      if (verb === "INSERT" || verb === "UPDATE" || verb === "DELETE") {
-        // The store consumes a cursor synchronously (`.one()`, `.toArray()`) or not at
-        // all; by the next microtask the statement has run and its rows are counted.
-        queueMicrotask(() => bump(storageCounts, idHex, "rows written", 0, cursor.rowsWritten));
-      }
+      // The store consumes a cursor synchronously (`.one()`, `.toArray()`) or not at
+      // all; by the next microtask the statement has run and its rows are counted.
+      // Every statement counts, as Cloudflare bills them (a CREATE writes rows too).
+      queueMicrotask(() => {
+        bump(storageCounts, idHex, "rows written", 0, cursor.rowsWritten);
+        bump(storageCounts, idHex, "rows read", 0, cursor.rowsRead);
+      });
       return cursor;
     },
   });
