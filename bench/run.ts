@@ -1051,12 +1051,12 @@ async function main(): Promise<void> {
 const RESULTS = join(ROOT, "bench", "results");
 
 /**
- * The download cases alone (`--downloads`), added to the results of the last
- * full run: its upload figures are kept as they are, and the report rendered again.
+ * One phase alone (`--downloads`, `--cost`), added to the results of the last
+ * full run: its other figures are kept as they are, and the report rendered again.
  */
-async function downloadsOnly(): Promise<void> {
+async function onePhaseOnly(flag: string, label: string, phase: (targets: RuntimeTargets, work: string, results: BenchResults) => Promise<void>): Promise<void> {
   const latest = join(RESULTS, "latest.json");
-  if (!existsSync(latest)) throw new Error(`${latest} is missing: run the whole bench once (npm run bench); --downloads adds its download cases to those results`);
+  if (!existsSync(latest)) throw new Error(`${latest} is missing: run the whole bench once (npm run bench); ${flag} adds its cases to those results`);
   const results = JSON.parse(readFileSync(latest, "utf8")) as BenchResults;
   const work = await mkdtemp(join(tmpdir(), "tus-edge-bench-"));
   let edge: Awaited<ReturnType<typeof startServer>> | undefined;
@@ -1072,8 +1072,8 @@ async function downloadsOnly(): Promise<void> {
     edge = await startServer({ config: "bench/wrangler.bench.toml", sources: ["src", "bench/worker.ts", "bench/wrangler.bench.toml"] });
     const runtime = wranglerRuntime(edge.persistDir);
     targets = { edge, runtime, isolate: await IsolateMemory.connect(runtime.pids, BENCH_WORKER) };
-    log(`downloads (${DOWNLOAD_SIZES.map(sizeLabel).join(", ")}) …`);
-    results.downloads = await downloadsPhase(targets, work);
+    log(`${label} …`);
+    await phase(targets, work, results);
     await writeResults(results);
   } finally {
     await stopAll();
@@ -1156,36 +1156,6 @@ async function downloadsPhase(targets: RuntimeTargets, work: string): Promise<Do
       ...reloads.filter((reload) => reload.startsWith("a download")).map((reload) => `Repeated: ${reload}.`),
     ],
   };
-}
-
-/**
- * The cost cases alone (`--cost`), added to the results of the last full
- * run: its other figures are kept as they are, and the report rendered again.
- */
-async function costOnly(): Promise<void> {
-  const latest = join(RESULTS, "latest.json");
-  if (!existsSync(latest)) throw new Error(`${latest} is missing: run the whole bench once (npm run bench); --cost adds its cases to those results`);
-  const results = JSON.parse(readFileSync(latest, "utf8")) as BenchResults;
-  const work = await mkdtemp(join(tmpdir(), "tus-edge-bench-"));
-  let edge: Awaited<ReturnType<typeof startServer>> | undefined;
-  let targets: RuntimeTargets | undefined;
-  const stopAll = async () => {
-    targets?.isolate.close();
-    await edge?.stop();
-    await rm(work, { recursive: true, force: true });
-  };
-  process.once("SIGINT", () => void stopAll().finally(() => process.exit(130)));
-  try {
-    log("starting wrangler dev (bench/wrangler.bench.toml) …");
-    edge = await startServer({ config: "bench/wrangler.bench.toml", sources: ["src", "bench/worker.ts", "bench/wrangler.bench.toml"] });
-    const runtime = wranglerRuntime(edge.persistDir);
-    targets = { edge, runtime, isolate: await IsolateMemory.connect(runtime.pids, BENCH_WORKER) };
-    log("cost per terabyte …");
-    results.cost = await costPhase(targets, work);
-    await writeResults(results);
-  } finally {
-    await stopAll();
-  }
 }
 
 const sumOf = (byKind: Record<string, { n: number }> | undefined, which: (kind: string) => boolean = () => true) =>
@@ -1338,6 +1308,12 @@ function sleep(ms: number): Promise<void> {
 
 // `--render`: only render the report again from bench/results/latest.json (after a change to bench/report.ts).
 if (process.argv.includes("--render")) await writeResults(JSON.parse(readFileSync(join(RESULTS, "latest.json"), "utf8")) as BenchResults);
-else if (DOWNLOADS_ONLY) await downloadsOnly();
-else if (COST_ONLY) await costOnly();
+else if (DOWNLOADS_ONLY)
+  await onePhaseOnly("--downloads", `downloads (${DOWNLOAD_SIZES.map(sizeLabel).join(", ")})`, async (targets, work, results) => {
+    results.downloads = await downloadsPhase(targets, work);
+  });
+else if (COST_ONLY)
+  await onePhaseOnly("--cost", "cost per terabyte", async (targets, work, results) => {
+    results.cost = await costPhase(targets, work);
+  });
 else await main();
