@@ -4,6 +4,7 @@
  * beside the floor of the parts' own R2 writes. Pure, like bench/report.ts.
  */
 import type { BilledCounts, CostItem } from "./cost";
+import type { CpuTime } from "./cpu-attribution";
 
 /** bench/cost.ts, passed in: Node runs these files only with explicit `.ts` import paths, which the type checker refuses (see bench/run.ts). */
 type CostModule = typeof import("./cost");
@@ -17,8 +18,14 @@ export interface CostCase {
   mode: { label: string; chunkSize?: number };
   seconds: number;
   counts: BilledCounts;
-  /** Where the CPU estimate comes from: the isolate's CPU profile (ms) and the runtime processes' CPU time (s). */
-  cpu: { isolateJavascriptMs?: number; isolateProgramMs?: number; runtimeProcessesSeconds: number };
+  /**
+   * Where the CPU estimate comes from: the isolate's CPU profile split by
+   * bench/cpu-attribution.ts (ms; `counts.workerCpuMs` is its `worker`), its
+   * JavaScript total (Worker, Durable Object, unattributed and garbage
+   * collection: what was billed before the split), and the runtime
+   * processes' CPU time (s), the fallback when there is no profile.
+   */
+  cpu: { isolate?: CpuTime; isolateJavascriptMs?: number; runtimeProcessesSeconds: number };
   /** The raw counts of the bench Worker, by kind, for the record. */
   raw: { r2: Record<string, number>; durableObject: Record<string, number>; storage: Record<string, number>; alarms: number };
 }
@@ -53,7 +60,9 @@ function table(header: string[], rows: (string | number)[][]): string {
 
 export function renderCost(results: CostResults, cost: CostModule): { terminal: string; markdown: string; verdict: string[] } {
   const { COST_TARGET_RATIO, costPerTerabyte, DURABLE_OBJECT_GB, PRICE_SOURCES, PRICES_READ_ON } = cost;
-  const cpuOf = (bill: { lines: { item: CostItem; dollars: number }[] }) => bill.lines.find((line) => line.item === "Worker CPU ms")!.dollars;
+  /** The ratio had all of the isolate's JavaScript been billed as Worker CPU (the bound used before the split). */
+  const wholeIsolateRatio = (c: CostCase) =>
+    c.cpu.isolateJavascriptMs === undefined ? undefined : costPerTerabyte({ ...c.counts, workerCpuMs: c.cpu.isolateJavascriptMs }).ratio;
   const targetApplies = (c: CostCase) => c.mode.chunkSize === undefined || c.mode.chunkSize >= 8 * MiB;
   const priced = results.cases.map((c) => ({ c, bill: costPerTerabyte(c.counts) }));
   const dollarsTable = table(
@@ -76,7 +85,10 @@ export function renderCost(results: CostResults, cost: CostModule): { terminal: 
       "R2 Class A",
       "R2 Class B",
       "Worker requests",
-      "Worker CPU ms (estimate)",
+      "Worker CPU ms (billed)",
+      "Durable Object CPU ms",
+      "unattributed ms",
+      "isolate JavaScript ms (total)",
       "DO requests",
       "DO active s",
       "DO GB-s",
@@ -92,6 +104,9 @@ export function renderCost(results: CostResults, cost: CostModule): { terminal: 
       c.counts.r2ClassB,
       c.counts.workerRequests,
       c.counts.workerCpuMs.toFixed(0),
+      c.cpu.isolate ? c.cpu.isolate.durableObject.toFixed(0) : "—",
+      c.cpu.isolate ? (c.cpu.isolate.unattributed + c.cpu.isolate.garbageCollector).toFixed(0) : "—",
+      c.cpu.isolateJavascriptMs?.toFixed(0) ?? "—",
       c.counts.durableObjectRequests,
       c.counts.durableObjectActiveSeconds.toFixed(2),
       (c.counts.durableObjectActiveSeconds * DURABLE_OBJECT_GB).toFixed(3),
@@ -105,9 +120,12 @@ export function renderCost(results: CostResults, cost: CostModule): { terminal: 
     return (
       `${sizeLabel(c.size)}, ${c.mode.label}: ${usd(bill.total)} per TB, ${bill.ratio.toFixed(2)}× the floor of ${usd(bill.floor)}` +
       (targetApplies(c) ? ` → ${bill.ratio <= COST_TARGET_RATIO ? "met" : "NOT met"}` : "") +
-      ` (largest: ${biggest.map((line) => `${line.item} ${usd(line.dollars)}`).join(", ")}; without the Worker CPU upper bound ${((bill.total - cpuOf(bill)) / bill.floor).toFixed(2)}×)`
+      ` (largest: ${biggest.map((line) => `${line.item} ${usd(line.dollars)}`).join(", ")}` +
+      (wholeIsolateRatio(c) === undefined ? ")" : `; with all of the isolate's JavaScript billed as Worker CPU ${wholeIsolateRatio(c)!.toFixed(2)}×)`)
     );
   });
+  const gaps = results.cases.flatMap((c) => (c.cpu.isolate?.unattributedSamples ? [`${(c.cpu.isolate.unattributed / c.cpu.isolate.unattributedSamples).toFixed(1)} ms`] : []));
+  const unattributedGaps = gaps.length ? `on average ${gaps.join(", ")} per such sample in the cases above, against the 0.1 ms interval` : "none in the cases above";
   const sources = PRICE_SOURCES.map((source) => `- ${source.what}: ${source.url}`).join("\n");
   const markdown = `## Cost per terabyte
 
@@ -137,7 +155,7 @@ How each count is obtained:
 - **Durable Object requests**: the Worker's calls on the upload's stub (\`create\`, \`fetch\` per PATCH, …; each is one billed request or RPC session), plus alarm invocations during the upload.
 - **Durable Object GB-s**: the wall time of those calls (the object is active while it handles one; between PATCHes it has no timers or WebSockets and may hibernate, so it is not billed) × ${DURABLE_OBJECT_GB * 1000} MB.
 - **SQLite rows read / written**: \`rowsRead\` and \`rowsWritten\` of every statement's cursor in the upload's object (its \`ctx.storage.sql\` is instrumented), plus one row written per \`setAlarm\` (billed so).
-- **Worker CPU ms**: not measurable per Worker locally: workerd runs the Worker and the upload's Durable Object in one isolate and freezes clocks between I/O. Estimated from a V8 CPU profile of that isolate, taken over the upload through workerd's inspector (sampled every 100 µs): the time spent in JavaScript and the native calls it made, **Worker and Durable Object together** — an upper bound for the Worker's billed CPU (a Durable Object's CPU is not billed apart from its duration; the Worker itself only forwards the body to the object, natively). The profile's \`(program)\` time (native work outside JavaScript) and \`(idle)\` time are left out; both are in latest.json (\`cpu\`), beside the workerd processes' whole CPU time (which includes local R2's simulator).
+- **Worker CPU ms**: not measurable per Worker locally: workerd runs the Worker and the upload's Durable Object in one isolate and freezes clocks between I/O. A V8 CPU profile of that isolate is taken over the upload through workerd's inspector (sampled every 100 µs) and split by bench/cpu-attribution.ts: a sample is the **Durable Object's** when any frame of its stack is a function defined in code only the object runs — the UploadObject class's module and the modules only it imports (\`upload-writer\`, \`streaming-part\`, \`write-buffers\`, \`write-lock\`, \`upload-store\`, \`lifecycle\`, \`background\`, \`concat-assembler\`), the bench Worker's UploadObject subclass, Miniflare's Durable Object wrapper — placed by line in the bundle wrangler dev runs (its \`// src/…\` module comments). Definition sites are searched, not only the class's entry points, because V8 resumes an awaited async function with nothing above it on the stack. Any other sample with a frame in the script is the **Worker's** (the gateway's fetch handler, routing, auth, header parsing, the stub calls) and only that is billed: a Durable Object's CPU is not billed apart from its duration. Not in any share: samples with no script frame at all and \`(garbage collector)\` (together "unattributed"). The former sit at the profile's root, outside any JavaScript function, and each carries the gap since the sample before it — ${unattributedGaps} — so their time is mostly what the sampler did not see between samples, not JavaScript either side ran; also left out, \`(program)\` (native work outside JavaScript, such as piping the request body to the object) and \`(idle)\`. Limits: a helper shared by both sides (errors, configuration, telemetry) counts for the side whose code is below it on the stack, and for the Worker when it runs alone after an \`await\`; the isolate's JavaScript total (what was billed before the split) is in the table and in latest.json (\`cpu\`), beside the workerd processes' whole CPU time (which includes local R2's simulator).
 
 ${results.notes.map((n) => `- ${n}`).join("\n")}
 `;

@@ -71,6 +71,10 @@ export interface BilledCounts {
   r2ClassB: number;
   /** Requests that reached the Worker (each client request is one). */
   workerRequests: number;
+  /**
+   * The Worker's own share of the isolate's CPU profile (bench/cpu-attribution.ts):
+   * the Durable Object's CPU is not billed apart from its duration.
+   */
   workerCpuMs: number;
   /** Requests (stub calls) and alarm invocations of the upload's Durable Object. */
   durableObjectRequests: number;

@@ -11,6 +11,7 @@
  * `/json` lists the Worker as a target.
  */
 import { readdirSync, readFileSync, readlinkSync } from "node:fs";
+import type { CpuProfile } from "./cpu-attribution";
 
 const TIMEOUT_MS = 5000;
 
@@ -129,55 +130,21 @@ export class IsolateMemory {
   }
 
   /**
-   * Stops the profile and answers where its sampled time went, milliseconds
-   * (see `CpuTime`). Undefined when the session was lost meanwhile
-   * (workerd sometimes closes one).
+   * Stops the profile and answers it as V8 made it (bench/cpu-attribution.ts
+   * splits it between the Worker and the Durable Object). Undefined when the
+   * session was lost meanwhile (workerd sometimes closes one).
    */
-  async stopCpuProfile(): Promise<CpuTime | undefined> {
+  async stopCpuProfile(): Promise<CpuProfile | undefined> {
     try {
       const socket = await (this.#socket ??= this.#open());
       const { profile } = await this.#ask<{ profile: CpuProfile }>(socket, "Profiler.stop", {});
       await this.#ask(socket, "Profiler.disable", {});
-      return cpuTimeOf(profile);
+      return profile;
     } catch {
       this.#socket = undefined;
       return undefined;
     }
   }
-}
-
-/**
- * A CPU profile's samples, by what the isolate was doing, ms: `javascript`
- * is JavaScript and the native calls it made (copies, hashing, SQLite) plus
- * garbage collection; `program` is V8's `(program)` state — native work
- * outside JavaScript, and time between events when the embedder does not
- * mark the isolate idle; `idle` the rest.
- */
-export interface CpuTime {
-  javascript: number;
-  program: number;
-  idle: number;
-}
-
-interface CpuProfile {
-  nodes: { id: number; callFrame: { functionName: string } }[];
-  samples?: number[];
-  timeDeltas?: number[];
-}
-
-function cpuTimeOf(profile: CpuProfile): CpuTime {
-  const names = new Map(profile.nodes.map((node) => [node.id, node.callFrame.functionName]));
-  const time: CpuTime = { javascript: 0, program: 0, idle: 0 };
-  const samples = profile.samples ?? [];
-  const deltas = profile.timeDeltas ?? [];
-  for (let i = 0; i < samples.length; i++) {
-    const name = names.get(samples[i]!);
-    const ms = Math.max(0, deltas[i] ?? 0) / 1000;
-    if (name === "(idle)") time.idle += ms;
-    else if (name === "(program)") time.program += ms;
-    else time.javascript += ms;
-  }
-  return time;
 }
 
 /** The TCP ports a process listens on, from its socket descriptors and /proc/net/tcp. */

@@ -39,7 +39,8 @@
  * and puts them into bench/results/latest.json beside the upload figures
  * already there (which it leaves as they are); --cost likewise runs only the
  * cost cases (what Cloudflare would bill per terabyte, bench/cost.ts: one
- * 256 MiB upload per client mode, with a CPU profile of the isolate) and
+ * 256 MiB upload per client mode, with a CPU profile of the isolate split
+ * between the Worker and the Durable Object, bench/cpu-attribution.ts) and
  * puts them beside the rest; --render only renders the
  * report again from bench/results/latest.json.
  * Environment: BENCH_RUNS (rounds at 256 MiB, default 3), BENCH_RUNS_LARGE
@@ -47,7 +48,7 @@
  * BENCH_CONCURRENT_UPLOADS (default 200).
  */
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
-import { createReadStream, existsSync, readdirSync, readFileSync } from "node:fs";
+import { createReadStream, existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { Agent, request } from "node:http";
 import { cpus, loadavg, tmpdir } from "node:os";
@@ -76,6 +77,7 @@ type DownloadResults = import("./download-report").DownloadResults;
 const { renderCost } = (await import(new URL("./cost-report.ts", import.meta.url).href)) as typeof import("./cost-report");
 const costModule = (await import(new URL("./cost.ts", import.meta.url).href)) as typeof import("./cost");
 const { r2Class } = costModule;
+const { attributeCpuProfile, bundleFrameSide } = (await import(new URL("./cpu-attribution.ts", import.meta.url).href)) as typeof import("./cpu-attribution");
 type CostResults = import("./cost-report").CostResults;
 type CostCase = import("./cost-report").CostCase;
 type BenchResults = import("./report").BenchResults;
@@ -1218,6 +1220,20 @@ async function costPhase(targets: RuntimeTargets, work: string): Promise<CostRes
   };
 }
 
+/**
+ * The script wrangler dev runs (its esbuild bundle, in bench/.wrangler/tmp
+ * while it runs): the CPU profile's frames are placed in it by line. The
+ * newest, as wrangler rebundles into a new directory.
+ */
+function runningBundle(): string | undefined {
+  const tmp = join(ROOT, "bench", ".wrangler", "tmp");
+  const bundles = (existsSync(tmp) ? readdirSync(tmp) : [])
+    .filter((dir) => dir.startsWith("dev-") && existsSync(join(tmp, dir, "worker.js")))
+    .map((dir) => join(tmp, dir, "worker.js"))
+    .sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs);
+  return bundles[0] && readFileSync(bundles[0], "utf8");
+}
+
 async function costCase(
   targets: RuntimeTargets,
   file: DataFile,
@@ -1228,7 +1244,10 @@ async function costCase(
   expectStatus(await send(`${targets.edge.url}/__bench/ops`, "DELETE", {}), 204, "DELETE /__bench/ops");
   await targets.isolate.startCpuProfile();
   const watch = await watched(targets.runtime, () => upload(file.path, mode, `cost-${mode.chunkSize ?? 0}`), targets.isolate);
-  const cpu = await targets.isolate.stopCpuProfile();
+  const profile = await targets.isolate.stopCpuProfile();
+  const bundle = profile && runningBundle();
+  if (profile && !bundle) throw new Error(`no bundle of wrangler dev in ${join(ROOT, "bench", ".wrangler", "tmp")}: the CPU profile cannot be split between the Worker and the Durable Object`);
+  const cpu = profile && bundle ? attributeCpuProfile(profile, bundleFrameSide(bundle, "worker.js")) : undefined;
   checkRuntime(targets, `the cost case ${mode.label}`);
   const { url, requests } = watch.value;
   const id = uploadIdOf(url);
@@ -1254,14 +1273,17 @@ async function costCase(
       r2ClassA: sumOf(ops.r2, (kind) => r2Class(kind) === "A"),
       r2ClassB: sumOf(ops.r2, (kind) => r2Class(kind) === "B"),
       workerRequests: requests,
-      workerCpuMs: cpu?.javascript ?? watch.serverCpu * 1000,
+      workerCpuMs: cpu?.worker ?? watch.serverCpu * 1000,
       durableObjectRequests: sumOf(ops.durableObject) + counts.alarms,
       durableObjectActiveSeconds: Object.values(ops.durableObject).reduce((sum, c) => sum + c.ms, 0) / 1000,
       rowsRead: storage["rows read"]?.n ?? 0,
       rowsWritten: (storage["rows written"]?.n ?? 0) + (storage.setAlarm?.n ?? 0),
       parts: ops.r2.uploadPart?.n ?? 0,
     },
-    cpu: { isolateJavascriptMs: cpu?.javascript, isolateProgramMs: cpu?.program, runtimeProcessesSeconds: watch.serverCpu },
+    cpu: {
+      ...(cpu && { isolate: cpu, isolateJavascriptMs: cpu.worker + cpu.durableObject + cpu.unattributed + cpu.garbageCollector }),
+      runtimeProcessesSeconds: watch.serverCpu,
+    },
     raw: { r2: plain(ops.r2), durableObject: plain(ops.durableObject), storage: plain(storage), alarms: counts.alarms },
   };
   log(`  ${mode.label}: ${watch.seconds.toFixed(2)} s, ${JSON.stringify(result.counts)}, profile ${JSON.stringify(cpu)}`);
