@@ -10,7 +10,8 @@
  * A sample belongs to the Durable Object when any frame of its stack is a
  * function defined in code only the Durable Object runs: the modules in
  * `DURABLE_OBJECT_MODULES` (the UploadObject class and what only it
- * imports) and the bench Worker's own `class UploadObject` subclass. The
+ * imports) and the subclasses of UploadObject (the gateway's configured
+ * one, the bench Worker's). The
  * stack must be searched by definition site, not only for the class's
  * entry points (`fetch`, `alarm`, `create` …): after an `await`, V8 resumes
  * an async function with nothing above it, so the part writer's loop shows
@@ -63,9 +64,9 @@ export type FrameSide = (url: string, line: number) => "durableObject" | "worker
 
 /**
  * Reads the bundle wrangler dev runs (esbuild's output, one script): each
- * module begins with a `// <path>` comment line, and the bench Worker's
- * subclass is `class UploadObject… extends …UploadObject {` up to the
- * closing brace at its indentation. Frames of `scriptUrl` (the name the
+ * module begins with a `// <path>` comment line, and a subclass of
+ * UploadObject is `class … extends …UploadObject {` up to the closing
+ * brace at its indentation. Frames of `scriptUrl` (the name the
  * profile gives the bundle) are placed by line; frames of Miniflare's
  * Durable Object wrapper are the object's, of other scripts (wrangler's
  * wrappers) the Worker's; frames with no script are neither.
@@ -86,7 +87,7 @@ export function bundleFrameSide(bundle: string, scriptUrl: string): FrameSide {
   }
   closeModule(lines.length);
   for (let i = 0; i < lines.length; i++) {
-    const subclass = /^(\s*)(?:var \w+ = )?class(?: UploadObject\w*)? extends [\w.]*UploadObject\w* \{$/.exec(lines[i]!);
+    const subclass = /^(\s*)(?:var \w+ = )?class(?: \w+)? extends [\w.]*UploadObject\w* \{$/.exec(lines[i]!);
     if (!subclass) continue;
     const close = new RegExp(`^${subclass[1]}\\}`);
     let end = i + 1;

@@ -5,7 +5,8 @@ import { attributeCpuProfile, bundleFrameSide, type CpuProfile } from "../../ben
  * A bundle laid out as esbuild lays out wrangler dev's (0-based lines):
  * a Worker-side protocol module, the upload writer and the UploadObject
  * class (Durable Object modules), the gateway, then the bench Worker with
- * its UploadObject subclass and its default fetch handler.
+ * its UploadObject subclass and its default fetch handler, then a subclass
+ * declared inside a function, as the gateway's configured class is.
  */
 const bundle = [
   "// ../src/protocol/tus/methods/patch.ts", // 0
@@ -33,6 +34,13 @@ const bundle = [
   "  async fetch(request, env) {", // 22
   "  }", // 23
   "};", // 24
+  "function configuredGateway() {", // 25
+  "  class ConfiguredUploadObject extends UploadObject {", // 26
+  "    configure(env) {", // 27
+  "    }", // 28
+  "  }", // 29
+  "  return ConfiguredUploadObject;", // 30
+  "}", // 31
 ].join("\n");
 
 const side = bundleFrameSide(bundle, "worker.js");
@@ -92,6 +100,8 @@ describe("splitting the bench isolate's CPU profile between the Worker and the D
     expect(side("worker.js", 14)).toBe("worker"); // the gateway
     expect(side("worker.js", 18)).toBe("durableObject"); // the bench subclass's method
     expect(side("worker.js", 21)).toBe("worker"); // the line after the subclass's closing brace
+    expect(side("worker.js", 27)).toBe("durableObject"); // a method of the subclass declared in a function
+    expect(side("worker.js", 30)).toBe("worker"); // the function's own code after that subclass
   });
 
   it("gives Miniflare's Durable Object wrapper to the object, other scripts to the Worker, and frames with no script to neither", () => {
