@@ -57,6 +57,11 @@ const PARTIAL_POLL_MS = 30_000;
 const ASSEMBLY_STEP_MS = 2000;
 /** After R2 failed in an assembly step, the alarm tries again this much later (completions back off, see background.ts). */
 const STORAGE_RETRY_MS = 5000;
+/**
+ * Bytes arriving move the stored idle clock (a row written) at most this
+ * often; the move not yet stored is kept in memory and the alarm adds it.
+ */
+const EXPIRY_SAVE_INTERVAL_MS = 1000;
 
 /**
  * One Durable Object per upload. It owns the upload's state and serialises
@@ -83,9 +88,9 @@ export class UploadObject extends DurableObject<UploadObjectEnv> {
   /** When the stored idle clock was last moved on by arriving bytes. */
   private expiryMovedAt = 0;
   /**
-   * How much later than that the latest bytes arrived (under a second: the
-   * stored clock is moved at most once a second). The alarm adds it, so the
-   * throttle cannot make a PATCH that is still sending look idle.
+   * How much later than the stored clock the latest bytes arrived (under
+   * EXPIRY_SAVE_INTERVAL_MS). The alarm adds it, so the throttle cannot make
+   * a PATCH that is still sending, or a client just gone, look idle.
    */
   private unsavedActivityMs = 0;
   /** The alarm this instance set, if any; "unknown" until it sets or clears one. */
@@ -441,7 +446,7 @@ export class UploadObject extends DurableObject<UploadObjectEnv> {
   private keepAlive(): void {
     if (this.config.expireAfterMs === 0) return;
     const now = Date.now();
-    if (now - this.expiryMovedAt < 1000) {
+    if (now - this.expiryMovedAt < EXPIRY_SAVE_INTERVAL_MS) {
       this.unsavedActivityMs = now - this.expiryMovedAt;
       return;
     }
@@ -470,15 +475,24 @@ export class UploadObject extends DurableObject<UploadObjectEnv> {
       await this.scheduleAlarm();
       return this.loadLive();
     }
-    const expiresAt = record.finishedAt !== undefined ? undefined : activity ? nextExpiry(record, Date.now(), this.config) : record.expiresAt;
-    if (expiresAt !== record.expiresAt) this.store.setExpiry(expiresAt);
-    if (activity) {
-      // The stored clock is now current: keepAlive counts from here.
-      this.expiryMovedAt = Date.now();
-      this.unsavedActivityMs = 0;
+    const now = Date.now();
+    const expiresAt = record.finishedAt !== undefined ? undefined : activity ? nextExpiry(record, now, this.config) : record.expiresAt;
+    // Each move is a row written: one of less than a second (this PATCH's
+    // start, or the PATCH before) is counted in memory, as keepAlive does.
+    const unsavedMs = activity && expiresAt !== undefined && record.expiresAt !== undefined ? expiresAt - record.expiresAt : undefined;
+    const recentlyMoved = unsavedMs !== undefined && unsavedMs >= 0 && unsavedMs < EXPIRY_SAVE_INTERVAL_MS;
+    if (recentlyMoved) {
+      this.unsavedActivityMs = unsavedMs;
+    } else {
+      if (expiresAt !== record.expiresAt) this.store.setExpiry(expiresAt);
+      if (activity) {
+        // The stored clock is now current: keepAlive counts from here.
+        this.expiryMovedAt = now;
+        this.unsavedActivityMs = 0;
+      }
     }
     await this.scheduleAlarm(workDueAt);
-    return { ...record, expiresAt };
+    return recentlyMoved ? record : { ...record, expiresAt };
   }
 
   /**
