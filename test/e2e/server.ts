@@ -210,15 +210,29 @@ async function killGroup(child: ChildProcess, signal: NodeJS.Signals): Promise<v
   await exited;
 }
 
-export function freePort(): Promise<number> {
-  return new Promise((resolvePort, reject) => {
+/**
+ * A free port for a test server, below Linux's ephemeral range (32768–60999).
+ * The OS hands out ephemeral ports to every listen(0) and outgoing
+ * connection, wrangler's and workerd's internal ones included: a gateway
+ * port from that range, freed by a restart (SIGKILL), could be taken by
+ * another server starting meanwhile before the gateway binds it again. Each
+ * vitest worker draws from a block of its own, so test files running side by
+ * side never pick the same port.
+ */
+export async function freePort(): Promise<number> {
+  const block = Number(process.env.VITEST_POOL_ID ?? 0) % 20;
+  for (let attempt = 0; attempt < 100; attempt++) {
+    const port = 10_000 + block * 1_000 + Math.floor(Math.random() * 1_000);
+    if (await canListen(port)) return port;
+  }
+  throw new Error(`no free port in 10000 + ${block} × 1000 … +999`);
+}
+
+function canListen(port: number): Promise<boolean> {
+  return new Promise((resolveFree) => {
     const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      const port = typeof address === "object" && address ? address.port : 0;
-      server.close(() => resolvePort(port));
-    });
+    server.once("error", () => resolveFree(false));
+    server.listen(port, "127.0.0.1", () => server.close(() => resolveFree(true)));
   });
 }
 
