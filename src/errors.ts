@@ -66,6 +66,14 @@ export const ERRORS = {
     status: 423,
     message: "every byte of this upload is stored, but completing its object failed in the storage backend; retry in a moment",
   },
+  // The pre-finish hook refused the upload; the status is the hook's (a 4xx).
+  "upload-rejected": { status: 422, message: "the server's pre-finish hook rejected this upload" },
+  // Every byte is stored and the object complete, but the pre-finish hook has
+  // not decided yet: retried with back-off; HEAD answers completion-pending meanwhile.
+  "finish-unconfirmed": {
+    status: 503,
+    message: "every byte of this upload is stored, but the server's pre-finish hook has not answered yet; retry in a moment",
+  },
   "storage-unavailable": { status: 503, message: "the storage backend failed; retry the request" },
   internal: { status: 500, message: "internal server error" },
 } as const satisfies Record<string, { status: number; message: string }>;
@@ -80,7 +88,7 @@ export interface ErrorDetails {
   retryAfterSeconds?: number;
   /** Extra response headers, e.g. `Content-Range` on a 416. */
   headers?: Record<string, string>;
-  /** A status chosen at run time, only for errors passed on from a hook (`hook-rejected`). */
+  /** A status chosen at run time, only for errors passed on from a hook (`hook-rejected`, `upload-rejected`). */
   status?: number;
 }
 

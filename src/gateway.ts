@@ -5,6 +5,7 @@ import { ConfigError } from "./config/parse";
 import { TusError } from "./errors";
 import type { UploadEvent } from "./hooks/events";
 import type { CreateCallback } from "./hooks/pre-create";
+import type { FinishingCallback } from "./hooks/pre-finish";
 import { Logger, MetricsWriter, RequestObservation, Telemetry, timedBucket } from "./observability";
 import { answerOperatorRequest, operatorRequest } from "./listing/operator-routes";
 import { isLoopback, uploadPageResponse } from "./page/serve-page";
@@ -47,6 +48,16 @@ export interface TusGatewayOptions {
   config?: Partial<GatewayConfig>;
   /** Asked before each upload is created (in the Worker): may reject it or change its metadata and key. */
   onUploadCreate?: CreateCallback;
+  /**
+   * Asked in the upload's Durable Object once an upload's object is complete,
+   * before the request that completed it is answered (the library's form of
+   * PRE_FINISH_HOOK_URL; README, "Finishing an upload"): return nothing or
+   * `{}` to accept, `{ response: { status, headers, body } }` to answer the
+   * client, `{ reject: { status, message } }` to reject the upload. If it
+   * throws or takes longer than PRE_FINISH_HOOK_TIMEOUT_MS, it is asked again
+   * later with the same `idempotencyKey`.
+   */
+  onUploadFinishing?: FinishingCallback;
   /** Called in the upload's Durable Object when an upload finished; retried until it returns. */
   onUploadFinish?: (event: UploadEvent) => void | Promise<void>;
   /** Called for every upload event (created, finished, terminated, expired); retried until it returns. */
@@ -101,6 +112,9 @@ export function createTusGateway(options: TusGatewayOptions = {}): TusGateway {
     }
     protected override eventCallback() {
       return eventCallback();
+    }
+    protected override finishingCallback() {
+      return options.onUploadFinishing;
     }
     protected override bucketOf(env: UploadObjectEnv): R2Bucket {
       return wrapBucket(env.BUCKET);

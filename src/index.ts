@@ -24,4 +24,5 @@ export type { GatewayEnv, TusGateway, TusGatewayOptions } from "./gateway";
 export type { GatewayConfig } from "./config";
 export type { UploadEvent, UploadEventType } from "./hooks/events";
 export type { CreateDecision, UploadProposal } from "./hooks/pre-create";
+export type { FinishingCallbackResult, FinishingQuestion, FinishingUpload } from "./hooks/pre-finish";
 export { verifySignature } from "./hooks/signature";

@@ -99,6 +99,20 @@ export interface GatewayConfig {
   /** Asked before each upload is created; may reject it or change its metadata and key. */
   preCreateHookUrl: string | undefined;
   /**
+   * Asked once an upload's object is complete, before the completing request
+   * is answered; may answer the client or reject the upload (README,
+   * "Finishing an upload").
+   */
+  preFinishHookUrl: string | undefined;
+  /** How long the pre-finish hook (webhook or callback) may take to decide. Default 10,000 ms. */
+  preFinishHookTimeoutMs: number;
+  /** How long a finished upload waits for the pre-finish hook's decision before the fallback decides. Default 24 hours. */
+  preFinishGiveUpMs: number;
+  /** What decides once that time is up: `accept` (default) or `reject`. */
+  preFinishFallback: "accept" | "reject";
+  /** Whether a rejected upload's object is deleted. Default true. */
+  preFinishRejectDeletesObject: boolean;
+  /**
    * The browser upload page at `/` (page/, served from the ASSETS binding):
    * `auto` (default) serves it only to loopback hosts (127.0.0.1, localhost),
    * i.e. in local development; `on` everywhere; `off` never.
@@ -146,6 +160,11 @@ export const DEFAULT_CONFIG: GatewayConfig = {
   webhookUrl: undefined,
   webhookSecret: undefined,
   preCreateHookUrl: undefined,
+  preFinishHookUrl: undefined,
+  preFinishHookTimeoutMs: 10_000,
+  preFinishGiveUpMs: 24 * 60 * 60 * 1000,
+  preFinishFallback: "accept",
+  preFinishRejectDeletesObject: true,
   uploadPage: "auto",
   uploadPageEndpoints: [],
   uploadPageEmbedOrigins: [],
@@ -183,6 +202,11 @@ export function parseConfig(vars: Variables): GatewayConfig {
     webhookUrl: readUrl(vars, "WEBHOOK_URL"),
     webhookSecret: readString(vars, "WEBHOOK_SECRET"),
     preCreateHookUrl: readUrl(vars, "PRE_CREATE_HOOK_URL"),
+    preFinishHookUrl: readUrl(vars, "PRE_FINISH_HOOK_URL"),
+    preFinishHookTimeoutMs: readInteger(vars, "PRE_FINISH_HOOK_TIMEOUT_MS", defaults.preFinishHookTimeoutMs, 100, 120_000),
+    preFinishGiveUpMs: readInteger(vars, "PRE_FINISH_HOOK_GIVE_UP_SECONDS", defaults.preFinishGiveUpMs / 1000, 1, 30 * 24 * 60 * 60) * 1000,
+    preFinishFallback: parseFallback(readString(vars, "PRE_FINISH_HOOK_FALLBACK")),
+    preFinishRejectDeletesObject: readBoolean(vars, "PRE_FINISH_REJECT_DELETES_OBJECT", defaults.preFinishRejectDeletesObject),
     uploadPage: parseUploadPage(readString(vars, "UPLOAD_PAGE")),
     uploadPageEndpoints: parseUploadPageEndpoints(readList(vars, "UPLOAD_PAGE_ENDPOINTS")),
     uploadPageEmbedOrigins: parseUploadPageEmbedOrigins(readList(vars, "UPLOAD_PAGE_EMBED_ORIGINS")),
@@ -211,6 +235,13 @@ export function configFromEnv(env: object): GatewayConfig {
     parsedByEnv.set(env, config);
   }
   return config;
+}
+
+function parseFallback(raw: string | undefined): GatewayConfig["preFinishFallback"] {
+  if (raw === undefined) return DEFAULT_CONFIG.preFinishFallback;
+  const value = raw.trim().toLowerCase();
+  if (value === "accept" || value === "reject") return value;
+  throw new ConfigError("PRE_FINISH_HOOK_FALLBACK", `must be "accept" or "reject", got "${raw}"`);
 }
 
 function parseInteropVersions(raw: string[] | undefined): ReadonlySet<number> {

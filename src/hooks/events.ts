@@ -6,7 +6,7 @@ import { SIGNATURE_HEADER, signatureHeader } from "./signature";
  * the gateway (callbacks). Each has a unique id: delivery is at least once,
  * so consumers de-duplicate by it.
  */
-export type UploadEventType = "created" | "finished" | "terminated" | "expired" | "failed";
+export type UploadEventType = "created" | "finished" | "terminated" | "expired" | "failed" | "rejected";
 
 /**
  * Why an upload failed (`failed` events). `object-exists`: another object
@@ -23,6 +23,8 @@ export interface UploadEvent {
   occurredAt: string;
   /** Only on `failed`: why. */
   reason?: UploadFailureReason;
+  /** Only on `rejected`: the pre-finish hook's status and message. */
+  rejection?: { status: number; message: string };
   upload: {
     id: string;
     objectKey: string;

@@ -48,8 +48,7 @@ export function versionOf(state: IndexedState, offset: number): number {
  * record is taken just before the row says so.
  */
 export function indexRecordOf(record: UploadRecord, now: number, ending?: IndexedState): IndexRecord {
-  const state: IndexedState =
-    ending ?? (record.ended === "object-exists" ? "failed" : (record.ended ?? (record.finishedAt !== undefined ? "finished" : "unfinished")));
+  const state: IndexedState = ending ?? currentState(record);
   return {
     id: record.id,
     subject: record.owner,
@@ -64,6 +63,13 @@ export function indexRecordOf(record: UploadRecord, now: number, ending?: Indexe
     finishedAt: record.finishedAt,
     version: versionOf(state, record.offset),
   };
+}
+
+function currentState(record: UploadRecord): IndexedState {
+  if (record.ended === "object-exists" || record.ended === "rejected") return "failed";
+  if (record.ended) return record.ended;
+  // Awaiting the pre-finish hook's decision is not finished yet.
+  return record.finishedAt !== undefined && record.confirmation?.state !== "pending" ? "finished" : "unfinished";
 }
 
 /**

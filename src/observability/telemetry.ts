@@ -4,8 +4,9 @@ import type { MetricsWriter } from "./metrics";
 
 /**
  * Upload events as tusd names them in its logs, so that operators who know
- * tusd find the same names. `UploadExpired` and `UploadFailed` (another
- * object took the upload's key) have no tusd counterpart.
+ * tusd find the same names. `UploadExpired`, `UploadFailed` (another
+ * object took the upload's key) and `UploadRejected` (by the pre-finish
+ * hook) have no tusd counterpart.
  */
 export const UPLOAD_EVENT_NAMES: Readonly<Record<string, string>> = {
   created: "UploadCreated",
@@ -13,10 +14,11 @@ export const UPLOAD_EVENT_NAMES: Readonly<Record<string, string>> = {
   terminated: "UploadTerminated",
   expired: "UploadExpired",
   failed: "UploadFailed",
+  rejected: "UploadRejected",
 };
 
 /** Events that are an upload's failure, logged as warnings. */
-const FAILURES: ReadonlySet<string> = new Set(["failed"]);
+const FAILURES: ReadonlySet<string> = new Set(["failed", "rejected"]);
 
 export function uploadEventName(type: UploadEventType): string {
   return UPLOAD_EVENT_NAMES[type] ?? `Upload${type.charAt(0).toUpperCase()}${type.slice(1)}`;
@@ -116,6 +118,23 @@ export class Telemetry {
       subject: event.upload.subject,
       attempt,
     });
+  }
+
+  /**
+   * The pre-finish hook gave no decision (attempt `attempt` for the upload):
+   * a `HookInvocationError` line like an event delivery's, with the event
+   * type `pre-finish`; `gaveUp` when the fallback rule decided instead.
+   */
+  preFinishHookFailed(upload: ObservedUpload, attempt: number, error: unknown, gaveUp: boolean): void {
+    const errorCode = gaveUp ? "pre-finish-gave-up" : "pre-finish-unanswered";
+    this.logger.write(gaveUp ? "error" : "warn", "HookInvocationError", {
+      ...uploadFields(upload),
+      eventType: "pre-finish",
+      attempt,
+      errorCode,
+      error: describeError(error),
+    });
+    this.metrics.write({ event: "HookInvocationError", method: "pre-finish", errorCode, uploadId: upload.id, subject: upload.owner, attempt });
   }
 
   /** One R2 call and how long it took (see timed-bucket.ts); logged at debug level only. */

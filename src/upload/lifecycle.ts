@@ -1,5 +1,5 @@
 import { TusError } from "../errors";
-import type { UploadRecord, UploadEnd } from "./upload-record";
+import type { Confirmation, UploadRecord, UploadEnd } from "./upload-record";
 import type { UploadStore } from "./upload-store";
 import { r2 } from "./r2-parts";
 import type { WriteBuffers } from "./write-buffers";
@@ -41,7 +41,19 @@ export function objectTakenError(objectKey: string): TusError {
 }
 
 /**
- * Ends an upload (DELETE, expiry, or a refused completion): aborts its R2 multipart upload, deletes
+ * The answer for an upload the pre-finish hook rejected, the same to every
+ * request from then on: the hook's status and message. A HEAD has no body,
+ * so the message also travels in `Tus-Edge-Rejection` (percent-encoded
+ * where it is not printable ASCII).
+ */
+export function rejectionError(rejection: Extract<Confirmation, { state: "rejected" }>): TusError {
+  const headerValue = rejection.message.replace(/[^\x20-\x7e]|%/gu, (char) => (/^[\ud800-\udfff]$/u.test(char) ? "%EF%BF%BD" : encodeURIComponent(char)));
+  return new TusError("upload-rejected", rejection.message, { status: rejection.status, headers: { "Tus-Edge-Rejection": headerValue } });
+}
+
+/**
+ * Ends an upload (DELETE, expiry, a refused completion, or a rejection by
+ * the pre-finish hook): aborts its R2 multipart upload, deletes
  * a finished object when asked to, and leaves only a tombstone in storage.
  * R2 goes first: if it fails, the upload is still whole and the caller can
  * retry, rather than leaving parts nobody knows about.
@@ -51,6 +63,7 @@ export async function endUpload(
   record: UploadRecord,
   reason: UploadEnd,
   deleteObject: boolean,
+  rejection?: Extract<Confirmation, { state: "rejected" }>,
 ): Promise<void> {
   const { store, bucket } = deps;
   if (record.multipartId !== undefined) {
@@ -60,6 +73,6 @@ export async function endUpload(
   if (record.finishedAt !== undefined && deleteObject) {
     await r2("delete", () => bucket.delete(record.objectKey));
   }
-  store.markEnded(reason);
+  store.markEnded(reason, rejection);
   deps.buffers.release();
 }

@@ -2,13 +2,25 @@ import { DurableObject } from "cloudflare:workers";
 import { configFromEnv, type GatewayConfig } from "../config";
 import { serializeError, TusError, type SerializedError } from "../errors";
 import { hasSinks, type EventSinks, type UploadEvent } from "../hooks/events";
+import { hasFinishingHook, type FinishingCallback, type FinishingHooks } from "../hooks/pre-finish";
 import { Logger, MetricsWriter, Telemetry, timedBucket } from "../observability";
 import { completionGivenUp, completionRetryAt, deliverDueEvents, expiryOf, nextAlarmAt } from "./background";
 import type { ExpectedChecksum } from "./chunk-digest";
 import { assembleStep, type PartialState } from "./concat-assembler";
-import { endUpload, nextExpiry, objectTakenError } from "./lifecycle";
+import { confirmationRetryAt, confirmFinish } from "./finish-confirmation";
+import { endUpload, nextExpiry, objectTakenError, rejectionError } from "./lifecycle";
 import { partSizeForChunk } from "./part-plan";
-import { awaitsCompletion, checkAppend, sizeLimitOf, toInfo, type AppendRequest, type NewUpload, type UploadInfo, type UploadRecord } from "./upload-record";
+import {
+  awaitsCompletion,
+  awaitsConfirmation,
+  checkAppend,
+  sizeLimitOf,
+  toInfo,
+  type AppendRequest,
+  type NewUpload,
+  type UploadInfo,
+  type UploadRecord,
+} from "./upload-record";
 import { inspectionOf, type UploadInspection } from "../listing/inspection";
 import { PROGRESS_INTERVAL_MS, UploadStore } from "./upload-store";
 import { isRefusedBody, UploadWriter, type BodyEnding, type WriterDeps } from "./upload-writer";
@@ -83,6 +95,8 @@ export class UploadObject extends DurableObject<UploadObjectEnv> {
   private readonly lock: WriteLock;
   private readonly writerDeps: WriterDeps;
   private readonly sinks: EventSinks;
+  /** The pre-finish hook (webhook and/or callback), if any: it decides about each upload whose object is complete. */
+  private readonly finishingHooks: FinishingHooks;
   /** Lifecycle lines and data points (observability/): UploadCreated, ChunkWriteComplete, R2 latency … */
   private readonly telemetry: Telemetry;
   /** When the stored idle clock was last moved on by arriving bytes. */
@@ -109,7 +123,19 @@ export class UploadObject extends DurableObject<UploadObjectEnv> {
       callback: this.eventCallback(),
       index: env.INDEX,
     };
-    this.store = new UploadStore(ctx.storage, hasSinks(this.sinks), (type, record) => this.telemetry.uploadEvent(type, record), env.INDEX !== undefined);
+    this.finishingHooks = {
+      url: this.config.preFinishHookUrl,
+      callback: this.finishingCallback(),
+      secret: this.config.webhookSecret,
+      timeoutMs: this.config.preFinishHookTimeoutMs,
+    };
+    this.store = new UploadStore(
+      ctx.storage,
+      hasSinks(this.sinks),
+      (type, record) => this.telemetry.uploadEvent(type, record),
+      env.INDEX !== undefined,
+      hasFinishingHook(this.finishingHooks),
+    );
     this.lock = new WriteLock(this.config.lockTimeoutMs);
     this.writerDeps = {
       store: this.store,
@@ -145,12 +171,20 @@ export class UploadObject extends DurableObject<UploadObjectEnv> {
     return undefined;
   }
 
+  /** In-process pre-finish hook; `createTusGateway` overrides this with `onUploadFinishing`. */
+  protected finishingCallback(): FinishingCallback | undefined {
+    return undefined;
+  }
+
   async create(upload: NewUpload): Promise<Outcome<UploadInfo>> {
     return settle(async () => {
       if (this.store.load()) throw new Error(`upload ${upload.id} already exists`);
       const record = this.store.create(upload);
       // An upload of length 0 is complete the moment it exists.
-      if (record.concat?.kind !== "final") await this.finishIfDue(record);
+      if (record.concat?.kind !== "final") {
+        await this.finishIfDue(record);
+        await this.confirm(this.store.load()!, "completing");
+      }
       // A final upload is assembled once its partials are claimed (`startAssembly`);
       // should that call never come, the alarm starts it after a poll interval.
       return toInfo(await this.touch(record.concat?.kind === "final" ? Date.now() + PARTIAL_POLL_MS : undefined));
@@ -180,6 +214,9 @@ export class UploadObject extends DurableObject<UploadObjectEnv> {
       if (record?.ended === "terminated") {
         throw new TusError("invalid-concat", "a partial upload of this final upload was removed while it was being assembled; create the final upload again");
       }
+      // Assembled within the budget: the creating POST answers with the hook's
+      // decision, if it gives one now; if not, HEAD tells it later.
+      if (record && awaitsConfirmation(record)) await this.lock.run(() => this.confirm(record, "completing", "background"));
       await this.scheduleAlarm(workDueAt);
       return toInfo(this.loadLive());
     });
@@ -191,7 +228,7 @@ export class UploadObject extends DurableObject<UploadObjectEnv> {
       this.loadLive(caller);
       return this.lock.run(async () => {
         try {
-          return toInfo(await this.loadFinished());
+          return toInfo(await this.confirm(await this.loadFinished(), "retry"));
         } catch (error) {
           if (!(error instanceof TusError && error.code === "storage-unavailable")) throw error;
           // The client's part is done; answering 5xx would make it start over.
@@ -298,6 +335,15 @@ export class UploadObject extends DurableObject<UploadObjectEnv> {
       // DELETE that arrives waits only for the part in flight.
       return this.lock.run((holder) => this.assemble(holder));
     }
+    if (awaitsConfirmation(record)) {
+      if ((confirmationRetryAt(record, this.config, Date.now()) ?? Infinity) <= Date.now()) {
+        await this.lock.run(async () => {
+          const current = this.store.load();
+          if (current && awaitsConfirmation(current)) await this.confirm(current, "retry", "background");
+        });
+      }
+      return undefined;
+    }
     const failures = this.store.completionFailures();
     if (awaitsCompletion(record) && !completionGivenUp(failures)) {
       // R2 failed while completing the object and no client came back since.
@@ -336,6 +382,8 @@ export class UploadObject extends DurableObject<UploadObjectEnv> {
 
   private async append(call: AppendCall, body: ReadableStream<Uint8Array> | null, holder: LockHolder): Promise<UploadInfo> {
     const record = await this.loadFinished();
+    // A retry of the request that completed the upload asks the hook again, when its back-off allows.
+    const wasAwaitingConfirmation = awaitsConfirmation(record);
     if (record.concat?.kind === "final") throw new TusError("final-upload-is-read-only");
     const length = checkAppend(record, call);
     if (length !== record.length) this.store.setLength(length!);
@@ -366,11 +414,12 @@ export class UploadObject extends DurableObject<UploadObjectEnv> {
     }
     // A body cut short is not new activity: its bytes already kept the upload alive as they came.
     this.store.recordProgress(); // for the upload index, if on; delivered by the alarm touch sets
-    const after = await this.touch(undefined, ending !== "interrupted");
+    let after = await this.touch(undefined, ending !== "interrupted");
     this.telemetry.chunkWritten(after, after.offset - record.offset);
     if (after.finishedAt !== undefined) buffers.release();
-    if (after.finishedAt !== undefined && after.concat?.kind === "partial") await this.notifyFinals(after.concat.finals);
     if (writeError) throw withOffset(writeError, after.offset);
+    if (awaitsConfirmation(after)) return toInfo(await this.confirm(after, wasAwaitingConfirmation ? "retry" : "completing"));
+    if (after.finishedAt !== undefined && after.concat?.kind === "partial") await this.notifyFinals(after.concat.finals);
     return toInfo(after);
   }
 
@@ -504,7 +553,8 @@ export class UploadObject extends DurableObject<UploadObjectEnv> {
   private async scheduleAlarm(workDueAt?: number): Promise<void> {
     const record = this.store.load();
     const failures = this.store.completionFailures();
-    const retryAt = completionRetryAt(record, failures, Date.now());
+    const now = Date.now();
+    const retryAt = completionRetryAt(record, failures, now) ?? confirmationRetryAt(record, this.config, now);
     const at = nextAlarmAt(record, this.store.nextEventDue(), workDueAt ?? retryAt, this.config, failures);
     if (at === undefined) {
       if (this.alarmAt !== undefined) await this.ctx.storage.deleteAlarm();
@@ -522,6 +572,43 @@ export class UploadObject extends DurableObject<UploadObjectEnv> {
     if (!awaitsCompletion(record)) return record;
     await this.finishIfDue(record);
     return this.touch();
+  }
+
+  /**
+   * Asks the pre-finish hook about an upload whose object is complete, if it
+   * awaits a decision; returns the upload decided, or throws what the
+   * request answers while it is not: the rejection; for the request that
+   * completed the upload (`completing`, always asked at once) 503 with
+   * Retry-After and the offset; for a later request (`retry`, asked only
+   * when the back-off allows) 423 like a pending completion, which tus
+   * clients keep retrying. The object's own work (`background`) throws
+   * nothing but a rejection's R2 faults: the alarm tries again.
+   */
+  private async confirm(record: UploadRecord, when: "completing" | "retry", caller: "request" | "background" = "request"): Promise<UploadRecord> {
+    if (!awaitsConfirmation(record)) return record;
+    let decided: UploadRecord = record;
+    const now = Date.now();
+    if (when === "completing" || (confirmationRetryAt(record, this.config, now) ?? Infinity) <= now) {
+      decided = await confirmFinish(
+        { ...this.writerDeps, hooks: this.finishingHooks, policy: this.config, telemetry: this.telemetry, now: Date.now },
+        record,
+      );
+    }
+    await this.scheduleAlarm();
+    if (decided.ended === "rejected") return caller === "background" ? decided : this.loadLive();
+    if (!awaitsConfirmation(decided)) {
+      if (decided.concat?.kind === "partial") await this.notifyFinals(decided.concat.finals);
+      return decided;
+    }
+    if (caller === "background") return decided;
+    const nextAt = confirmationRetryAt(decided, this.config, Date.now()) ?? Date.now();
+    const retryAfterSeconds = Math.max(1, Math.ceil((nextAt - Date.now()) / 1000));
+    if (when === "completing") throw new TusError("finish-unconfirmed", undefined, { retryAfterSeconds, offset: decided.offset });
+    throw new TusError(
+      "completion-pending",
+      "every byte of this upload is stored and its object is complete, but the server's pre-finish hook has not decided about it yet; retry in a moment",
+      { retryAfterSeconds },
+    );
   }
 
   /**
@@ -548,6 +635,7 @@ export class UploadObject extends DurableObject<UploadObjectEnv> {
     const expired = record.ended === "expired" || (record.finishedAt === undefined && this.isIdlePastExpiry(record));
     if (expired) throw new TusError("upload-gone", "this upload expired and its bytes were deleted");
     if (record.ended === "object-exists") throw objectTakenError(record.objectKey);
+    if (record.ended === "rejected" && record.confirmation?.state === "rejected") throw rejectionError(record.confirmation);
     if (record.ended) throw new TusError("upload-gone", "this upload was terminated");
     return record;
   }

@@ -1,4 +1,5 @@
 import { TusError } from "../errors";
+import type { HookAnswer } from "../hooks/pre-finish";
 import { maxLengthForPartSize } from "./part-plan";
 
 /**
@@ -12,9 +13,23 @@ export type UploadMetadata = Map<string, string>;
 
 /**
  * Why an upload is gone: its tombstone answers 410, or, for `object-exists`
- * (refused at completion: another object took its key), 409.
+ * (refused at completion: another object took its key), 409, or, for
+ * `rejected` (the pre-finish hook refused it), the hook's status.
  */
-export type UploadEnd = "terminated" | "expired" | "object-exists";
+export type UploadEnd = "terminated" | "expired" | "object-exists" | "rejected";
+
+/**
+ * Where a finished upload stands with the pre-finish hook (hooks/pre-finish.ts).
+ * `pending`: the object is complete, the hook has not decided yet (it failed
+ * `attempts` times, the last at `lastAttemptAt`); the upload is not finished
+ * for anyone until it does. `rejected` stays on the tombstone, to answer
+ * every later request the same way.
+ */
+export type Confirmation =
+  | { state: "pending"; since: number; attempts: number; lastAttemptAt?: number }
+  | { state: "accepted" }
+  | { state: "answered"; answer: HookAnswer }
+  | { state: "rejected"; status: number; message: string };
 
 /**
  * Concatenation: a partial upload is an ordinary upload that a final one
@@ -63,6 +78,13 @@ export interface UploadRecord extends NewUpload {
   expiresAt: number | undefined;
   /** Set when the upload was terminated or expired; only this tombstone remains. */
   ended: UploadEnd | undefined;
+  /** Only with a pre-finish hook, once the object is complete. */
+  confirmation?: Confirmation;
+}
+
+/** The object is complete, but the pre-finish hook has not decided about it yet. */
+export function awaitsConfirmation(record: UploadRecord): record is UploadRecord & { confirmation: { state: "pending" } } {
+  return record.ended === undefined && record.finishedAt !== undefined && record.confirmation?.state === "pending";
 }
 
 /**
@@ -86,6 +108,8 @@ export interface UploadInfo {
   expiresAt: number | undefined;
   /** For concatenation: `partial`, or `final` with the partial uploads' ids in order. */
   concat: { kind: "partial" } | { kind: "final"; partials: string[] } | undefined;
+  /** The pre-finish hook's answer to the client, once it gave one: the completing request answers it, HEAD repeats its headers. */
+  answer?: HookAnswer;
 }
 
 export function toInfo(record: UploadRecord): UploadInfo {
@@ -96,12 +120,14 @@ export function toInfo(record: UploadRecord): UploadInfo {
     length: record.length,
     metadata: record.metadata,
     objectKey: record.objectKey,
-    finished: record.finishedAt !== undefined,
+    // Not before the pre-finish hook decided: until then nobody may take the object as final.
+    finished: record.finishedAt !== undefined && !awaitsConfirmation(record),
     expiresAt: record.expiresAt,
     concat:
       concat?.kind === "final"
         ? { kind: "final", partials: concat.partials.map((partial) => partial.id) }
         : concat && { kind: "partial" },
+    ...(record.confirmation?.state === "answered" && { answer: record.confirmation.answer }),
   };
 }
 

@@ -1,6 +1,6 @@
 import type { OutboxEntry, UploadEvent, UploadEventType, UploadFailureReason } from "../hooks/events";
 import { indexRecordOf, type IndexedState } from "../listing/index-record";
-import type { Concatenation, NewUpload, UploadEnd, UploadMetadata, UploadRecord } from "./upload-record";
+import type { Concatenation, Confirmation, NewUpload, UploadEnd, UploadMetadata, UploadRecord } from "./upload-record";
 
 /**
  * The Durable Object's SQLite storage: the whole durable state of one upload.
@@ -9,8 +9,10 @@ import type { Concatenation, NewUpload, UploadEnd, UploadMetadata, UploadRecord 
  *
  *   upload  one row: identity, length, offset, metadata, R2 multipart id,
  *           expiry, concatenation, size limit, the tail's size, failed
- *           completions; after termination, expiry or a refused completion
- *           only a tombstone (`ended`) so that later requests get 410 (409)
+ *           completions, the pre-finish hook's decision (`confirmation`);
+ *           after termination, expiry, a refused completion or a rejection
+ *           only a tombstone (`ended`) so that later requests get 410 (409,
+ *           or the rejection's status)
  *   part    R2 parts already uploaded (number, etag, size)
  *   tail    bytes that arrived but do not yet fill a part, in rows of at
  *           most TAIL_ROW_BYTES (SQLite values are limited to 2 MB). A small
@@ -61,6 +63,7 @@ interface UploadRow extends Record<string, SqlStorageValue> {
   tail_size: number;
   completion_failures: number;
   completion_failed_at: number | null;
+  confirmation: string | null;
 }
 
 /** Failed attempts at completing the upload's object (storage faults), for the retries' back-off. */
@@ -94,12 +97,14 @@ export class UploadStore {
    * @param recordEvents whether any event sink is configured; without one, no events are kept.
    * @param observeEvent told of every event as it happens, sinks or not (the lifecycle log lines).
    * @param indexed whether the upload index is on: events then carry its record, and progress records are kept.
+   * @param confirmsFinish whether a pre-finish hook decides about each finished upload: `finished` then waits for it.
    */
   constructor(
     private readonly storage: DurableObjectStorage,
     private readonly recordEvents: boolean,
     private readonly observeEvent: (type: UploadEventType, record: UploadRecord) => void = () => {},
     private readonly indexed = false,
+    private readonly confirmsFinish = false,
   ) {
     this.hasTables = this.tablesExist();
     if (this.hasTables) this.migrate();
@@ -131,7 +136,8 @@ export class UploadStore {
         size_limit INTEGER,
         tail_size INTEGER NOT NULL DEFAULT 0,
         completion_failures INTEGER NOT NULL DEFAULT 0,
-        completion_failed_at INTEGER
+        completion_failed_at INTEGER,
+        confirmation TEXT
       );
       ${PART_TABLE};
       CREATE TABLE IF NOT EXISTS tail (seq INTEGER PRIMARY KEY, bytes BLOB NOT NULL, pending INTEGER NOT NULL DEFAULT 0);
@@ -156,6 +162,8 @@ export class UploadStore {
       this.storage.sql.exec("ALTER TABLE upload ADD COLUMN completion_failures INTEGER NOT NULL DEFAULT 0");
       this.storage.sql.exec("ALTER TABLE upload ADD COLUMN completion_failed_at INTEGER");
     }
+    // Uploads stored before the pre-finish hook: none awaits it.
+    if (!columns.some((column) => column.name === "confirmation")) this.storage.sql.exec("ALTER TABLE upload ADD COLUMN confirmation TEXT");
   }
 
   load(): UploadRecord | undefined {
@@ -347,12 +355,38 @@ export class UploadStore {
     this.storage.sql.exec("DELETE FROM tail WHERE pending = 1");
   }
 
-  /** The R2 object is complete: only the upload row remains, with offset = length. */
+  /**
+   * The R2 object is complete: only the upload row remains, with offset =
+   * length. With a pre-finish hook the upload now awaits its decision, and
+   * `finished` is reported once it accepts (`markConfirmed`).
+   */
   markFinished(finishedAt: number, newBytes: number): void {
     this.storage.transactionSync(() => {
-      this.addToOffset(newBytes, "finished_at = ?, multipart_id = NULL, expires_at = NULL, tail_size = 0", finishedAt);
+      const pending: Confirmation = { state: "pending", since: finishedAt, attempts: 0 };
+      this.addToOffset(
+        newBytes,
+        "finished_at = ?, multipart_id = NULL, expires_at = NULL, tail_size = 0, confirmation = ?",
+        finishedAt,
+        this.confirmsFinish ? JSON.stringify(pending) : null,
+      );
       this.dropParts();
       this.storage.sql.exec("DELETE FROM tail");
+      if (!this.confirmsFinish) this.recordEvent("finished");
+    });
+  }
+
+  /** The pre-finish hook gave no decision at `at`; counted for the retries' back-off. */
+  confirmationFailed(at: number): void {
+    const record = this.load();
+    if (record?.confirmation?.state !== "pending") return;
+    const failed: Confirmation = { ...record.confirmation, attempts: record.confirmation.attempts + 1, lastAttemptAt: at };
+    this.storage.sql.exec("UPDATE upload SET confirmation = ?", JSON.stringify(failed));
+  }
+
+  /** The pre-finish hook accepted the upload, or answered the client: now it is finished, for everyone. */
+  markConfirmed(confirmation: Extract<Confirmation, { state: "accepted" | "answered" }>): void {
+    this.storage.transactionSync(() => {
+      this.storage.sql.exec("UPDATE upload SET confirmation = ?", JSON.stringify(confirmation));
       this.recordEvent("finished");
     });
   }
@@ -361,11 +395,14 @@ export class UploadStore {
    * The upload ended (terminated, expired, or refused at completion):
    * everything goes but a tombstone row, so that requests for it are
    * answered 410 (409 for a refusal) rather than 404. A refusal is reported
-   * as a `failed` event with its reason.
+   * as a `failed` event with its reason; a rejection by the pre-finish hook
+   * (`rejection`, kept on the tombstone) as a `rejected` event.
    */
-  markEnded(reason: UploadEnd): void {
+  markEnded(reason: UploadEnd, rejection?: Extract<Confirmation, { state: "rejected" }>): void {
     this.storage.transactionSync(() => {
+      if (rejection) this.storage.sql.exec("UPDATE upload SET confirmation = ?", JSON.stringify(rejection));
       if (reason === "object-exists") this.recordEvent("failed", reason, "failed");
+      else if (reason === "rejected") this.recordEvent("rejected", undefined, "failed");
       else this.recordEvent(reason, undefined, reason);
       this.dropParts();
       this.storage.sql.exec("DELETE FROM tail");
@@ -408,6 +445,7 @@ export class UploadStore {
       type,
       occurredAt: new Date().toISOString(),
       ...(reason && { reason }),
+      ...(record.confirmation?.state === "rejected" && { rejection: { status: record.confirmation.status, message: record.confirmation.message } }),
       upload: {
         id: record.id,
         objectKey: record.objectKey,
@@ -495,5 +533,6 @@ function toRecord(row: UploadRow): UploadRecord {
     concat: row.concat ? (JSON.parse(row.concat) as Concatenation) : undefined,
     owner: row.owner ?? undefined,
     sizeLimit: row.size_limit ?? undefined,
+    confirmation: row.confirmation ? (JSON.parse(row.confirmation) as Confirmation) : undefined,
   };
 }

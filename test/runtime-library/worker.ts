@@ -1,7 +1,7 @@
 /**
  * A Worker of someone else's that mounts tus-edge through the library API:
  * `createTusGateway` with its own configuration (base path, key prefix and
- * template, JWT access control) and the three in-process callbacks.
+ * template, JWT access control) and the four in-process callbacks.
  *
  * The callbacks record every call in R2 under `calls/`, because R2 is the
  * one place that the Worker, the upload Durable Objects and the tests all
@@ -11,7 +11,7 @@
  */
 import { env } from "cloudflare:workers";
 import keys from "../fixtures/jwt-test-keys.json";
-import { createTusGateway, type CreateDecision, type UploadEvent, type UploadProposal } from "../../src/index";
+import { createTusGateway, type CreateDecision, type FinishingCallbackResult, type FinishingQuestion, type UploadEvent, type UploadProposal } from "../../src/index";
 import { recordingMetrics } from "./recorded-metrics";
 
 /**
@@ -21,9 +21,15 @@ import { recordingMetrics } from "./recorded-metrics";
  *  - `replaceMetadata` (JSON object of text values): onUploadCreate replaces the metadata;
  *  - `objectKey`: onUploadCreate chooses the object key;
  *  - `failFinish` (a count): onUploadFinish throws that many times for the upload's `finished` event;
- *  - `failEvent` (`<type>:<count>`): onEvent throws that many times for the upload's event of that type.
+ *  - `failEvent` (`<type>:<count>`): onEvent throws that many times for the upload's event of that type;
+ *  - `finishing` (a JSON array, one step per call, the last repeating): what onUploadFinishing does when
+ *    asked about the upload: `"throw"`, `{"delayMs": n}` (answers `{}` after n ms), or a decision to return.
+ *    Without it, onUploadFinishing accepts. Every call is recorded at `finishing/<upload id>/<attempt>.json`.
  */
-export const CONTROL = ["probe", "reject", "rejectStatus", "replaceMetadata", "objectKey", "failFinish", "failEvent"] as const;
+export const CONTROL = ["probe", "reject", "rejectStatus", "replaceMetadata", "objectKey", "failFinish", "failEvent", "finishing"] as const;
+
+/** PRE_FINISH_HOOK_TIMEOUT_MS of this Worker: short, so that a test can outwait it. */
+export const FINISHING_TIMEOUT_MS = 1000;
 
 export const BASE_PATH = "/api/uploads/";
 export const KEY_PREFIX = "library/";
@@ -57,7 +63,21 @@ async function recordCall(hook: RecordedCall["hook"], event: UploadEvent, failur
   if (outcome === "threw") throw new Error(`${hook} fails on purpose (delivery ${attempt + 1} of event ${event.id})`);
 }
 
-function metadataText(event: UploadEvent, key: string): string | undefined {
+/** onUploadFinishing: records the question, then follows the upload's `finishing` script. */
+async function onUploadFinishing(question: FinishingQuestion): Promise<FinishingCallbackResult> {
+  const { upload, attempt } = question;
+  await env.BUCKET.put(`finishing/${upload.id}/${String(attempt).padStart(3, "0")}.json`, JSON.stringify(question));
+  const script = JSON.parse(metadataText(question, "finishing") ?? "[{}]") as unknown[];
+  const step = script[Math.min(attempt, script.length) - 1];
+  if (step === "throw") throw new Error(`onUploadFinishing fails on purpose (attempt ${attempt})`);
+  if (typeof step === "object" && step !== null && "delayMs" in step) {
+    await new Promise((resolve) => setTimeout(resolve, Number(step.delayMs)));
+    return {};
+  }
+  return step as FinishingCallbackResult;
+}
+
+function metadataText(event: { upload: { metadata: Record<string, string> } }, key: string): string | undefined {
   const value = event.upload.metadata[key];
   return value === undefined ? undefined : new TextDecoder().decode(Uint8Array.from(atob(value), (char) => char.charCodeAt(0)));
 }
@@ -68,8 +88,10 @@ const gateway = createTusGateway({
     objectKeyPrefix: KEY_PREFIX,
     objectKeyTemplate: "{subject}/{filename}",
     auth: { mode: "jwt", secret: keys.hs256Secret, jwks: undefined, audience: "tus-edge-tests", issuer: "https://issuer.test" },
+    preFinishHookTimeoutMs: FINISHING_TIMEOUT_MS,
   },
   onUploadCreate,
+  onUploadFinishing,
   wrapMetrics: recordingMetrics,
   onUploadFinish: (event) => recordCall("onUploadFinish", event, Number(metadataText(event, "failFinish") ?? 0)),
   onEvent: (event) => {

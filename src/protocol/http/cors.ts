@@ -44,6 +44,7 @@ const EXPOSED_HEADERS = [
   "Content-Range",
   "Content-Disposition",
   "WWW-Authenticate",
+  "Tus-Edge-Rejection",
 ].join(", ");
 
 /** A CORS preflight: OPTIONS naming the method it asks about. */
@@ -78,7 +79,9 @@ export function withCors(response: Response, request: Request, allowed: AllowedO
     headers.append("Vary", "Access-Control-Request-Headers");
     headers.set("Access-Control-Max-Age", "86400");
   } else {
-    headers.set("Access-Control-Expose-Headers", EXPOSED_HEADERS);
+    // A response may name headers of its own to expose (a pre-finish hook's answer).
+    const own = headers.get("Access-Control-Expose-Headers");
+    headers.set("Access-Control-Expose-Headers", own ? `${EXPOSED_HEADERS}, ${own}` : EXPOSED_HEADERS);
   }
   return cors;
 }

@@ -1,5 +1,6 @@
 import { checkTusResumable } from "../headers";
 import { tusHeaders, uploadStateHeaders } from "../respond";
+import { withAnswerHeaders } from "../../shared/hook-answer";
 import type { RequestContext } from "../../shared/context";
 
 /**
@@ -12,6 +13,6 @@ export async function handleHead({ request, uploads, uploadId, config }: Request
   // "The Server MUST prevent the client and/or proxies from caching the response."
   return new Response(null, {
     status: 200,
-    headers: tusHeaders({ ...uploadStateHeaders(info, config.basePath), "Cache-Control": "no-store" }),
+    headers: withAnswerHeaders(info, tusHeaders({ ...uploadStateHeaders(info, config.basePath), "Cache-Control": "no-store" })),
   });
 }

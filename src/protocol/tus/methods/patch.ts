@@ -2,6 +2,7 @@ import { TusError } from "../../../errors";
 import { parseUploadChecksum } from "../checksum";
 import { checkTusResumable, hasOffsetOctetStreamBody, parseContentLength, parseUploadLength, parseUploadOffset } from "../headers";
 import { expiryHeaders, tusHeaders } from "../respond";
+import { answeredResponse } from "../../shared/hook-answer";
 import type { RequestContext } from "../../shared/context";
 
 /** PATCH: append the body at Upload-Offset; answer the new offset. */
@@ -27,5 +28,8 @@ export async function handlePatch({ request, uploads, uploadId }: RequestContext
     },
     request.body,
   );
-  return new Response(null, { status: 204, headers: tusHeaders({ "Upload-Offset": String(info.offset), ...expiryHeaders(info) }) });
+  const answer = tusHeaders({ "Upload-Offset": String(info.offset), ...expiryHeaders(info) });
+  // The pre-finish hook answered the client: this PATCH completed the upload (or retries the one that did).
+  if (info.answer) return answeredResponse(info.answer, answer);
+  return new Response(null, { status: 204, headers: answer });
 }

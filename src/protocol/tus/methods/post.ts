@@ -7,6 +7,7 @@ import { parseUploadChecksum } from "../checksum";
 import { parseUploadConcat } from "../concat";
 import { checkTusResumable, hasOffsetOctetStreamBody, parseContentLength, parseCreationLength } from "../headers";
 import { expiryHeaders, tusHeaders } from "../respond";
+import { answeredResponse } from "../../shared/hook-answer";
 
 /**
  * POST on the collection (creation): a new upload, optionally with its first
@@ -38,6 +39,8 @@ export async function handlePost(context: RequestContext): Promise<Response> {
   if (hasBody) info = await appendFirstBytes(context, info, { contentLength, checksum, declaredLength: undefined });
   const response = tusHeaders({ Location: uploadUrl(context, info.id), ...expiryHeaders(info) });
   if (hasBody) response.set("Upload-Offset", String(info.offset));
+  // Completed by this POST (creation-with-upload, length 0, or a final assembled at once): the pre-finish hook's answer.
+  if (info.answer) return answeredResponse(info.answer, response);
   return new Response(null, { status: 201, headers: response });
 }
 
