@@ -262,6 +262,26 @@ describe("every request that can complete an upload", () => {
     expect(JSON.parse(await response.text())).toEqual({ videoId: "v_123" });
   });
 
+  it("creation-with-upload without a decision: 503 with the upload's Location and the whole offset, not a 201 that looks like success", { timeout: TIMEOUT }, async () => {
+    const token = await tokenFor("fiona");
+    const data = randomBytes(500, 13);
+    const response = await send(COLLECTION, {
+      method: "POST",
+      headers: { ...TUS, ...OCTET, ...bearer(token), "Upload-Length": String(data.length), "Upload-Metadata": metadataHeader(script("throw", ANSWER)) },
+      body: data,
+    });
+    expect(response.status).toBe(503);
+    expect(response.headers.get("Upload-Offset")).toBe("500");
+    const location = response.headers.get("Location");
+    expect(location).toMatch(/^http:\/\/library\.test\/api\/uploads\//);
+    await response.body?.cancel();
+    const answered = await waitFor("the answer", async () => {
+      const head = await headAs(token, location!);
+      return head.status === 423 ? undefined : head;
+    });
+    expect(answered.headers.get("X-Video-Id")).toBe("v_123");
+  });
+
   it("an empty upload is complete when created: its POST answers the hook's answer", { timeout: TIMEOUT }, async () => {
     const token = await tokenFor("fiona");
     const response = await send(COLLECTION, {
@@ -300,6 +320,33 @@ describe("every request that can complete an upload", () => {
     expect(question!.upload).toMatchObject({ concat: "final", size: 7000 });
     const head = await headAs(token, response.headers.get("Location")!);
     expect(head.headers.get("Upload-Offset")).toBe("7000");
+    expect(head.headers.get("X-Video-Id")).toBe("v_123");
+  });
+
+  it("concatenation assembled in the background: the hook is asked when assembly ends, and HEAD of the final carries the answer", { timeout: TIMEOUT }, async () => {
+    const token = await tokenFor("fiona");
+    const part = randomBytes(2000, 14);
+    const partial = await create(token, { length: part.length, headers: { "Upload-Concat": "partial" } });
+    // The final is created while its partial is unfinished: nothing to assemble in the POST.
+    const response = await send(COLLECTION, {
+      method: "POST",
+      headers: { ...TUS, ...bearer(token), "Upload-Concat": `final;${partial.url}`, "Upload-Metadata": metadataHeader(script(ANSWER)) },
+    });
+    expect(response.status).toBe(201);
+    expect(response.headers.get("X-Video-Id")).toBeNull();
+    const finalUrl = response.headers.get("Location")!;
+    const finalId = finalUrl.split("/").pop()!;
+    expect(await questionsAbout(finalId)).toEqual([]);
+
+    expect((await patch(partial.url, 0, part, bearer(token))).status).toBe(204);
+    // The partial's finish wakes the final's alarm, which assembles it and asks the hook.
+    const questions = await waitFor("the final's question", async () => {
+      const asked = await questionsAbout(finalId);
+      return asked.length ? asked : undefined;
+    });
+    expect(questions[0]!.upload).toMatchObject({ concat: "final", size: 2000 });
+    const head = await headAs(token, finalUrl);
+    expect(head.status).toBe(200);
     expect(head.headers.get("X-Video-Id")).toBe("v_123");
   });
 

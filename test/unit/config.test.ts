@@ -24,6 +24,11 @@ describe("parseConfig", () => {
       AUTH_MODE: "jwt",
       JWT_SECRET: "x".repeat(32),
       WEBHOOK_URL: "https://hooks.example/events",
+      PRE_FINISH_HOOK_URL: "https://hooks.example/pre-finish",
+      PRE_FINISH_HOOK_TIMEOUT_MS: "2500",
+      PRE_FINISH_HOOK_GIVE_UP_SECONDS: "3600",
+      PRE_FINISH_HOOK_FALLBACK: "Reject",
+      PRE_FINISH_REJECT_DELETES_OBJECT: "false",
     });
     expect(config.basePath).toBe("/uploads/");
     expect(config.maxUploadSize).toBe(1000);
@@ -36,6 +41,13 @@ describe("parseConfig", () => {
     expect(config.objectKeyTemplate).toBe("{subject}/{date}/{filename}");
     expect(config.auth).toMatchObject({ mode: "jwt", secret: "x".repeat(32) });
     expect(config.webhookUrl).toBe("https://hooks.example/events");
+    expect(config).toMatchObject({
+      preFinishHookUrl: "https://hooks.example/pre-finish",
+      preFinishHookTimeoutMs: 2500,
+      preFinishGiveUpMs: 3_600_000,
+      preFinishFallback: "reject",
+      preFinishRejectDeletesObject: false,
+    });
   });
 
   it.each([
@@ -54,6 +66,9 @@ describe("parseConfig", () => {
     ["ALLOWED_FILETYPES", "images", /ALLOWED_FILETYPES must list media types/],
     ["AUTH_MODE", "basic", /AUTH_MODE must be "open" or "jwt"/],
     ["WEBHOOK_URL", "ftp://x", /WEBHOOK_URL must be an http\(s\) URL/],
+    ["PRE_FINISH_HOOK_FALLBACK", "ignore", /PRE_FINISH_HOOK_FALLBACK must be "accept" or "reject"/],
+    ["PRE_FINISH_HOOK_GIVE_UP_SECONDS", "0", /PRE_FINISH_HOOK_GIVE_UP_SECONDS must be between 1 and/],
+    ["PRE_FINISH_HOOK_TIMEOUT_MS", "10", /PRE_FINISH_HOOK_TIMEOUT_MS must be between 100 and/],
   ])("stops on %s=%j with a message naming the variable and the fix", (name, value, message) => {
     const parse = () => parseConfig({ [name]: value });
     expect(parse).toThrow(ConfigError);

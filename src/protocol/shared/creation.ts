@@ -58,7 +58,9 @@ export function uploadUrl(context: RequestContext, id: string): string {
  * The body of a creating request. The upload exists whatever happens to its
  * first bytes. If they were refused (checksum mismatch, too long) the client
  * gets that error, with the upload's URL in `Location`; if the connection or
- * storage failed, the offset actually stored, to resume from.
+ * storage failed, the offset actually stored, to resume from. Every byte in
+ * but no decision from the pre-finish hook yet is not a success either: the
+ * 503 goes out, with `Location` for a client that asks again there.
  */
 export async function appendFirstBytes(
   context: RequestContext,
@@ -69,7 +71,7 @@ export async function appendFirstBytes(
     return await context.uploads.append(info.id, { offset: 0, ...body }, context.request.body);
   } catch (error) {
     if (!(error instanceof TusError) || error.details.offset === undefined) throw error;
-    if (error.status < 500) {
+    if (error.status < 500 || error.code === "finish-unconfirmed") {
       const location = uploadUrl(context, info.id);
       throw new TusError(error.code, error.message, { ...error.details, headers: { ...error.details.headers, Location: location } });
     }
