@@ -1,5 +1,5 @@
 import type { StoredPart } from "../upload/upload-store";
-import type { UploadRecord } from "../upload/upload-record";
+import type { Confirmation, UploadRecord } from "../upload/upload-record";
 import { decodeMetadataValue, indexRecordOf, type IndexedState } from "./index-record";
 
 /**
@@ -29,6 +29,8 @@ export interface UploadInspection {
   expires: string | null;
   /** Outbox entries (events, index records) not yet delivered. */
   undeliveredEvents: { type: string; attempts: number; occurredAt: string }[];
+  /** With a pre-finish hook, once the object is complete: awaiting its decision (attempts so far), or what it decided. */
+  preFinish: Confirmation | null;
 }
 
 export interface InspectionFacts {
@@ -56,5 +58,6 @@ export function inspectionOf(record: UploadRecord, facts: InspectionFacts): Uplo
     finished: record.finishedAt === undefined ? null : new Date(record.finishedAt).toISOString(),
     expires: facts.expiresAt === undefined ? null : new Date(facts.expiresAt).toISOString(),
     undeliveredEvents: facts.undelivered,
+    preFinish: record.confirmation ?? null,
   };
 }

@@ -183,7 +183,7 @@ export class UploadObject extends DurableObject<UploadObjectEnv> {
       // An upload of length 0 is complete the moment it exists.
       if (record.concat?.kind !== "final") {
         await this.finishIfDue(record);
-        await this.confirm(this.store.load()!, "completing");
+        await this.lock.run(() => this.confirm(this.store.load()!, "completing"));
       }
       // A final upload is assembled once its partials are claimed (`startAssembly`);
       // should that call never come, the alarm starts it after a poll interval.

@@ -213,6 +213,9 @@ export class Uploads {
   /** A finished upload's state; an unfinished one cannot be downloaded yet. */
   async finished(id: string): Promise<UploadInfo & { length: number }> {
     const info = unwrap(await this.stub(id).peek(this.caller));
+    if (!info.finished && info.length !== undefined && info.offset === info.length) {
+      throw new TusError("upload-not-finished", "every byte of the upload is stored, but it is not finished yet (its object is being completed, or the server's pre-finish hook has not decided about it); download it once it is");
+    }
     if (!info.finished || info.length === undefined) {
       throw new TusError(
         "upload-not-finished",
