@@ -37,8 +37,10 @@ const ALL_PROBLEMS = new Set<ProblemType>(["mismatching-upload-offset", "inconsi
 
 /**
  * The versions, checked against each draft's text at its tag in
- * httpwg/http-extensions (-01 … -11) and against the working text after -11
- * for 9, the number RUFH notes give -12 (the mirror's text still says 8).
+ * httpwg/http-extensions (-01 … -11), and 9 against the text that introduced
+ * it (guoye-zhang/http-extensions db175325, httpwg PR #3476, published as
+ * -12). Versions after 9 (-13 on) are not here because their texts could not
+ * be read; README "Which drafts were checked" says what was searched.
  */
 export const INTEROP_VERSIONS: ReadonlyMap<number, InteropRules> = new Map(
   (
