@@ -15,7 +15,12 @@ import type { InteropRules } from "./versions";
 export function bodyLength(context: RequestContext, rules: InteropRules): number | undefined {
   const { request, uploads, config } = context;
   if (request.body === null) return 0;
-  const length = parseContentLength(request.headers, uploads.maxUploadSize);
+  let length: number | undefined;
+  try {
+    length = parseContentLength(request.headers, uploads.maxUploadSize);
+  } catch (error) {
+    throw withLimits(error, context, rules);
+  }
   if (length !== undefined && config.maxAppendSize !== undefined && length > config.maxAppendSize) {
     throw new TusError("upload-too-large", `the body is ${length} bytes; this server takes at most ${config.maxAppendSize} bytes per request (Upload-Limit max-append-size)`, {
       headers: limitHeaders(context, rules),
@@ -53,6 +58,7 @@ export function lengthFromRequest(headers: Headers, complete: boolean, offset: n
  */
 export async function appendBody(
   context: RequestContext,
+  rules: InteropRules,
   id: string,
   call: Pick<AppendCall, "offset" | "declaredLength" | "contentLength">,
 ): Promise<UploadInfo> {
@@ -60,9 +66,20 @@ export async function appendBody(
   try {
     return await uploads.append(id, { ...call, checksum: undefined }, request.body);
   } catch (error) {
-    if (!(error instanceof TusError && error.code === "exceeds-upload-length")) throw error;
+    if (!(error instanceof TusError && error.code === "exceeds-upload-length")) throw withLimits(error, context, rules);
     if ((await uploads.peek(id)).finished) throw new TusError("upload-completed");
     await uploads.terminate(id);
     throw new TusError("exceeds-upload-length", `${error.message}; the upload is now invalid: create a new one`);
   }
+}
+
+/**
+ * From -12, "when a request is rejected because limits were violated, the
+ * response SHOULD include the `Upload-Limit` header field": a size refusal,
+ * wherever below it was decided, leaves with the limits the client has to
+ * keep to (none before version 6, which has no `Upload-Limit`).
+ */
+function withLimits(error: unknown, context: RequestContext, rules: InteropRules): unknown {
+  if (!(error instanceof TusError) || error.code !== "upload-too-large") return error;
+  return new TusError(error.code, error.message, { ...error.details, headers: { ...limitHeaders(context, rules), ...error.details.headers } });
 }

@@ -32,7 +32,7 @@ export async function handleAppend(context: RequestContext, rules: InteropRules)
 
   const before = await uploads.peek(uploadId);
   if (before.finished) return appendToComplete(context, rules, { offset, complete, contentLength }, before);
-  let info = await appendBody(context, uploadId, { offset, declaredLength, contentLength });
+  let info = await appendBody(context, rules, uploadId, { offset, declaredLength, contentLength });
   if (complete && !info.finished) info = await uploads.completeAt(uploadId, info.offset);
   if (info.finished) return completedResponse(context, rules, info, 200);
   return new Response(null, {

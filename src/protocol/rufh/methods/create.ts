@@ -30,7 +30,7 @@ export async function handleCreation(context: RequestContext, rules: InteropRule
   let info = await createUpload(context, { length, metadata: creationMetadata(request.headers, context.config) });
   const location = uploadUrl(context, info.id);
   try {
-    if (contentLength !== 0) info = await appendBody(context, info.id, { offset: 0, declaredLength: undefined, contentLength });
+    if (contentLength !== 0) info = await appendBody(context, rules, info.id, { offset: 0, declaredLength: undefined, contentLength });
     if (complete && !info.finished) info = await uploads.completeAt(info.id, info.offset);
   } catch (error) {
     // The upload exists whatever became of its bytes: the client may resume it.
