@@ -97,6 +97,38 @@ describe.each(VERSIONS)("appending at interop version %i", (version) => {
     expect(state.headers.get("Upload-Length")).toBe("100");
   });
 
+  it("completing short of the known length is refused (400), and the upload stays resumable where it was", async () => {
+    const bytes = randomBytes(100, 16);
+    const { url } = await create(version, { complete: false, headers: { "Upload-Length": "100" } });
+    expect((await append(version, url, 0, false, bytes.slice(0, 30))).status).toBe(204);
+    for (const body of [null, bytes.slice(30, 60)]) {
+      const response = await append(version, url, 30, true, body);
+      expect(response.status).toBe(400);
+      if (version >= 7) expect(await response.json()).toMatchObject({ type: `${PROBLEM}inconsistent-upload-length` });
+      else expect(await response.text()).toMatch(/length|Upload-Length/i);
+    }
+    const state = await headUpload(version, url);
+    expect(state.headers.get("Upload-Offset")).toBe("30");
+    expect(isComplete(version, state)).toBe(false);
+    expect((await append(version, url, 30, true, bytes.slice(30))).status).toBe(200);
+    await expectDownloadEquals(url, bytes);
+  });
+
+  it(`a refusal ${version >= 9 ? "says Upload-Complete: ?0 (the protocol's answer, not the resource's)" : "carries no completion field"}`, async () => {
+    const { url } = await create(version, { complete: false, headers: { "Upload-Length": "10" } });
+    const refusals = [
+      await append(version, url, 0, false, randomBytes(3, 17), { "Upload-Offset": "-1" }),
+      await append(version, url, 0, true, randomBytes(3, 17)),
+      await append(version, url, 5, false, randomBytes(3, 17)),
+    ];
+    if (version >= 6) refusals.push(await append(version, url, 0, false, randomBytes(3, 17), { "Content-Type": "text/plain" }));
+    for (const response of refusals) {
+      expect(response.status).toBeGreaterThanOrEqual(400);
+      expect(isComplete(version, response), String(response.status)).toBe(version >= 9 ? false : undefined);
+      await response.arrayBuffer();
+    }
+  });
+
   it("bytes past the length are refused and the upload becomes invalid", async () => {
     const { url } = await create(version, { complete: false, headers: { "Upload-Length": "20" } });
     expect((await append(version, url, 0, false, randomBytes(15, 5))).status).toBe(204);
