@@ -66,7 +66,8 @@ export async function appendBody(
   try {
     return await uploads.append(id, { ...call, checksum: undefined }, request.body);
   } catch (error) {
-    if (!(error instanceof TusError && error.code === "exceeds-upload-length")) throw withLimits(error, context, rules);
+    if (isSizeRefusal(error)) throw withLimits(error, context, rules, await uploads.peek(id).catch(() => undefined));
+    if (!(error instanceof TusError && error.code === "exceeds-upload-length")) throw error;
     if ((await uploads.peek(id)).finished) throw new TusError("upload-completed");
     await uploads.terminate(id);
     throw new TusError("exceeds-upload-length", `${error.message}; the upload is now invalid: create a new one`);
@@ -77,9 +78,14 @@ export async function appendBody(
  * From -12, "when a request is rejected because limits were violated, the
  * response SHOULD include the `Upload-Limit` header field": a size refusal,
  * wherever below it was decided, leaves with the limits the client has to
- * keep to (none before version 6, which has no `Upload-Limit`).
+ * keep to, the upload's own where there is one (none before version 6,
+ * which has no `Upload-Limit`).
  */
-function withLimits(error: unknown, context: RequestContext, rules: InteropRules): unknown {
-  if (!(error instanceof TusError) || error.code !== "upload-too-large") return error;
-  return new TusError(error.code, error.message, { ...error.details, headers: { ...limitHeaders(context, rules), ...error.details.headers } });
+function withLimits(error: unknown, context: RequestContext, rules: InteropRules, info?: UploadInfo): unknown {
+  if (!isSizeRefusal(error)) return error;
+  return new TusError(error.code, error.message, { ...error.details, headers: { ...limitHeaders(context, rules, info), ...error.details.headers } });
+}
+
+function isSizeRefusal(error: unknown): error is TusError {
+  return error instanceof TusError && error.code === "upload-too-large";
 }

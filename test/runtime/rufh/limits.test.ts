@@ -54,9 +54,16 @@ describe.each(VERSIONS)("Upload-Limit at interop version %i", (version) => {
 
   it(`an append that would take the upload past max-size is 413${version >= 6 ? " with Upload-Limit" : ""}; the upload stays where it was`, async () => {
     const { url } = await create(version, { complete: false, body: randomBytes(10, 40 + version) });
+    await setExpiresAt(uploadIdOf(url), Date.now() + HOUR);
     const response = await append(version, url, 10, false, randomBytes(10, 41), { "Upload-Length": String(MAX_UPLOAD_SIZE + 1) });
     expect(response.status).toBe(413);
-    if (version >= 6) expect(uploadLimit(response)).toMatchObject({ "max-size": MAX_UPLOAD_SIZE });
+    const limit = uploadLimit(response);
+    if (version >= 6) {
+      expect(limit).toMatchObject({ "max-size": MAX_UPLOAD_SIZE, "min-size": 0 });
+      expect(limit![ageKey], "the upload's own lifetime").toBeLessThanOrEqual(HOUR / 1000);
+    } else {
+      expect(limit).toBeUndefined();
+    }
     await response.arrayBuffer();
     expect((await headUpload(version, url)).headers.get("Upload-Offset")).toBe("10");
   });
