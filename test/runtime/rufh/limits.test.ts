@@ -1,13 +1,14 @@
 /**
  * `Upload-Limit` in the IETF dialect, at every interop version: where the
  * drafts ask for it besides creation and OPTIONS (offset retrieval; a
- * request refused for a limit, from the text of -12), and what its lifetime
- * key says (the time the upload has left, not the configured idle time).
+ * request refused for a limit, from the text of -12), what its lifetime key
+ * says (the time the upload has left, not the configured idle time), and
+ * that the lifetime is kept: past it, the upload is expired as in tus.
  * Versions before 6 have no `Upload-Limit` at all.
  */
 import { describe, expect, it } from "vitest";
 import { COLLECTION, expectNoServerErrors, MAX_UPLOAD_SIZE, randomBytes, send, uploadIdOf } from "../helpers";
-import { HOUR, setExpiresAt } from "../extensions/helpers";
+import { age, DAY, HOUR, runAlarm, setExpiresAt } from "../extensions/helpers";
 import { append, completion, create, headUpload, interop, uploadLimit, VERSIONS } from "./helpers";
 
 describe.each(VERSIONS)("Upload-Limit at interop version %i", (version) => {
@@ -38,6 +39,17 @@ describe.each(VERSIONS)("Upload-Limit at interop version %i", (version) => {
     }
     expect(limit).toMatchObject({ "max-size": MAX_UPLOAD_SIZE, "min-size": 0 });
     expect(limit).not.toHaveProperty(ageKey);
+  });
+
+  it("once the lifetime it announced has passed, the upload is expired: HEAD and append answer 410", async () => {
+    const { url } = await create(version, { complete: false, body: randomBytes(10, 30 + version) });
+    const id = uploadIdOf(url);
+    await age(id, DAY + HOUR);
+    expect(await runAlarm(id)).toBe(true);
+    expect((await headUpload(version, url)).status).toBe(410);
+    const appended = await append(version, url, 10, true, randomBytes(5, 31));
+    expect(appended.status).toBe(410);
+    expect(await appended.text()).toMatch(/expired/);
   });
 
   it(`a creation longer than max-size is 413${version >= 6 ? " with Upload-Limit" : ""}, and nothing is created`, async () => {
