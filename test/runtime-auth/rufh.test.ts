@@ -1,9 +1,10 @@
 /**
  * Access control holds in the IETF dialect as in tus: a token is needed,
  * its scopes narrow what it may do whichever method creates an upload (PUT
- * too), a token bound to one upload creates none, and another subject's
- * upload does not exist.
+ * too), a token bound to one upload creates none, another subject's upload
+ * does not exist, and a token's smaller size limit is the `max-size` it sees.
  */
+import { parseDictionary } from "structured-headers";
 import { describe, expect, it } from "vitest";
 import { COLLECTION, send } from "../runtime/helpers";
 import { expectError, TIMEOUT, uniqueSubject } from "./helpers";
@@ -41,5 +42,16 @@ describe("access control in the IETF dialect", () => {
       body: "def",
     });
     expect(done.status, await done.clone().text()).toBe(200);
+  });
+
+  it("a token's max_upload_size is the max-size its creations are told, and a creation past it is 413 saying so", { timeout: TIMEOUT }, async () => {
+    const token = await tokenFor(uniqueSubject("ietf-small"), { max_upload_size: 100 });
+    const maxSize = (response: Response) => parseDictionary(response.headers.get("Upload-Limit") ?? "").get("max-size")?.[0];
+    const created = await send(COLLECTION, { method: "POST", headers: { ...IETF, "Upload-Complete": "?0", "Upload-Length": "100", "Content-Type": "image/png", ...bearer(token) } });
+    expect(created.status, await created.clone().text()).toBe(201);
+    expect(maxSize(created)).toBe(100);
+    const tooLarge = await send(COLLECTION, { method: "POST", headers: { ...IETF, "Upload-Complete": "?0", "Upload-Length": "101", "Content-Type": "image/png", ...bearer(token) } });
+    expect(tooLarge.status).toBe(413);
+    expect(maxSize(tooLarge)).toBe(100);
   });
 });
