@@ -2,6 +2,7 @@ import type { UploadInfo } from "../../upload/upload-record";
 import type { RequestContext } from "../shared/context";
 import { uploadUrl } from "../shared/creation";
 import { asTusError, errorHeaders, textErrorResponse } from "../shared/error-response";
+import { answeredResponse } from "../shared/hook-answer";
 import { completionHeader, readNonNegativeInteger, uploadLimitHeader } from "./fields";
 import type { InteropRules, ProblemType } from "./versions";
 
@@ -33,14 +34,17 @@ export function stateHeaders(context: RequestContext, rules: InteropRules, info:
  * response "the resource ... would have generated if it had processed the
  * entire representation in the initial request", marked `Upload-Complete: ?1`.
  * For this gateway that is the stored upload: where to download it and how
- * long it is. Also replayed to a client that completes a complete upload again.
+ * long it is; or, when the pre-finish hook answered the client, its answer
+ * (README, "Finishing an upload"). Also replayed to a client that completes
+ * a complete upload again.
  */
 export function completedResponse(context: RequestContext, rules: InteropRules, info: UploadInfo, status: 200 | 201): Response {
   const url = uploadUrl(context, info.id);
   const headers = stateHeaders(context, rules, info);
   headers.set("Location", url);
-  headers.set("Content-Type", "application/json");
   headers.set("Cache-Control", "no-store");
+  if (info.answer) return answeredResponse(info.answer, headers);
+  headers.set("Content-Type", "application/json");
   return new Response(JSON.stringify({ url, length: info.offset }), { status, headers });
 }
 

@@ -1,5 +1,6 @@
 import type { RequestContext } from "../../shared/context";
 import { handleGet } from "../../tus/methods/get";
+import { withAnswerHeaders } from "../../shared/hook-answer";
 import { stateHeaders } from "../respond";
 import type { InteropRules } from "../versions";
 
@@ -11,7 +12,8 @@ import type { InteropRules } from "../versions";
  */
 export async function handleOffset(context: RequestContext, rules: InteropRules): Promise<Response> {
   const info = await context.uploads.info(context.uploadId);
-  const headers = stateHeaders(context, rules, info);
+  // A finished upload's HEAD repeats the pre-finish hook's headers, for a client that lost the completing answer.
+  const headers = withAnswerHeaders(info, stateHeaders(context, rules, info));
   headers.set("Cache-Control", "no-store");
   return new Response(null, { status: 204, headers });
 }
