@@ -414,7 +414,7 @@ export class UploadObject extends DurableObject<UploadObjectEnv> {
     }
     // A body cut short is not new activity: its bytes already kept the upload alive as they came.
     this.store.recordProgress(); // for the upload index, if on; delivered by the alarm touch sets
-    let after = await this.touch(undefined, ending !== "interrupted");
+    const after = await this.touch(undefined, ending !== "interrupted");
     this.telemetry.chunkWritten(after, after.offset - record.offset);
     if (after.finishedAt !== undefined) buffers.release();
     if (writeError) throw withOffset(writeError, after.offset);
