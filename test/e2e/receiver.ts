@@ -1,13 +1,15 @@
 /**
  * A hook receiver for end-to-end tests: a Node `http` server on 127.0.0.1
- * (ephemeral port) that stands in for both the event webhook (WEBHOOK_URL,
- * path /events) and the pre-create hook (PRE_CREATE_HOOK_URL, path
- * /pre-create). It records every request (headers, raw body, parsed JSON, the
- * status it answered, when it arrived) and answers as each test tells it.
+ * (ephemeral port) that stands in for the event webhook (WEBHOOK_URL, path
+ * /events), the pre-create hook (PRE_CREATE_HOOK_URL, path /pre-create) and
+ * the pre-finish hook (PRE_FINISH_HOOK_URL, path /pre-finish). It records
+ * every request (headers, raw body, parsed JSON, the status it answered, when
+ * it arrived) and answers as each test tells it.
  *
  * Tests keep out of each other's way with a tag: the text of one metadata
- * key (`case` by default) of the upload. Event bodies carry metadata as the
- * client sent it (Base64); pre-create proposals carry it as text.
+ * key (`case` by default) of the upload. Event bodies and pre-finish
+ * questions carry metadata as the client sent it (Base64); pre-create
+ * proposals carry it as text.
  */
 import { createHmac, timingSafeEqual } from "node:crypto";
 import { createServer, type IncomingHttpHeaders, type Server } from "node:http";
@@ -15,6 +17,7 @@ import { once } from "node:events";
 
 export const EVENTS_PATH = "/events";
 export const PRE_CREATE_PATH = "/pre-create";
+export const PRE_FINISH_PATH = "/pre-finish";
 
 export interface ReceivedRequest {
   /** Arrival order, from 1. */
@@ -37,7 +40,7 @@ export interface ReceivedRequest {
 /** The webhook's event body (src/hooks/events.ts). */
 export interface EventBody {
   id: string;
-  type: "created" | "finished" | "terminated" | "expired";
+  type: "created" | "finished" | "terminated" | "expired" | "failed" | "rejected";
   occurredAt: string;
   upload: {
     id: string;
@@ -61,7 +64,27 @@ export interface Proposal {
   subject?: string;
 }
 
-/** How to answer one pre-create request: a status (default 200) and a JSON body, or raw text, or nothing; optionally late. */
+/** The pre-finish hook's question (src/hooks/pre-finish.ts). */
+export interface FinishingQuestion {
+  type: "pre-finish";
+  idempotencyKey: string;
+  attempt: number;
+  upload: {
+    id: string;
+    objectKey: string;
+    size: number;
+    /** As the client sent it (tus: Base64 values). */
+    metadata: Record<string, string>;
+    subject?: string;
+    concat?: "partial" | "final";
+  };
+}
+
+export interface FinishingRequest extends ReceivedRequest {
+  json: FinishingQuestion;
+}
+
+/** How to answer one pre-create or pre-finish request: a status (default 200) and a JSON body, or raw text, or nothing; optionally late. */
 export interface HookAnswer {
   status?: number;
   json?: unknown;
@@ -78,12 +101,15 @@ export interface HookReceiver {
   origin: string;
   eventsUrl: string;
   preCreateUrl: string;
+  preFinishUrl: string;
   /** Every request, in arrival order. */
   readonly requests: ReceivedRequest[];
   /** Every delivery to /events (failed ones too), in arrival order; optionally only those of one tag. */
   events(tag?: string): EventDelivery[];
   /** Every request to /pre-create, in arrival order; optionally only those of one tag. */
   proposals(tag?: string): ReceivedRequest[];
+  /** Every request to /pre-finish (unanswered and timed-out ones too), in arrival order; optionally only those of one tag. */
+  finishingQuestions(tag?: string): FinishingRequest[];
   /** Fails deliveries of events whose upload has this tag; `undefined` accepts them again (the default). */
   failEvents(tag: string, failure: EventFailure | undefined): void;
   /**
@@ -93,11 +119,17 @@ export interface HookReceiver {
   holdEvents(tag: string): () => void;
   /** Answers pre-create proposals with this tag so; without a rule a proposal is accepted (200, empty body). */
   onPreCreate(tag: string, answer: ((proposal: Proposal) => HookAnswer) | undefined): void;
+  /**
+   * Answers pre-finish questions with this tag so (the question's `attempt`
+   * lets a rule fail the first few); without a rule a question is accepted
+   * (200, empty body).
+   */
+  onPreFinish(tag: string, answer: ((question: FinishingQuestion) => HookAnswer) | undefined): void;
   close(): Promise<void>;
 }
 
-/** The tag of an event: its upload's metadata value for `tagKey`, Base64-decoded. */
-export function eventTag(event: EventBody, tagKey = "case"): string | undefined {
+/** The tag of an event or a pre-finish question: its upload's metadata value for `tagKey`, Base64-decoded. */
+export function eventTag(event: Pick<EventBody, "upload"> | FinishingQuestion, tagKey = "case"): string | undefined {
   const value = event.upload?.metadata?.[tagKey];
   return value === undefined ? undefined : Buffer.from(value, "base64").toString("utf8");
 }
@@ -127,6 +159,7 @@ export async function startHookReceiver(options: { tagKey?: string } = {}): Prom
   const requests: ReceivedRequest[] = [];
   const failures = new Map<string, EventFailure>();
   const answers = new Map<string, (proposal: Proposal) => HookAnswer>();
+  const finishingAnswers = new Map<string, (question: FinishingQuestion) => HookAnswer>();
   /** Attempts seen so far per event id. */
   const attempts = new Map<string, number>();
   const holds = new Map<string, Promise<void>>();
@@ -157,9 +190,16 @@ export async function startHookReceiver(options: { tagKey?: string } = {}): Prom
         status = fail ? 500 : 204;
         if (fail) body = `failing delivery ${attempt} of event ${id} on purpose`;
         if (tag !== undefined) hold = holds.get(tag);
-      } else if (request.method === "POST" && path === PRE_CREATE_PATH) {
-        const proposal = json as Proposal;
-        const answer = answers.get(proposal?.metadata?.[tagKey] ?? "")?.(proposal) ?? {};
+      } else if (request.method === "POST" && (path === PRE_CREATE_PATH || path === PRE_FINISH_PATH)) {
+        let answer: HookAnswer;
+        if (path === PRE_CREATE_PATH) {
+          const proposal = json as Proposal;
+          answer = answers.get(proposal?.metadata?.[tagKey] ?? "")?.(proposal) ?? {};
+        } else {
+          const question = json as FinishingQuestion | undefined;
+          const tag = question ? eventTag(question, tagKey) : undefined;
+          answer = (tag === undefined ? undefined : finishingAnswers.get(tag)?.(question!)) ?? {};
+        }
         status = answer.status ?? 200;
         if (answer.json !== undefined) {
           body = JSON.stringify(answer.json);
@@ -198,6 +238,7 @@ export async function startHookReceiver(options: { tagKey?: string } = {}): Prom
     origin,
     eventsUrl: origin + EVENTS_PATH,
     preCreateUrl: origin + PRE_CREATE_PATH,
+    preFinishUrl: origin + PRE_FINISH_PATH,
     requests,
     events(tag) {
       return requests.filter(
@@ -208,6 +249,12 @@ export async function startHookReceiver(options: { tagKey?: string } = {}): Prom
     proposals(tag) {
       return requests.filter(
         (request) => request.path === PRE_CREATE_PATH && (tag === undefined || (request.json as Proposal | undefined)?.metadata?.[tagKey] === tag),
+      );
+    },
+    finishingQuestions(tag) {
+      return requests.filter(
+        (request): request is FinishingRequest =>
+          request.path === PRE_FINISH_PATH && request.json !== undefined && (tag === undefined || eventTag(request.json as FinishingQuestion, tagKey) === tag),
       );
     },
     failEvents(tag, failure) {
@@ -225,6 +272,10 @@ export async function startHookReceiver(options: { tagKey?: string } = {}): Prom
     onPreCreate(tag, answer) {
       if (answer === undefined) answers.delete(tag);
       else answers.set(tag, answer);
+    },
+    onPreFinish(tag, answer) {
+      if (answer === undefined) finishingAnswers.delete(tag);
+      else finishingAnswers.set(tag, answer);
     },
     async close() {
       server.closeAllConnections();
