@@ -1222,11 +1222,12 @@ async function costPhase(targets: RuntimeTargets, work: string): Promise<CostRes
 
 /**
  * The script wrangler dev runs (its esbuild bundle, in bench/.wrangler/tmp
- * while it runs): the CPU profile's frames are placed in it by line. The
- * newest, as wrangler rebundles into a new directory.
+ * of the server's snapshot of the sources while it runs): the CPU profile's
+ * frames are placed in it by line. The newest, as wrangler rebundles into a
+ * new directory.
  */
-function runningBundle(): string | undefined {
-  const tmp = join(ROOT, "bench", ".wrangler", "tmp");
+function runningBundle(sourceDir: string): string | undefined {
+  const tmp = join(sourceDir, "bench", ".wrangler", "tmp");
   const bundles = (existsSync(tmp) ? readdirSync(tmp) : [])
     .filter((dir) => dir.startsWith("dev-") && existsSync(join(tmp, dir, "worker.js")))
     .map((dir) => join(tmp, dir, "worker.js"))
@@ -1245,8 +1246,8 @@ async function costCase(
   await targets.isolate.startCpuProfile();
   const watch = await watched(targets.runtime, () => upload(file.path, mode, `cost-${mode.chunkSize ?? 0}`), targets.isolate);
   const profile = await targets.isolate.stopCpuProfile();
-  const bundle = profile && runningBundle();
-  if (profile && !bundle) throw new Error(`no bundle of wrangler dev in ${join(ROOT, "bench", ".wrangler", "tmp")}: the CPU profile cannot be split between the Worker and the Durable Object`);
+  const bundle = profile && runningBundle(targets.edge.sourceDir);
+  if (profile && !bundle) throw new Error(`no bundle of wrangler dev in ${join(targets.edge.sourceDir, "bench", ".wrangler", "tmp")}: the CPU profile cannot be split between the Worker and the Durable Object`);
   const cpu = profile && bundle ? attributeCpuProfile(profile, bundleFrameSide(bundle, "worker.js")) : undefined;
   checkRuntime(targets, `the cost case ${mode.label}`);
   const { url, requests } = watch.value;

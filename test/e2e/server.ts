@@ -44,6 +44,8 @@ export interface TestServer {
   /** The tus collection, `<url>/files/`. */
   endpoint: string;
   persistDir: string;
+  /** The snapshot of the sources wrangler dev runs from (see snapshotSources); its build output is under it. */
+  sourceDir: string;
   /** Stops the server (the whole process group) and waits until every process of it is gone. */
   stop(signal?: NodeJS.Signals): Promise<void>;
   /**
@@ -161,6 +163,7 @@ export async function startServer(options: ServerOptions = {}): Promise<TestServ
     url,
     endpoint,
     persistDir,
+    sourceDir: snapshot,
     output: () => output,
     async stop(signal) {
       await stop(signal);
