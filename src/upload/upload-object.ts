@@ -70,10 +70,16 @@ const ASSEMBLY_STEP_MS = 2000;
 /** After R2 failed in an assembly step, the alarm tries again this much later (completions back off, see background.ts). */
 const STORAGE_RETRY_MS = 5000;
 /**
- * Bytes arriving move the stored idle clock (a row written) at most this
- * often; the move not yet stored is kept in memory and the alarm adds it.
+ * Activity moves the stored idle clock (a row written) only once it has
+ * fallen this far behind: this fraction of EXPIRE_AFTER_SECONDS, and at least
+ * EXPIRY_SAVE_MIN_MS. The move not yet stored is kept in memory and the alarm
+ * adds it; so a stored expiry, and the Upload-Expires that reports it, may be
+ * up to that much earlier than the idle time after the last activity, never
+ * later (README, expiration). With the default day, 864 s: an upload of
+ * minutes writes its expiry once, when it is created.
  */
-const EXPIRY_SAVE_INTERVAL_MS = 1000;
+const EXPIRY_SAVE_FRACTION = 0.01;
+const EXPIRY_SAVE_MIN_MS = 1000;
 
 /**
  * One Durable Object per upload. It owns the upload's state and serialises
@@ -99,11 +105,13 @@ export class UploadObject extends DurableObject<UploadObjectEnv> {
   private readonly finishingHooks: FinishingHooks;
   /** Lifecycle lines and data points (observability/): UploadCreated, ChunkWriteComplete, R2 latency … */
   private readonly telemetry: Telemetry;
-  /** When the stored idle clock was last moved on by arriving bytes. */
+  /** How far the stored idle clock may fall behind before activity moves it (EXPIRY_SAVE_FRACTION). */
+  private readonly expirySaveIntervalMs: number;
+  /** The activity the stored idle clock counts from, as far as this instance knows. */
   private expiryMovedAt = 0;
   /**
-   * How much later than the stored clock the latest bytes arrived (under
-   * EXPIRY_SAVE_INTERVAL_MS). The alarm adds it, so the throttle cannot make
+   * How much later than the stored clock the latest activity was (under
+   * `expirySaveIntervalMs`). The alarm adds it, so the throttle cannot make
    * a PATCH that is still sending, or a client just gone, look idle.
    */
   private unsavedActivityMs = 0;
@@ -115,6 +123,7 @@ export class UploadObject extends DurableObject<UploadObjectEnv> {
   constructor(ctx: DurableObjectState, env: UploadObjectEnv) {
     super(ctx, env);
     this.config = this.configure(env);
+    this.expirySaveIntervalMs = Math.max(EXPIRY_SAVE_MIN_MS, this.config.expireAfterMs * EXPIRY_SAVE_FRACTION);
     this.telemetry = new Telemetry(new Logger(this.config.logLevel), new MetricsWriter(this.metricsOf(env)));
     this.sinks = {
       queue: env.EVENTS,
@@ -489,13 +498,13 @@ export class UploadObject extends DurableObject<UploadObjectEnv> {
   /**
    * Bytes are arriving: the upload is not idle. A PATCH that lasts longer
    * than the idle time (a slow link) moves the stored expiry on as it goes,
-   * at most once a second; the alarm also counts the latest bytes, so the
-   * throttle cannot make a PATCH look idle.
+   * each time it has fallen `expirySaveIntervalMs` behind; the alarm also
+   * counts the latest bytes, so the throttle cannot make a PATCH look idle.
    */
   private keepAlive(): void {
     if (this.config.expireAfterMs === 0) return;
     const now = Date.now();
-    if (now - this.expiryMovedAt < EXPIRY_SAVE_INTERVAL_MS) {
+    if (now - this.expiryMovedAt < this.expirySaveIntervalMs) {
       this.unsavedActivityMs = now - this.expiryMovedAt;
       return;
     }
@@ -526,11 +535,13 @@ export class UploadObject extends DurableObject<UploadObjectEnv> {
     }
     const now = Date.now();
     const expiresAt = record.finishedAt !== undefined ? undefined : activity ? nextExpiry(record, now, this.config) : record.expiresAt;
-    // Each move is a row written: one of less than a second (this PATCH's
-    // start, or the PATCH before) is counted in memory, as keepAlive does.
+    // Each move is a row written: a small one (since this PATCH's start, or
+    // the PATCHes before) is counted in memory, as keepAlive does.
     const unsavedMs = activity && expiresAt !== undefined && record.expiresAt !== undefined ? expiresAt - record.expiresAt : undefined;
-    const recentlyMoved = unsavedMs !== undefined && unsavedMs >= 0 && unsavedMs < EXPIRY_SAVE_INTERVAL_MS;
+    const recentlyMoved = unsavedMs !== undefined && unsavedMs >= 0 && unsavedMs < this.expirySaveIntervalMs;
     if (recentlyMoved) {
+      // The stored clock counts from that much earlier: keepAlive measures from there (also in a new instance).
+      this.expiryMovedAt = now - unsavedMs;
       this.unsavedActivityMs = unsavedMs;
     } else {
       if (expiresAt !== record.expiresAt) this.store.setExpiry(expiresAt);

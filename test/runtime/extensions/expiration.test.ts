@@ -129,6 +129,39 @@ describe("Upload-Expires", () => {
     expect(rearmed.alarm).toBe(rearmed.stored);
   });
 
+  it("a PATCH soon after the last leaves the stored expiry where it was: Upload-Expires reports it, at most 1 % of the day early", { timeout: TIMEOUT }, async () => {
+    const { url, id } = await createUpload({ length: 100 });
+    const first = await patch(url, 0, new Uint8Array(10));
+    expect(first.status).toBe(204);
+    const { stored } = await expiryState(url, id);
+    expect(expiresOf(first)).toBe(Math.floor(stored! / 1000) * 1000);
+
+    // Over a second later (the stored expiry used to move at least that often), well under 864 s.
+    await sleep(1500);
+    const started = Date.now();
+    const second = await patch(url, 10, new Uint8Array(10));
+    expect(second.status).toBe(204);
+    // Not moved: a row written per PATCH for a few seconds of a day is not worth it.
+    expect(expiresOf(second)).toBe(expiresOf(first));
+    const after = await expiryState(url, id);
+    expect(after.stored).toBe(stored);
+    expect(expiresOf(after.head)).toBe(expiresOf(first));
+    // Earlier than a day after this PATCH, by less than 1 % of a day: never later.
+    expect(expiresOf(second)).toBeLessThan(started + DAY);
+    expect(expiresOf(second)).toBeGreaterThanOrEqual(started + DAY - DAY / 100 - 1000);
+    expect(after.alarm!).toBeLessThanOrEqual(after.stored!);
+
+    // The alarm at the stored expiry finds the upload active (the move is counted in memory):
+    // it moves the stored expiry on rather than expiring the upload.
+    await setExpiresAt(id, Date.now() - 100);
+    await setAlarm(id, Date.now());
+    expect(await runAlarm(id)).toBe(true);
+    const caughtUp = await expiryState(url, id);
+    expect(caughtUp.head.status).toBe(200);
+    expect(caughtUp.stored!).toBeGreaterThan(Date.now() - 100);
+    expect(await headOffset(url)).toBe(20);
+  });
+
   it("a finished upload carries no Upload-Expires and keeps neither an expiry nor an alarm", { timeout: TIMEOUT }, async () => {
     const data = randomBytes(11 * MiB + 1, 2102);
     const { url, id } = await createUpload({ length: data.length });
