@@ -82,7 +82,7 @@ export async function assembleStep(deps: AssemblerDeps, record: UploadRecord): P
     const partNumber = partNumberAt(offset, record.partSize);
     const ranges = sourceRanges(partials.map((partial: PartialSource) => partial.length), offset, offset + size);
     const uploaded = await r2("uploadPart", () => uploadFromRanges(bucket, multipart, partNumber, size, ranges, keys));
-    offset = store.commitPart({ partNumber, etag: uploaded.etag, size }, size);
+    offset = store.commitPart({ partNumber, etag: uploaded.etag, size });
     slowestPartMs = Math.max(slowestPartMs, now() - startedAt);
   }
   const parts = store.parts().map(({ partNumber, etag }) => ({ partNumber, etag }));

@@ -7,13 +7,13 @@ import type { Concatenation, Confirmation, NewUpload, UploadEnd, UploadMetadata,
  * The tables are created with the upload: an object that holds none has no
  * upload, and reading it writes nothing.
  *
- *   upload  one row: identity, length, offset, metadata, R2 multipart id,
- *           expiry, concatenation, size limit, the tail's size, failed
- *           completions, the pre-finish hook's decision (`confirmation`);
- *           after termination, expiry, a refused completion or a rejection
- *           only a tombstone (`ended`) so that later requests get 410 (409,
- *           or the rejection's status)
- *   part    R2 parts already uploaded (number, etag, size)
+ *   upload  one row: identity, length, metadata, R2 multipart id, expiry,
+ *           concatenation, size limit, the tail's size, failed completions,
+ *           the pre-finish hook's decision (`confirmation`), and the offset
+ *           once the upload is finished or ended; after termination, expiry,
+ *           a refused completion or a rejection only a tombstone (`ended`)
+ *           so that later requests get 410 (409, or the rejection's status)
+ *   part    R2 parts already uploaded (number, etag, size); each number once
  *   tail    bytes that arrived but do not yet fill a part, in rows of at
  *           most TAIL_ROW_BYTES (SQLite values are limited to 2 MB). A small
  *           append is added to the last row while that row has room, so
@@ -23,12 +23,18 @@ import type { Concatenation, Confirmation, NewUpload, UploadEnd, UploadMetadata,
  *           same transaction as the change they report, so none is lost
  *           and none is reported that did not happen
  *
- * Invariant: offset = sum(part.size) + upload.tail_size, and tail_size =
- * sum(length(tail.bytes) of rows not pending), until the upload is finished,
- * when part and tail are empty and offset = length. Every method that moves
- * the offset changes it together with what it counts, in one synchronous
- * transaction, so a crash leaves either the old or the new state. Keeping
- * the tail's size in the upload's row means no PATCH sums the whole tail.
+ * Invariant: while the upload is live, its offset is sum(part.size) +
+ * upload.tail_size, and tail_size = sum(length(tail.bytes) of rows not
+ * pending). The offset is derived, not stored: committing a part that
+ * leaves no tail is one row written (the part's), where keeping an offset
+ * column current would write the upload's row too, for every part (rows
+ * written are billed per row; issue 13). The parts' sum is counted once per
+ * instance and then kept current as parts are committed, so no request sums
+ * the part table, nor the tail. Once the upload is finished or ended, part
+ * and tail are empty and upload.offset holds the offset (length, when
+ * finished); while it is live that column is not kept and not read.
+ * Every method that moves the offset changes what it counts in one
+ * synchronous transaction, so a crash leaves either the old or the new state.
  */
 export const TAIL_ROW_BYTES = 1024 * 1024;
 
@@ -92,6 +98,12 @@ export class UploadStore {
   private hasTables: boolean;
   /** When this instance last recorded progress for the upload index. */
   private progressAt = 0;
+  /**
+   * sum(part.size), counted from the table once per instance and then kept
+   * current by the commits; undefined until counted, and again whenever a
+   * transaction that moved it rolled back or the part table was dropped.
+   */
+  private partBytes: number | undefined;
 
   /**
    * @param recordEvents whether any event sink is configured; without one, no events are kept.
@@ -169,7 +181,31 @@ export class UploadStore {
   load(): UploadRecord | undefined {
     if (!this.hasTables) return undefined;
     const row = this.storage.sql.exec<UploadRow>("SELECT * FROM upload LIMIT 1").toArray()[0];
-    return row && toRecord(row);
+    return row && toRecord(row, isLive(row) ? this.storedPartBytes() + row.tail_size : row.offset);
+  }
+
+  /** sum(part.size): counted from the table only the first time an instance asks. */
+  private storedPartBytes(): number {
+    this.partBytes ??= this.storage.sql.exec<{ bytes: number }>("SELECT COALESCE(SUM(size), 0) AS bytes FROM part").one().bytes;
+    return this.partBytes;
+  }
+
+  /** A live upload's offset, from what it counts. */
+  private liveOffset(): number {
+    return this.storedPartBytes() + this.tailSize();
+  }
+
+  /**
+   * Runs `work` in one synchronous transaction; if it rolls back, the parts'
+   * sum kept in memory is counted again from the table, which rolled back too.
+   */
+  private transaction<T>(work: () => T): T {
+    try {
+      return this.storage.transactionSync(work);
+    } catch (error) {
+      this.partBytes = undefined;
+      throw error;
+    }
   }
 
   create(upload: NewUpload): UploadRecord {
@@ -294,7 +330,7 @@ export class UploadStore {
    * committed, and nothing may be added to them meanwhile.
    */
   appendTail(bytes: Uint8Array, pending = false): number {
-    return this.storage.transactionSync(() => {
+    return this.transaction(() => {
       let start = 0;
       if (!pending) {
         const last = this.storage.sql
@@ -311,20 +347,26 @@ export class UploadStore {
         const row = bytes.subarray(start, start + TAIL_ROW_BYTES);
         this.storage.sql.exec("INSERT INTO tail (seq, bytes, pending) VALUES (?, ?, ?)", ++seq, row, pending ? 1 : 0);
       }
-      if (pending) return this.addToOffset(0);
-      return this.addToOffset(bytes.length, "tail_size = tail_size + ?", bytes.length);
+      if (pending) return this.liveOffset();
+      const tailSize = this.storage.sql.exec<{ size: number }>("UPDATE upload SET tail_size = tail_size + ? RETURNING tail_size AS size", bytes.length).one().size;
+      this.offsetMoved(bytes.length);
+      return this.storedPartBytes() + tailSize;
     });
   }
 
   /**
    * Records an uploaded part. Its bytes were the tail (now removed) followed by
-   * `newBytes` bytes that were only in memory, so the offset grows by those.
+   * bytes that were only in memory, so the offset grows by the part's size
+   * less the tail's. A part that took no tail writes one row: its own.
    */
-  commitPart(part: StoredPart, newBytes: number): number {
-    return this.storage.transactionSync(() => {
+  commitPart(part: StoredPart): number {
+    return this.transaction(() => {
+      const tailSize = this.tailSize();
       this.insertPart(part);
       this.storage.sql.exec("DELETE FROM tail");
-      return this.addToOffset(newBytes, "tail_size = 0");
+      if (tailSize > 0) this.storage.sql.exec("UPDATE upload SET tail_size = 0");
+      this.offsetMoved(part.size - tailSize);
+      return this.storedPartBytes();
     });
   }
 
@@ -334,15 +376,17 @@ export class UploadStore {
    * ordinary tail, and the offset grows by the chunk's length. Only the
    * rows this chunk touched are summed, to move the tail's size.
    */
-  commitVerified(parts: StoredPart[], consumedThroughSeq: number, chunkBytes: number): number {
-    return this.storage.transactionSync(() => {
+  commitVerified(parts: StoredPart[], consumedThroughSeq: number): number {
+    return this.transaction(() => {
       const sizeOf = (query: string) => this.storage.sql.exec<{ size: number }>(query, consumedThroughSeq).one().size;
       const consumed = sizeOf("SELECT COALESCE(SUM(LENGTH(bytes)), 0) AS size FROM tail WHERE seq <= ? AND pending = 0");
       const madeCounted = sizeOf("SELECT COALESCE(SUM(LENGTH(bytes)), 0) AS size FROM tail WHERE seq > ? AND pending = 1");
       for (const part of parts) this.insertPart(part);
       this.storage.sql.exec("DELETE FROM tail WHERE seq <= ?", consumedThroughSeq);
       this.storage.sql.exec("UPDATE tail SET pending = 0 WHERE pending = 1");
-      return this.addToOffset(chunkBytes, "tail_size = tail_size - ? + ?", consumed, madeCounted);
+      if (madeCounted !== consumed) this.storage.sql.exec("UPDATE upload SET tail_size = tail_size - ? + ?", consumed, madeCounted);
+      this.offsetMoved(parts.reduce((sum, part) => sum + part.size, 0) - consumed + madeCounted);
+      return this.liveOffset();
     });
   }
 
@@ -460,8 +504,15 @@ export class UploadStore {
     this.storage.sql.exec("INSERT INTO event (id, body, due_at) VALUES (?, ?, ?)", event.id, JSON.stringify(event), Date.now());
   }
 
+  /**
+   * A part number is committed once: the writer and the assembler start
+   * past the offset, which counts every committed part. A second commit of
+   * one would be a fault, refused here, not a replacement the parts' sum
+   * kept in memory would miss.
+   */
   private insertPart(part: StoredPart): void {
-    this.storage.sql.exec("INSERT OR REPLACE INTO part (number, etag, size) VALUES (?, ?, ?)", part.partNumber, part.etag, part.size);
+    this.storage.sql.exec("INSERT INTO part (number, etag, size) VALUES (?, ?, ?)", part.partNumber, part.etag, part.size);
+    if (this.partBytes !== undefined) this.partBytes += part.size;
   }
 
   /**
@@ -494,34 +545,53 @@ export class UploadStore {
   /**
    * Forgets every part. Dropping the table and creating it again writes a
    * couple of schema rows, where `DELETE FROM part` is billed one row written
-   * per part (a 1 TB upload has thousands).
+   * per part (a 1 TB upload has thousands). The upload's row keeps the offset
+   * they counted, as an ended upload shows it (a finishing one has stored
+   * its own, so the row is not written again).
    */
   private dropParts(): void {
+    this.storage.sql.exec("UPDATE upload SET offset = ? WHERE finished_at IS NULL AND ended IS NULL", this.liveOffset());
     this.storage.sql.exec("DROP TABLE IF EXISTS part");
     this.storage.sql.exec(PART_TABLE);
+    // Counted again (none) when next asked: a rolled-back drop leaves the parts.
+    this.partBytes = undefined;
   }
 
   /**
-   * Moves the offset by `bytes`, and sets `alsoSet` (more assignments to the
-   * upload row, with their `values`) in the same statement: each UPDATE of
-   * the row is billed as a row written, and this runs once per part.
+   * Stores the offset, `bytes` past the live one, as the upload leaves the
+   * live state, and sets `alsoSet` (more assignments to the upload row, with
+   * their `values`) in the same statement: each UPDATE of the row is billed
+   * as a row written.
    */
-  private addToOffset(bytes: number, alsoSet?: string, ...values: SqlStorageValue[]): number {
-    const assignments = alsoSet ? `offset = offset + ?, ${alsoSet}` : "offset = offset + ?";
-    const offset = this.storage.sql.exec<{ offset: number }>(`UPDATE upload SET ${assignments} RETURNING offset`, bytes, ...values).one().offset;
-    // In the transaction that moved the offset; a PATCH's end records it again anyway.
-    if (this.indexed && bytes > 0 && Date.now() - this.progressAt >= PROGRESS_INTERVAL_MS) this.recordProgress();
+  private addToOffset(bytes: number, alsoSet: string, ...values: SqlStorageValue[]): number {
+    const offset = this.liveOffset() + bytes;
+    this.storage.sql.exec(`UPDATE upload SET offset = ?, ${alsoSet}`, offset, ...values);
+    this.offsetMoved(bytes);
     return offset;
+  }
+
+  /**
+   * The offset moved by `bytes`, in the transaction that moved it: records
+   * progress for the upload index when it is due (a PATCH's end records it
+   * again anyway).
+   */
+  private offsetMoved(bytes: number): void {
+    if (this.indexed && bytes > 0 && Date.now() - this.progressAt >= PROGRESS_INTERVAL_MS) this.recordProgress();
   }
 }
 
-function toRecord(row: UploadRow): UploadRecord {
+/** Neither finished nor ended: the offset is what the parts and the tail hold, not the stored column. */
+function isLive(row: UploadRow): boolean {
+  return row.finished_at === null && row.ended === null;
+}
+
+function toRecord(row: UploadRow, offset: number): UploadRecord {
   return {
     id: row.id,
     objectKey: row.object_key,
     length: row.length ?? undefined,
     partSize: row.part_size,
-    offset: row.offset,
+    offset,
     metadata: new Map(JSON.parse(row.metadata) as [string, string][]) as UploadMetadata,
     contentType: row.content_type,
     contentDisposition: row.content_disposition,

@@ -80,8 +80,6 @@ export class UploadWriter {
   private pendingParts: StoredPart[] = [];
   /** Tail rows up to this one were taken by pending parts. */
   private consumedThroughSeq = 0;
-  /** Bytes the checksummed chunk has brought so far. */
-  private chunkBytes = 0;
   /** Where the body being written ends, when its length was announced. */
   private bodyEnd: number | undefined;
   /** The part under construction, when it is being sent to R2 as its bytes arrive. */
@@ -170,7 +168,6 @@ export class UploadWriter {
           this.bytesRead += chunk.value.length;
           this.deps.onBytes?.();
           await this.digest?.update(chunk.value);
-          this.chunkBytes += chunk.value.length;
           try {
             await this.push(chunk.value);
           } catch (error) {
@@ -208,7 +205,7 @@ export class UploadWriter {
         return;
       }
       // Bytes still in memory are counted below, like those of any chunk.
-      this.deps.store.commitVerified(this.pendingParts, this.consumedThroughSeq, this.chunkBytes - this.filled);
+      this.deps.store.commitVerified(this.pendingParts, this.consumedThroughSeq);
     }
     try {
       if (this.isComplete) {
@@ -364,7 +361,7 @@ export class UploadWriter {
       this.pendingParts.push(part);
       this.consumedThroughSeq = store.lastTailSeq();
     } else {
-      store.commitPart(part, this.filled);
+      store.commitPart(part);
     }
     this.partStart += size;
     this.capacity = partCapacity(this.partStart, this.record.partSize, this.length);

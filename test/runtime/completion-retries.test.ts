@@ -10,7 +10,7 @@
 import { env, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { COMPLETION_ATTEMPTS } from "../../src/upload/background";
-import { bodyText, createUpload, head, MiB, patch, randomBytes, uploadStub } from "./helpers";
+import { bodyText, createUpload, head, MiB, patch, randomBytes, STORED_OFFSET, uploadStub } from "./helpers";
 
 const TIMEOUT = 60_000;
 const EXPIRE_AFTER_MS = 86_400 * 1000;
@@ -26,7 +26,7 @@ function retryState(id: string): Promise<RetryState> {
   return runInDurableObject(uploadStub(id), async (_instance, state) => {
     const row = state.storage.sql
       .exec<{ offset: number; failures: number; failedAt: number | null }>(
-        "SELECT offset, completion_failures AS failures, completion_failed_at AS failedAt FROM upload",
+        `SELECT ${STORED_OFFSET}, completion_failures AS failures, completion_failed_at AS failedAt FROM upload`,
       )
       .one();
     return { ...row, alarm: await state.storage.getAlarm() };

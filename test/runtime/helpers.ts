@@ -181,13 +181,21 @@ export interface StoredState {
   tailBytes: number;
 }
 
+/**
+ * The upload's offset as upload-store.ts defines it, as an SQL column: while
+ * the upload is live, its parts' bytes and the tail's size; once it is
+ * finished or ended, the stored column.
+ */
+export const STORED_OFFSET =
+  "CASE WHEN finished_at IS NULL AND ended IS NULL THEN (SELECT COALESCE(SUM(size), 0) FROM part) + tail_size ELSE offset END AS offset";
+
 /** What the upload's Durable Object holds in SQLite (upload-store.ts schema). */
 export function storedState(id: string): Promise<StoredState> {
   return runInDurableObject(uploadStub(id), (_instance, state) => {
     const sql = state.storage.sql;
     const upload = sql
       .exec<{ offset: number; length: number | null; finished_at: number | null; multipart_id: string | null }>(
-        "SELECT offset, length, finished_at, multipart_id FROM upload",
+        `SELECT ${STORED_OFFSET}, length, finished_at, multipart_id FROM upload`,
       )
       .one();
     const parts = sql.exec<{ number: number; size: number }>("SELECT number, size FROM part ORDER BY number").toArray();

@@ -21,6 +21,7 @@ import {
   patchInChunks,
   PART_SIZE,
   randomBytes,
+  STORED_OFFSET,
   uploadStub,
 } from "./helpers";
 
@@ -38,7 +39,7 @@ interface TailState {
 function tailState(id: string): Promise<TailState> {
   return runInDurableObject(uploadStub(id), (_instance, state) => {
     const sql = state.storage.sql;
-    const upload = sql.exec<{ offset: number; tail_size: number }>("SELECT offset, tail_size FROM upload").one();
+    const upload = sql.exec<{ offset: number; tail_size: number }>(`SELECT ${STORED_OFFSET}, tail_size FROM upload`).one();
     const partBytes = sql.exec<{ bytes: number }>("SELECT COALESCE(SUM(size), 0) AS bytes FROM part").one().bytes;
     const rows = sql.exec<{ size: number; pending: number }>("SELECT LENGTH(bytes) AS size, pending FROM tail ORDER BY seq").toArray();
     return { offset: upload.offset, partBytes, rows: rows.map(({ size, pending }) => ({ size, pending })), storedTailSize: upload.tail_size };

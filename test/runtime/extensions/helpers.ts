@@ -6,7 +6,7 @@
  */
 import { env, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { expect } from "vitest";
-import { head, uploadStub } from "../helpers";
+import { head, STORED_OFFSET, uploadStub } from "../helpers";
 
 /** RFC 9110 §5.6.7 IMF-fixdate, the form `Upload-Expires` must take. */
 export const IMF_FIXDATE =
@@ -81,7 +81,7 @@ export function snapshot(id: string): Promise<StorageSnapshot> {
     const sql = state.storage.sql;
     const uploads = sql
       .exec<UploadRow & Record<string, SqlStorageValue>>(
-        "SELECT offset, length, multipart_id, finished_at, expires_at, ended, metadata, concat FROM upload",
+        `SELECT ${STORED_OFFSET}, length, multipart_id, finished_at, expires_at, ended, metadata, concat FROM upload`,
       )
       .toArray()
       .map((row) => ({ ...row }));
