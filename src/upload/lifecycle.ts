@@ -19,7 +19,7 @@ export interface LifecyclePolicy {
  * clock restarts with each request that writes to it; a final upload being
  * assembled does not expire (its partials do, while idle).
  */
-export function nextExpiry(record: UploadRecord, now: number, policy: LifecyclePolicy): number | undefined {
+export function nextExpiry(record: Pick<UploadRecord, "concat"> & Partial<Pick<UploadRecord, "ended" | "finishedAt">>, now: number, policy: LifecyclePolicy): number | undefined {
   if (record.ended) return undefined;
   if (record.finishedAt !== undefined) {
     return policy.expireFinishedAfterMs > 0 ? record.finishedAt + policy.expireFinishedAfterMs : undefined;

@@ -188,7 +188,8 @@ export class UploadObject extends DurableObject<UploadObjectEnv> {
   async create(upload: NewUpload): Promise<Outcome<UploadInfo>> {
     return settle(async () => {
       if (this.store.load()) throw new Error(`upload ${upload.id} already exists`);
-      const record = this.store.create(upload);
+      // The first expiry is stored with the upload's row: a row written less than setting it after.
+      const record = this.store.create(upload, nextExpiry(upload, Date.now(), this.config));
       // An upload of length 0 is complete the moment it exists.
       if (record.concat?.kind !== "final") {
         await this.finishIfDue(record);

@@ -208,7 +208,7 @@ export class UploadStore {
     }
   }
 
-  create(upload: NewUpload): UploadRecord {
+  create(upload: NewUpload, expiresAt: number | undefined): UploadRecord {
     try {
       return this.storage.transactionSync(() => {
         if (!this.hasTables) {
@@ -216,8 +216,8 @@ export class UploadStore {
           this.hasTables = true;
         }
         this.storage.sql.exec(
-          `INSERT INTO upload (id, object_key, length, part_size, offset, metadata, content_type, content_disposition, created_at, concat, owner, size_limit)
-           VALUES (?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?, ?)`,
+          `INSERT INTO upload (id, object_key, length, part_size, offset, metadata, content_type, content_disposition, created_at, concat, owner, size_limit, expires_at)
+           VALUES (?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?, ?, ?)`,
           upload.id,
           upload.objectKey,
           upload.length ?? null,
@@ -229,6 +229,7 @@ export class UploadStore {
           upload.concat ? JSON.stringify(upload.concat) : null,
           upload.owner ?? null,
           upload.sizeLimit ?? null,
+          expiresAt ?? null,
         );
         this.recordEvent("created");
         return this.load()!;
