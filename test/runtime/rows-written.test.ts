@@ -81,5 +81,6 @@ describe("SQLite rows written", () => {
     // Each tiny PATCH: its bytes added to the last tail row, and the tail's
     // size in the upload's row. Nothing for the expiry.
     expect(await takeRowsWritten(id)).toBe(2 * patches);
+    expect(await headOffset(url)).toBe(10 * (patches + 1));
   });
 });
