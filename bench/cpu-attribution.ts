@@ -49,14 +49,16 @@ export interface CpuTime {
 /** Modules only the Durable Object runs (the Worker reaches it through a stub, never through these). */
 export const DURABLE_OBJECT_MODULES = [
   "src/upload/upload-object.ts",
-  "src/upload/upload-writer.ts",
-  "src/upload/streaming-part.ts",
-  "src/upload/write-buffers.ts",
-  "src/upload/write-lock.ts",
-  "src/upload/upload-store.ts",
-  "src/upload/lifecycle.ts",
-  "src/upload/background.ts",
-  "src/upload/concat-assembler.ts",
+  "src/upload/writing/upload-writer.ts",
+  "src/upload/writing/streaming-part.ts",
+  "src/upload/writing/write-buffers.ts",
+  "src/upload/writing/write-lock.ts",
+  "src/upload/storage/upload-store.ts",
+  "src/upload/lifecycle/lifecycle.ts",
+  "src/upload/lifecycle/background.ts",
+  "src/upload/lifecycle/concat-assembler.ts",
+  "src/upload/lifecycle/finish-confirmation.ts",
+  "src/hooks/pre-finish.ts",
 ];
 
 /** Decides from a frame's script and 0-based line whether the function defined there is the Durable Object's. */

@@ -8,7 +8,7 @@
 const MiB = 1024 * 1024;
 const GiB = 1024 * MiB;
 
-/** A whole finished upload through `GET <upload URL>`: the gateway reads R2 in ranges (src/upload/object-reader.ts). */
+/** A whole finished upload through `GET <upload URL>`: the gateway reads R2 in ranges (src/upload/reading/object-reader.ts). */
 export const GATEWAY_GET = "tus-edge GET";
 /** The same object through a bench route that returns `(await BUCKET.get(key)).body`: one get, no ranges. */
 export const PLAIN_GET = "plain BUCKET.get (reference)";

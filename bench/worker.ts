@@ -61,7 +61,7 @@
  * not share an isolate; this Worker is never deployed.)
  */
 import { createTusGateway, type GatewayEnv } from "../src/index";
-import { planReadRanges } from "../src/upload/object-reader";
+import { planReadRanges } from "../src/upload/reading/object-reader";
 
 /* ---------- counts ---------- */
 

@@ -4,7 +4,7 @@ import { parseUploadPageEmbedOrigins, parseUploadPageEndpoints } from "../page/p
 import type { AllowedOrigins } from "../protocol/http/cors";
 import { SUPPORTED_INTEROP_VERSIONS } from "../protocol/rufh/versions";
 import { keyTemplateProblem } from "../upload/object-key";
-import { isValidPartSize, MiB, R2_LIMITS } from "../upload/part-plan";
+import { isValidPartSize, MiB, R2_LIMITS } from "../upload/storage/part-plan";
 import { ConfigError, readBoolean, readInteger, readList, readSeconds, readString, readUrl, type Variables } from "./parse";
 
 /**

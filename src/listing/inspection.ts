@@ -1,4 +1,4 @@
-import type { StoredPart } from "../upload/upload-store";
+import type { StoredPart } from "../upload/storage/upload-store";
 import type { Confirmation, UploadRecord } from "../upload/upload-record";
 import { decodeMetadataValue, indexRecordOf, type IndexedState } from "./index-record";
 

@@ -4,12 +4,12 @@ import { serializeError, TusError, type SerializedError } from "../errors";
 import { hasSinks, type EventSinks, type UploadEvent } from "../hooks/events";
 import { hasFinishingHook, type FinishingCallback, type FinishingHooks } from "../hooks/pre-finish";
 import { Logger, MetricsWriter, Telemetry, timedBucket } from "../observability";
-import { completionGivenUp, completionRetryAt, deliverDueEvents, expiryOf, nextAlarmAt } from "./background";
-import type { ExpectedChecksum } from "./chunk-digest";
-import { assembleStep, type PartialState } from "./concat-assembler";
-import { confirmationRetryAt, confirmFinish } from "./finish-confirmation";
-import { endUpload, nextExpiry, objectTakenError, rejectionError } from "./lifecycle";
-import { partSizeForChunk } from "./part-plan";
+import { completionGivenUp, completionRetryAt, deliverDueEvents, expiryOf, nextAlarmAt } from "./lifecycle/background";
+import type { ExpectedChecksum } from "./writing/chunk-digest";
+import { assembleStep, type PartialState } from "./lifecycle/concat-assembler";
+import { confirmationRetryAt, confirmFinish } from "./lifecycle/finish-confirmation";
+import { endUpload, nextExpiry, objectTakenError, rejectionError } from "./lifecycle/lifecycle";
+import { partSizeForChunk } from "./storage/part-plan";
 import {
   awaitsCompletion,
   awaitsConfirmation,
@@ -22,10 +22,10 @@ import {
   type UploadRecord,
 } from "./upload-record";
 import { inspectionOf, type UploadInspection } from "../listing/inspection";
-import { PROGRESS_INTERVAL_MS, UploadStore } from "./upload-store";
-import { isRefusedBody, UploadWriter, type BodyEnding, type WriterDeps } from "./upload-writer";
-import { isolateBufferBudget, WriteBuffers } from "./write-buffers";
-import { WriteLock, type LockHolder } from "./write-lock";
+import { PROGRESS_INTERVAL_MS, UploadStore } from "./storage/upload-store";
+import { isRefusedBody, UploadWriter, type BodyEnding, type WriterDeps } from "./writing/upload-writer";
+import { isolateBufferBudget, WriteBuffers } from "./writing/write-buffers";
+import { WriteLock, type LockHolder } from "./writing/write-lock";
 
 export interface UploadObjectEnv {
   BUCKET: R2Bucket;

@@ -1,6 +1,6 @@
 import { TusError } from "../errors";
 import type { HookAnswer } from "../hooks/pre-finish";
-import { maxLengthForPartSize } from "./part-plan";
+import { maxLengthForPartSize } from "./storage/part-plan";
 
 /**
  * An upload's state as the upload layer sees it. Nothing here knows HTTP

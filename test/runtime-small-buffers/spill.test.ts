@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { SMALL_BUFFER_SIZE } from "../../src/upload/write-buffers";
+import { SMALL_BUFFER_SIZE } from "../../src/upload/writing/write-buffers";
 import {
   createUpload,
   expectDownloadEquals,

@@ -9,7 +9,7 @@
  */
 import { env, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { COMPLETION_ATTEMPTS } from "../../src/upload/background";
+import { COMPLETION_ATTEMPTS } from "../../src/upload/lifecycle/background";
 import { bodyText, createUpload, head, MiB, patch, randomBytes, STORED_OFFSET, uploadStub } from "./helpers";
 
 const TIMEOUT = 60_000;

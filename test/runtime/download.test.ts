@@ -1,5 +1,5 @@
 /**
- * Downloads of objects larger than one read range (src/upload/object-reader.ts):
+ * Downloads of objects larger than one read range (src/upload/reading/object-reader.ts):
  * the gateway reads R2 in ranges of 8, 16, 32, then 64 MiB from the first byte
  * asked for, so a 40 MiB object is three ranges (8 + 16 + 16 MiB) over five
  * 8 MiB R2 parts. Real R2 and Durable Objects in workerd.

@@ -8,7 +8,7 @@
  */
 import { evictDurableObject, runInDurableObject } from "cloudflare:test";
 import { afterEach, describe, expect, it } from "vitest";
-import { TAIL_ROW_BYTES } from "../../src/upload/upload-store";
+import { TAIL_ROW_BYTES } from "../../src/upload/storage/upload-store";
 import {
   bodyText,
   createUpload,

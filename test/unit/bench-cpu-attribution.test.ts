@@ -12,7 +12,7 @@ const bundle = [
   "// ../src/protocol/tus/methods/patch.ts", // 0
   "async function handlePatch(request, uploads) {", // 1
   "}", // 2
-  "// ../src/upload/upload-writer.ts", // 3
+  "// ../src/upload/writing/upload-writer.ts", // 3
   "var UploadWriter = class {", // 4
   "  async write(body) {", // 5
   "  }", // 6

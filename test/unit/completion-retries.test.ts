@@ -4,7 +4,7 @@
  * then no more retries and expiry the idle time after the last attempt.
  */
 import { describe, expect, it } from "vitest";
-import { COMPLETION_ATTEMPTS, completionRetryAt, completionRetryDelayMs, expiryOf } from "../../src/upload/background";
+import { COMPLETION_ATTEMPTS, completionRetryAt, completionRetryDelayMs, expiryOf } from "../../src/upload/lifecycle/background";
 import type { UploadRecord } from "../../src/upload/upload-record";
 
 const MINUTE = 60_000;

@@ -5,7 +5,7 @@
  * order, each inside its partial, and empty partials never appear.
  */
 import { describe, expect, it } from "vitest";
-import { sourceRanges, type SourceRange } from "../../src/upload/concat-assembler";
+import { sourceRanges, type SourceRange } from "../../src/upload/lifecycle/concat-assembler";
 
 const MiB = 1024 * 1024;
 

@@ -9,7 +9,7 @@ import {
   planPartSize,
   R2_LIMITS,
   type PartSizePolicy,
-} from "../../src/upload/part-plan";
+} from "../../src/upload/storage/part-plan";
 
 const policy: PartSizePolicy = { partSize: 8 * MiB, deferredPartSize: 16 * MiB };
 

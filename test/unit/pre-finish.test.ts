@@ -1,10 +1,10 @@
 /**
  * The pre-finish hook's decisions (hooks/pre-finish.ts) and its retry
- * schedule (upload/finish-confirmation.ts): pure rules, checked one by one.
+ * schedule (upload/lifecycle/finish-confirmation.ts): pure rules, checked one by one.
  */
 import { describe, expect, it } from "vitest";
 import { HookUnanswered, MAX_ANSWER_BODY_BYTES, parseDecision } from "../../src/hooks/pre-finish";
-import { CONFIRM_RETRY_MAX_MS, confirmationRetryAt } from "../../src/upload/finish-confirmation";
+import { CONFIRM_RETRY_MAX_MS, confirmationRetryAt } from "../../src/upload/lifecycle/finish-confirmation";
 import type { UploadRecord } from "../../src/upload/upload-record";
 
 describe("parseDecision", () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { DOWNLOAD_RANGES, planReadRanges, type RangePlan } from "../../src/upload/object-reader";
+import { DOWNLOAD_RANGES, planReadRanges, type RangePlan } from "../../src/upload/reading/object-reader";
 
 const MiB = 1024 * 1024;
 const GiB = 1024 * MiB;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { BufferBudget, SMALL_BUFFER_SIZE, WriteBuffers } from "../../src/upload/write-buffers";
+import { BufferBudget, SMALL_BUFFER_SIZE, WriteBuffers } from "../../src/upload/writing/write-buffers";
 
 const MiB = 1024 * 1024;
 const roomy = () => new BufferBudget(64 * MiB);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { TusError } from "../../src/errors";
-import { WriteLock, type LockHolder } from "../../src/upload/write-lock";
+import { WriteLock, type LockHolder } from "../../src/upload/writing/write-lock";
 
 /** A writer that runs until it is asked to stop, like a PATCH whose client went silent. */
 function stalledWriter(lock: WriteLock, log: string[], name: string): Promise<void> {

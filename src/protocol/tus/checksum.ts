@@ -1,5 +1,5 @@
 import { TusError } from "../../errors";
-import { CHECKSUM_ALGORITHMS, type ChecksumAlgorithm, type ExpectedChecksum } from "../../upload/chunk-digest";
+import { CHECKSUM_ALGORITHMS, type ChecksumAlgorithm, type ExpectedChecksum } from "../../upload/writing/chunk-digest";
 import { quoteForMessage } from "./headers";
 
 /** `Tus-Checksum-Algorithm`: every algorithm the upload layer can verify. */

@@ -1,5 +1,5 @@
-import { TusError } from "../errors";
-import { r2 } from "./r2-parts";
+import { TusError } from "../../errors";
+import { r2 } from "../storage/r2-parts";
 
 /**
  * Reads a stored object for a download in byte ranges of bounded size, one

@@ -1,4 +1,4 @@
-import { r2 } from "./r2-parts";
+import { r2 } from "../storage/r2-parts";
 
 /**
  * An R2 part sent while its bytes are still arriving.

@@ -1,4 +1,4 @@
-import { TusError } from "../errors";
+import { TusError } from "../../errors";
 
 /**
  * One request at a time per upload, with take-over.

@@ -1,6 +1,6 @@
-import type { OutboxEntry, UploadEvent, UploadEventType, UploadFailureReason } from "../hooks/events";
-import { indexRecordOf, type IndexedState } from "../listing/index-record";
-import type { Concatenation, Confirmation, NewUpload, UploadEnd, UploadMetadata, UploadRecord } from "./upload-record";
+import type { OutboxEntry, UploadEvent, UploadEventType, UploadFailureReason } from "../../hooks/events";
+import { indexRecordOf, type IndexedState } from "../../listing/index-record";
+import type { Concatenation, Confirmation, NewUpload, UploadEnd, UploadMetadata, UploadRecord } from "../upload-record";
 
 /**
  * The Durable Object's SQLite storage: the whole durable state of one upload.

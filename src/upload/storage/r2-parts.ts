@@ -1,5 +1,5 @@
-import { TusError } from "../errors";
-import type { UploadRecord } from "./upload-record";
+import { TusError } from "../../errors";
+import type { UploadRecord } from "../upload-record";
 import type { UploadStore } from "./upload-store";
 
 /** R2 calls shared by the writer (client bytes) and the assembler (concatenation). */

@@ -1,8 +1,8 @@
-import { deliverEvent, MAX_DELIVERY_ATTEMPTS, retryDelayMs, type EventSinks, type UploadEvent } from "../hooks/events";
-import type { Telemetry } from "../observability";
+import { deliverEvent, MAX_DELIVERY_ATTEMPTS, retryDelayMs, type EventSinks, type UploadEvent } from "../../hooks/events";
+import type { Telemetry } from "../../observability";
 import { nextExpiry, type LifecyclePolicy } from "./lifecycle";
-import { awaitsCompletion, type UploadRecord } from "./upload-record";
-import type { CompletionFailures, UploadStore } from "./upload-store";
+import { awaitsCompletion, type UploadRecord } from "../upload-record";
+import type { CompletionFailures, UploadStore } from "../storage/upload-store";
 
 /**
  * Completing an upload's object is retried only after storage faults (a

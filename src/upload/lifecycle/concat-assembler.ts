@@ -1,7 +1,7 @@
-import { partCapacity, partNumberAt } from "./part-plan";
-import { objectIsComplete, objectOptions, openMultipart, r2 } from "./r2-parts";
-import type { PartialSource, UploadRecord } from "./upload-record";
-import type { UploadStore } from "./upload-store";
+import { partCapacity, partNumberAt } from "../storage/part-plan";
+import { objectIsComplete, objectOptions, openMultipart, r2 } from "../storage/r2-parts";
+import type { PartialSource, UploadRecord } from "../upload-record";
+import type { UploadStore } from "../storage/upload-store";
 
 /** A stretch of one partial upload's object. */
 export interface SourceRange {

@@ -1,9 +1,9 @@
-import { askFinishingHooks, DEFAULT_REJECT_STATUS, HookUnanswered, type FinishingHooks, type FinishingQuestion } from "../hooks/pre-finish";
-import type { Telemetry } from "../observability";
+import { askFinishingHooks, DEFAULT_REJECT_STATUS, HookUnanswered, type FinishingHooks, type FinishingQuestion } from "../../hooks/pre-finish";
+import type { Telemetry } from "../../observability";
 import { endUpload } from "./lifecycle";
-import { awaitsConfirmation, type Confirmation, type UploadRecord } from "./upload-record";
-import type { UploadStore } from "./upload-store";
-import type { WriteBuffers } from "./write-buffers";
+import { awaitsConfirmation, type Confirmation, type UploadRecord } from "../upload-record";
+import type { UploadStore } from "../storage/upload-store";
+import type { WriteBuffers } from "../writing/write-buffers";
 
 /**
  * The step between "the object is complete" and "the upload is finished"

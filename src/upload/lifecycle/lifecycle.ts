@@ -1,8 +1,8 @@
-import { TusError } from "../errors";
-import type { Confirmation, UploadRecord, UploadEnd } from "./upload-record";
-import type { UploadStore } from "./upload-store";
-import { r2 } from "./r2-parts";
-import type { WriteBuffers } from "./write-buffers";
+import { TusError } from "../../errors";
+import type { Confirmation, UploadRecord, UploadEnd } from "../upload-record";
+import type { UploadStore } from "../storage/upload-store";
+import { r2 } from "../storage/r2-parts";
+import type { WriteBuffers } from "../writing/write-buffers";
 
 /** How long uploads live; see EXPIRE_AFTER_SECONDS and friends in config.ts. */
 export interface LifecyclePolicy {

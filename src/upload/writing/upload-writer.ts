@@ -1,10 +1,10 @@
-import { TusError } from "../errors";
+import { TusError } from "../../errors";
 import { ChunkDigest, type ExpectedChecksum } from "./chunk-digest";
-import { partCapacity, partNumberAt } from "./part-plan";
-import type { UploadRecord } from "./upload-record";
-import type { StoredPart, UploadStore } from "./upload-store";
-import { endUpload, objectTakenError } from "./lifecycle";
-import { isUploadsObject, objectIsComplete, objectOptions, openMultipart, r2, withBody } from "./r2-parts";
+import { partCapacity, partNumberAt } from "../storage/part-plan";
+import type { UploadRecord } from "../upload-record";
+import type { StoredPart, UploadStore } from "../storage/upload-store";
+import { endUpload, objectTakenError } from "../lifecycle/lifecycle";
+import { isUploadsObject, objectIsComplete, objectOptions, openMultipart, r2, withBody } from "../storage/r2-parts";
 import { StreamingPart } from "./streaming-part";
 import type { WriteBuffers } from "./write-buffers";
 import type { LockHolder } from "./write-lock";
