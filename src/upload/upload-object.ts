@@ -8,6 +8,7 @@ import { completionGivenUp, completionRetryAt, deliverDueEvents, expiryOf, nextA
 import type { ExpectedChecksum } from "./writing/chunk-digest";
 import { assembleStep, type PartialState } from "./lifecycle/concat-assembler";
 import { confirmationRetryAt, confirmFinish } from "./lifecycle/finish-confirmation";
+import { IdleClock } from "./lifecycle/idle-clock";
 import { endUpload, nextExpiry, objectTakenError, rejectionError } from "./lifecycle/lifecycle";
 import { partSizeForChunk } from "./storage/part-plan";
 import {
@@ -69,17 +70,6 @@ const PARTIAL_POLL_MS = 30_000;
 const ASSEMBLY_STEP_MS = 2000;
 /** After R2 failed in an assembly step, the alarm tries again this much later (completions back off, see background.ts). */
 const STORAGE_RETRY_MS = 5000;
-/**
- * Activity moves the stored idle clock (a row written) only once it has
- * fallen this far behind: this fraction of EXPIRE_AFTER_SECONDS, and at least
- * EXPIRY_SAVE_MIN_MS. The move not yet stored is kept in memory and the alarm
- * adds it; so a stored expiry, and the Upload-Expires that reports it, may be
- * up to that much earlier than the idle time after the last activity, never
- * later (README, expiration). With the default day, 864 s: an upload of
- * minutes writes its expiry once, when it is created.
- */
-const EXPIRY_SAVE_FRACTION = 0.01;
-const EXPIRY_SAVE_MIN_MS = 1000;
 
 /**
  * One Durable Object per upload. It owns the upload's state and serialises
@@ -105,16 +95,8 @@ export class UploadObject extends DurableObject<UploadObjectEnv> {
   private readonly finishingHooks: FinishingHooks;
   /** Lifecycle lines and data points (observability/): UploadCreated, ChunkWriteComplete, R2 latency … */
   private readonly telemetry: Telemetry;
-  /** How far the stored idle clock may fall behind before activity moves it (EXPIRY_SAVE_FRACTION). */
-  private readonly expirySaveIntervalMs: number;
-  /** The activity the stored idle clock counts from, as far as this instance knows. */
-  private expiryMovedAt = 0;
-  /**
-   * How much later than the stored clock the latest activity was (under
-   * `expirySaveIntervalMs`). The alarm adds it, so the throttle cannot make
-   * a PATCH that is still sending, or a client just gone, look idle.
-   */
-  private unsavedActivityMs = 0;
+  /** The idle clock: when the stored expiry moves, and the activity not stored yet (lifecycle/idle-clock.ts). */
+  private readonly idleClock: IdleClock;
   /** The alarm this instance set, if any; "unknown" until it sets or clears one. */
   private alarmAt: number | undefined | "unknown" = "unknown";
   /** When a PATCH in flight last looked for progress to deliver (`deliverProgressSoon`). */
@@ -123,7 +105,7 @@ export class UploadObject extends DurableObject<UploadObjectEnv> {
   constructor(ctx: DurableObjectState, env: UploadObjectEnv) {
     super(ctx, env);
     this.config = this.configure(env);
-    this.expirySaveIntervalMs = Math.max(EXPIRY_SAVE_MIN_MS, this.config.expireAfterMs * EXPIRY_SAVE_FRACTION);
+    this.idleClock = new IdleClock(this.config.expireAfterMs);
     this.telemetry = new Telemetry(new Logger(this.config.logLevel), new MetricsWriter(this.metricsOf(env)));
     this.sinks = {
       queue: env.EVENTS,
@@ -383,9 +365,7 @@ export class UploadObject extends DurableObject<UploadObjectEnv> {
       await deliverDueEvents(this.store, this.sinks, Date.now(), this.telemetry);
     } else if (!awaitsCompletion(record) && record.finishedAt === undefined && record.expiresAt !== undefined && record.expiresAt <= Date.now()) {
       // Bytes arrived after the stored clock was last moved: catch it up.
-      this.store.setExpiry(record.expiresAt + this.unsavedActivityMs);
-      this.expiryMovedAt += this.unsavedActivityMs;
-      this.unsavedActivityMs = 0;
+      this.store.setExpiry(record.expiresAt + this.idleClock.catchUp());
     }
     return undefined;
   }
@@ -493,25 +473,13 @@ export class UploadObject extends DurableObject<UploadObjectEnv> {
   private isIdlePastExpiry(record: UploadRecord): boolean {
     const expiresAt = expiryOf(record, this.config, awaitsCompletion(record) ? this.store.completionFailures() : undefined);
     if (expiresAt === undefined) return false;
-    return Date.now() >= expiresAt + (record.finishedAt === undefined ? this.unsavedActivityMs : 0);
+    return Date.now() >= expiresAt + (record.finishedAt === undefined ? this.idleClock.pendingMs : 0);
   }
 
-  /**
-   * Bytes are arriving: the upload is not idle. A PATCH that lasts longer
-   * than the idle time (a slow link) moves the stored expiry on as it goes,
-   * each time it has fallen `expirySaveIntervalMs` behind; the alarm also
-   * counts the latest bytes, so the throttle cannot make a PATCH look idle.
-   */
+  /** Bytes are arriving: the upload is not idle (the idle clock decides when that is a row written). */
   private keepAlive(): void {
-    if (this.config.expireAfterMs === 0) return;
-    const now = Date.now();
-    if (now - this.expiryMovedAt < this.expirySaveIntervalMs) {
-      this.unsavedActivityMs = now - this.expiryMovedAt;
-      return;
-    }
-    this.expiryMovedAt = now;
-    this.unsavedActivityMs = 0;
-    this.store.setExpiry(now + this.config.expireAfterMs);
+    const expiresAt = this.idleClock.bytesArrived(Date.now());
+    if (expiresAt !== undefined) this.store.setExpiry(expiresAt);
   }
 
   /**
@@ -536,24 +504,11 @@ export class UploadObject extends DurableObject<UploadObjectEnv> {
     }
     const now = Date.now();
     const expiresAt = record.finishedAt !== undefined ? undefined : activity ? nextExpiry(record, now, this.config) : record.expiresAt;
-    // Each move is a row written: a small one (since this PATCH's start, or
-    // the PATCHes before) is counted in memory, as keepAlive does.
-    const unsavedMs = activity && expiresAt !== undefined && record.expiresAt !== undefined ? expiresAt - record.expiresAt : undefined;
-    const recentlyMoved = unsavedMs !== undefined && unsavedMs >= 0 && unsavedMs < this.expirySaveIntervalMs;
-    if (recentlyMoved) {
-      // The stored clock counts from that much earlier: keepAlive measures from there (also in a new instance).
-      this.expiryMovedAt = now - unsavedMs;
-      this.unsavedActivityMs = unsavedMs;
-    } else {
-      if (expiresAt !== record.expiresAt) this.store.setExpiry(expiresAt);
-      if (activity) {
-        // The stored clock is now current: keepAlive counts from here.
-        this.expiryMovedAt = now;
-        this.unsavedActivityMs = 0;
-      }
-    }
+    // Each move is a row written: a small one is held by the idle clock.
+    const stores = this.idleClock.touched(record.expiresAt, expiresAt, now, activity);
+    if (stores && expiresAt !== record.expiresAt) this.store.setExpiry(expiresAt);
     await this.scheduleAlarm(workDueAt);
-    return recentlyMoved ? record : { ...record, expiresAt };
+    return stores ? { ...record, expiresAt } : record;
   }
 
   /**
