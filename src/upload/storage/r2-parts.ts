@@ -41,6 +41,56 @@ export async function objectIsComplete(bucket: R2Bucket, record: UploadRecord): 
   }
 }
 
+/**
+ * Whether another upload may hold the upload's key: keys without the
+ * upload's id (e.g. from {filename}) were free when the upload was created,
+ * but may have been taken since. Never when the server overwrites objects.
+ */
+export function keyMayBeTaken(record: UploadRecord, overwriteObjects: boolean): boolean {
+  return !overwriteObjects && !record.objectKey.includes(record.id);
+}
+
+/** Another object is at the upload's key: completing there is refused for good. */
+export class KeyTaken extends Error {
+  constructor(objectKey: string) {
+    super(`another object is stored at ${objectKey}`);
+  }
+}
+
+/**
+ * Throws `KeyTaken` if an object that this upload did not write is at its
+ * key. One this upload wrote itself (an earlier answer lost) is no
+ * obstacle. After a conditional put was refused (`putRefused`), an object
+ * was there: if it is gone by now, R2 is asked again later.
+ */
+export async function refuseOverwrite(bucket: R2Bucket, record: UploadRecord, putRefused: boolean): Promise<void> {
+  const { objectKey } = record;
+  const existing = await r2("head", () => bucket.head(objectKey));
+  if (existing && !isUploadsObject(existing, record)) throw new KeyTaken(objectKey);
+  if (putRefused && !existing) {
+    throw new TusError("storage-unavailable", `the object at ${objectKey} changed while this upload was being completed; retry the request`, {
+      retryAfterSeconds: 1,
+    });
+  }
+}
+
+/**
+ * Puts the upload's whole object in one request. Where the key may be taken
+ * (`guarded`), only if no object is there, so there is no check-then-write
+ * race; a refused put throws `KeyTaken` unless the object there is the
+ * upload's own.
+ */
+export async function putObject(
+  bucket: R2Bucket,
+  record: UploadRecord,
+  guarded: boolean,
+  sendBody: (put: (body: Uint8Array | ReadableStream) => Promise<R2Object | null>) => Promise<R2Object | null>,
+): Promise<void> {
+  const options = guarded ? { ...objectOptions(record), onlyIf: { etagDoesNotMatch: "*" } } : objectOptions(record);
+  const written = await r2("put", () => sendBody((body) => bucket.put(record.objectKey, body, options)));
+  if (written === null) await refuseOverwrite(bucket, record, true);
+}
+
 /** The upload's R2 multipart upload, created on first use and remembered in storage. */
 export async function openMultipart(deps: { bucket: R2Bucket; store: UploadStore }, record: UploadRecord): Promise<R2MultipartUpload> {
   const { bucket, store } = deps;

@@ -4,7 +4,7 @@ import { partCapacity, partNumberAt } from "../storage/part-plan";
 import type { UploadRecord } from "../upload-record";
 import type { StoredPart, UploadStore } from "../storage/upload-store";
 import { endUpload, objectTakenError } from "../lifecycle/lifecycle";
-import { isUploadsObject, objectIsComplete, objectOptions, openMultipart, r2, withBody } from "../storage/r2-parts";
+import { KeyTaken, keyMayBeTaken, objectIsComplete, openMultipart, putObject, r2, refuseOverwrite, withBody } from "../storage/r2-parts";
 import { StreamingPart } from "./streaming-part";
 import type { WriteBuffers } from "./write-buffers";
 import type { LockHolder } from "./write-lock";
@@ -444,62 +444,25 @@ export class UploadWriter {
   }
 
   private async writeObject(): Promise<void> {
-    const guarded = this.keyMayBeTaken();
+    const { bucket } = this.deps;
+    const guarded = keyMayBeTaken(this.record, this.deps.overwriteObjects);
     if (this.partStart === 0 && this.record.multipartId === undefined) {
-      const { bucket } = this.deps;
       const size = this.stored + this.filled;
-      // Written only where no object is: no check-then-write race.
-      const options = guarded ? { ...objectOptions(this.record), onlyIf: { etagDoesNotMatch: "*" } } : objectOptions(this.record);
-      const written = await r2("put", () => withBody(this.partPieces(), size, (body) => bucket.put(this.record.objectKey, body, options)));
-      if (written === null) await this.refuseOverwrite(true);
+      await putObject(bucket, this.record, guarded, (put) => withBody(this.partPieces(), size, put));
       return;
     }
     // The last part first: it may be streaming already, and must not be left open.
     if (this.stored + this.filled > 0) await this.sendPart();
     // `complete` takes no condition: an object stored between this check and
     // it is replaced (README, "When completion fails").
-    if (guarded) await this.refuseOverwrite(false);
+    if (guarded) await refuseOverwrite(bucket, this.record, false);
     const multipart = await this.multipart();
     const parts = this.deps.store.parts().map(({ partNumber, etag }) => ({ partNumber, etag }));
     await r2("complete", () => multipart.complete(parts));
   }
 
-  /**
-   * Whether another upload may hold the key: keys without the upload's id
-   * (e.g. from {filename}) were free when the upload was created, but may
-   * have been taken since. Never when the server overwrites objects.
-   */
-  private keyMayBeTaken(): boolean {
-    const { objectKey, id } = this.record;
-    return !this.deps.overwriteObjects && !objectKey.includes(id);
-  }
-
-  /**
-   * Throws `KeyTaken` if an object that this upload did not write is at its
-   * key. One this upload wrote itself (an earlier answer lost) is no
-   * obstacle. After a conditional put was refused (`putRefused`), an object
-   * was there: if it is gone by now, R2 is asked again later.
-   */
-  private async refuseOverwrite(putRefused: boolean): Promise<void> {
-    const { objectKey } = this.record;
-    const existing = await r2("head", () => this.deps.bucket.head(objectKey));
-    if (existing && !isUploadsObject(existing, this.record)) throw new KeyTaken(objectKey);
-    if (putRefused && !existing) {
-      throw new TusError("storage-unavailable", `the object at ${objectKey} changed while this upload was being completed; retry the request`, {
-        retryAfterSeconds: 1,
-      });
-    }
-  }
-
   private multipart(): Promise<R2MultipartUpload> {
     return openMultipart(this.deps, this.record);
-  }
-}
-
-/** Another object is at the upload's key: the completion is refused for good (see `refuse`). */
-class KeyTaken extends Error {
-  constructor(objectKey: string) {
-    super(`another object is stored at ${objectKey}`);
   }
 }
 
