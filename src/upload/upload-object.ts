@@ -435,6 +435,7 @@ export class UploadObject extends DurableObject<UploadObjectEnv> {
         stepBudgetMs: budgetMs,
         shouldYield: () => holder.stopped,
         locatePartial: (id) => this.locatePartial(id, record.owner),
+        overwriteObjects: this.config.overwriteObjects,
       },
       record,
     );
@@ -446,6 +447,12 @@ export class UploadObject extends DurableObject<UploadObjectEnv> {
       case "failed":
         console.error(`final upload ${record.id} cannot be assembled: ${result.reason}`);
         await endUpload(this.writerDeps, this.store.load()!, "terminated", true);
+        return undefined;
+      case "object-exists":
+        // As an ordinary upload's completion is refused (UploadWriter's `refuse`):
+        // for good, with a `failed` event; its partials stay, as after any failed assembly.
+        await endUpload(this.writerDeps, this.store.load()!, "object-exists", false);
+        console.warn(`final upload ${record.id}: refused: another object was stored at ${record.objectKey}; its parts were released`);
         return undefined;
       case "finished":
         if (this.config.concatDeletesPartials && record.concat?.kind === "final") {

@@ -1,5 +1,5 @@
 import { partCapacity, partNumberAt } from "../storage/part-plan";
-import { objectIsComplete, objectOptions, openMultipart, r2 } from "../storage/r2-parts";
+import { KeyTaken, keyMayBeTaken, objectIsComplete, openMultipart, putObject, r2, refuseOverwrite } from "../storage/r2-parts";
 import type { PartialSource, UploadRecord } from "../upload-record";
 import type { UploadStore } from "../storage/upload-store";
 
@@ -40,11 +40,24 @@ export interface AssemblerDeps {
   stepBudgetMs: number;
   /** True once another request wants the upload: the step ends after the part in flight. */
   shouldYield: () => boolean;
+  /** Whether completing may replace an object that appeared at the key meanwhile (OVERWRITE_OBJECTS). */
+  overwriteObjects: boolean;
 }
 
 export type PartialState = { state: "finished"; objectKey: string } | { state: "unfinished" } | { state: "gone" };
 
-export type StepResult = { state: "waiting" } | { state: "continue" } | { state: "finished" } | { state: "failed"; reason: string };
+/**
+ * What a step left: partials still unfinished, more parts to send, the
+ * object complete, a partial gone, or another object at the final's key
+ * (`object-exists`: the final cannot complete there, as an ordinary upload
+ * cannot, see UploadWriter's `refuse`).
+ */
+export type StepResult =
+  | { state: "waiting" }
+  | { state: "continue" }
+  | { state: "finished" }
+  | { state: "failed"; reason: string }
+  | { state: "object-exists" };
 
 /**
  * Assembles a final upload from its partials' objects into one R2 object
@@ -66,8 +79,9 @@ export async function assembleStep(deps: AssemblerDeps, record: UploadRecord): P
     keys.push(found.objectKey);
   }
   const { store, bucket, now } = deps;
+  const guarded = keyMayBeTaken(record, deps.overwriteObjects);
   if (record.length === 0) {
-    await r2("put", () => bucket.put(record.objectKey, new Uint8Array(0), objectOptions(record)));
+    if (await keyTaken(() => putObject(bucket, record, guarded, (put) => put(new Uint8Array(0))))) return { state: "object-exists" };
     store.markFinished(now(), 0);
     return { state: "finished" };
   }
@@ -85,6 +99,9 @@ export async function assembleStep(deps: AssemblerDeps, record: UploadRecord): P
     offset = store.commitPart({ partNumber, etag: uploaded.etag, size });
     slowestPartMs = Math.max(slowestPartMs, now() - startedAt);
   }
+  // Checked only now, when nothing else is left: the key may be taken at any
+  // time before `complete`, which takes no condition (README, Concatenation).
+  if (guarded && (await keyTaken(() => refuseOverwrite(bucket, record, false)))) return { state: "object-exists" };
   const parts = store.parts().map(({ partNumber, etag }) => ({ partNumber, etag }));
   try {
     await r2("complete", () => multipart.complete(parts));
@@ -94,6 +111,17 @@ export async function assembleStep(deps: AssemblerDeps, record: UploadRecord): P
   }
   store.markFinished(now(), 0);
   return { state: "finished" };
+}
+
+/** Runs a check or write that throws `KeyTaken`; answers whether it did. */
+async function keyTaken(attempt: () => Promise<void>): Promise<boolean> {
+  try {
+    await attempt();
+    return false;
+  } catch (error) {
+    if (error instanceof KeyTaken) return true;
+    throw error;
+  }
 }
 
 async function uploadFromRanges(
