@@ -4,7 +4,7 @@ import { serializeError, TusError, type SerializedError } from "../errors";
 import { hasSinks, type EventSinks, type UploadEvent } from "../hooks/events";
 import { hasFinishingHook, type FinishingCallback, type FinishingHooks } from "../hooks/pre-finish";
 import { Logger, MetricsWriter, Telemetry, timedBucket } from "../observability";
-import { completionGivenUp, completionRetryAt, deliverDueEvents, expiryOf, nextAlarmAt } from "./lifecycle/background";
+import { assemblyRetryAt, completionGivenUp, completionRetryAt, deliverDueEvents, expiryOf, nextAlarmAt } from "./lifecycle/background";
 import type { ExpectedChecksum } from "./writing/chunk-digest";
 import { assembleStep, type PartialState } from "./lifecycle/concat-assembler";
 import { confirmationRetryAt, confirmFinish } from "./lifecycle/finish-confirmation";
@@ -12,6 +12,7 @@ import { IdleClock } from "./lifecycle/idle-clock";
 import { endUpload, nextExpiry, objectTakenError, rejectionError } from "./lifecycle/lifecycle";
 import { partSizeForChunk } from "./storage/part-plan";
 import {
+  awaitsAssembly,
   awaitsCompletion,
   awaitsConfirmation,
   checkAppend,
@@ -68,7 +69,11 @@ const PARTIAL_POLL_MS = 30_000;
  * step holds up other uploads' requests while it streams.
  */
 const ASSEMBLY_STEP_MS = 2000;
-/** After R2 failed in an assembly step, the alarm tries again this much later (completions back off, see background.ts). */
+/**
+ * After other background work failed in R2 (ending an expired or rejected
+ * upload), the alarm tries again this much later; assembly steps and
+ * completions back off instead, see background.ts.
+ */
 const STORAGE_RETRY_MS = 5000;
 
 /**
@@ -194,13 +199,8 @@ export class UploadObject extends DurableObject<UploadObjectEnv> {
     return settle(async () => {
       let workDueAt: number | undefined = Date.now();
       if (budgetMs > 0) {
-        try {
-          workDueAt = await this.lock.run((holder) => this.assemble(holder, budgetMs));
-        } catch (error) {
-          // The client's request is done either way: the alarm tries again.
-          console.error(`final upload ${this.store.load()?.id}: assembly while creating it failed; retrying in ${STORAGE_RETRY_MS} ms`, error);
-          workDueAt = Date.now() + STORAGE_RETRY_MS;
-        }
+        // R2's faults are counted in `assemble`, and the alarm tries again with back-off.
+        workDueAt = await this.lock.run((holder) => this.assemble(holder, budgetMs));
       }
       const record = this.store.load();
       if (record?.ended === "terminated") {
@@ -322,7 +322,11 @@ export class UploadObject extends DurableObject<UploadObjectEnv> {
 
   /** The alarm's work on a live upload; returns when more is due, if any. */
   private async backgroundWork(record: UploadRecord): Promise<number | undefined> {
-    if (record.concat?.kind === "final" && record.finishedAt === undefined) {
+    const assemblyFailures = awaitsAssembly(record) ? this.store.completionFailures() : undefined;
+    if (assemblyFailures && !completionGivenUp(assemblyFailures)) {
+      // An alarm for an event, or a partial's notice, does not cut a back-off short.
+      const retryAt = assemblyRetryAt(record, assemblyFailures);
+      if (retryAt !== undefined && retryAt > Date.now()) return retryAt;
       // Under the lock, so a DELETE cannot interleave with a step; a HEAD or
       // DELETE that arrives waits only for the part in flight.
       return this.lock.run((holder) => this.assemble(holder));
@@ -423,10 +427,36 @@ export class UploadObject extends DurableObject<UploadObjectEnv> {
     return partSizeForChunk(record.partSize, contentLength, length, this.config.partBufferLimit);
   }
 
-  /** One assembly step of a final upload, of at most about `budgetMs`; returns when the next step is due, if any. */
+  /**
+   * One assembly step of a final upload, of at most about `budgetMs`; returns
+   * when the next step is due, if any. A fault (R2, or a partial's Durable
+   * Object) is counted, and the next step waits for the back-off.
+   */
   private async assemble(holder: LockHolder, budgetMs = ASSEMBLY_STEP_MS): Promise<number | undefined> {
     const record = this.store.load();
-    if (!record || record.ended || record.finishedAt !== undefined) return undefined;
+    if (!record || !awaitsAssembly(record)) return undefined;
+    try {
+      return await this.runAssemblyStep(record, holder, budgetMs);
+    } catch (error) {
+      const current = this.store.load();
+      if (!current || !awaitsAssembly(current)) {
+        // Assembled (or ended) already: what failed was deleting the partials, which is not retried.
+        console.error(`final upload ${record.id}: after its assembly ended, deleting its partials failed`, error);
+        return undefined;
+      }
+      // Failures count in a row only: a step that committed parts before
+      // failing shows that R2 works (see background.ts).
+      if (current.offset > record.offset) this.store.clearCompletionFailures();
+      this.store.completionFailed(Date.now());
+      const failures = this.store.completionFailures();
+      const retryAt = assemblyRetryAt(current, failures);
+      const next = retryAt === undefined ? "no more retries; it expires the idle time after this attempt" : `retrying in ${retryAt - Date.now()} ms`;
+      console.error(`final upload ${record.id}: an assembly step failed (${failures.count} in a row; ${next})`, error);
+      return retryAt;
+    }
+  }
+
+  private async runAssemblyStep(record: UploadRecord, holder: LockHolder, budgetMs: number): Promise<number | undefined> {
     const result = await assembleStep(
       {
         store: this.store,
@@ -439,6 +469,9 @@ export class UploadObject extends DurableObject<UploadObjectEnv> {
       },
       record,
     );
+    // A step that committed parts shows R2 works: back-off starts afresh at the next fault.
+    const progressed = result.state === "finished" || this.store.load()!.offset > record.offset;
+    if (progressed && this.store.completionFailures().count > 0) this.store.clearCompletionFailures();
     switch (result.state) {
       case "waiting":
         return Date.now() + PARTIAL_POLL_MS;
@@ -478,7 +511,8 @@ export class UploadObject extends DurableObject<UploadObjectEnv> {
   }
 
   private isIdlePastExpiry(record: UploadRecord): boolean {
-    const expiresAt = expiryOf(record, this.config, awaitsCompletion(record) ? this.store.completionFailures() : undefined);
+    const waitsForStorage = awaitsCompletion(record) || awaitsAssembly(record);
+    const expiresAt = expiryOf(record, this.config, waitsForStorage ? this.store.completionFailures() : undefined);
     if (expiresAt === undefined) return false;
     return Date.now() >= expiresAt + (record.finishedAt === undefined ? this.idleClock.pendingMs : 0);
   }
@@ -528,7 +562,7 @@ export class UploadObject extends DurableObject<UploadObjectEnv> {
     const record = this.store.load();
     const failures = this.store.completionFailures();
     const now = Date.now();
-    const retryAt = completionRetryAt(record, failures, now) ?? confirmationRetryAt(record, this.config, now);
+    const retryAt = completionRetryAt(record, failures, now) ?? assemblyRetryAt(record, failures) ?? confirmationRetryAt(record, this.config, now);
     const at = nextAlarmAt(record, this.store.nextEventDue(), workDueAt ?? retryAt, this.config, failures);
     if (at === undefined) {
       if (this.alarmAt !== undefined) await this.ctx.storage.deleteAlarm();

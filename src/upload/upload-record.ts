@@ -97,6 +97,11 @@ export function awaitsCompletion(record: UploadRecord): boolean {
   return record.ended === undefined && record.finishedAt === undefined && record.offset === record.length && record.concat?.kind !== "final";
 }
 
+/** A final upload of a concatenation whose object is not assembled yet (it may still wait for partials). */
+export function awaitsAssembly(record: UploadRecord): boolean {
+  return record.ended === undefined && record.finishedAt === undefined && record.concat?.kind === "final";
+}
+
 /** What the upload layer tells the protocol layer about an upload. */
 export interface UploadInfo {
   id: string;

@@ -31,6 +31,14 @@ export const CONTROL = ["probe", "reject", "rejectStatus", "replaceMetadata", "o
 /** PRE_FINISH_HOOK_TIMEOUT_MS of this Worker: short, so that a test can outwait it. */
 export const FINISHING_TIMEOUT_MS = 1000;
 
+/**
+ * While an object `faults/<key>` exists, R2's `createMultipartUpload` fails
+ * for `key` as the gateway sees it: a test puts the marker to make an upload
+ * (or a final upload's assembly) meet a storage fault, and deletes it to let
+ * R2 work again. In R2, like the calls, so every isolate sees it.
+ */
+export const FAULTS_PREFIX = "faults/";
+
 export const BASE_PATH = "/api/uploads/";
 export const KEY_PREFIX = "library/";
 
@@ -82,6 +90,21 @@ function metadataText(event: { upload: { metadata: Record<string, string> } }, k
   return value === undefined ? undefined : new TextDecoder().decode(Uint8Array.from(atob(value), (char) => char.charCodeAt(0)));
 }
 
+function faultyBucket(bucket: R2Bucket): R2Bucket {
+  return new Proxy(bucket, {
+    get(target, property) {
+      if (property === "createMultipartUpload") {
+        return async (key: string, options?: R2MultipartOptions) => {
+          if (await target.head(`${FAULTS_PREFIX}${key}`)) throw new Error(`R2 fails on purpose: ${FAULTS_PREFIX}${key} exists`);
+          return target.createMultipartUpload(key, options);
+        };
+      }
+      const value: unknown = Reflect.get(target, property, target);
+      return typeof value === "function" ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+    },
+  });
+}
+
 const gateway = createTusGateway({
   config: {
     basePath: BASE_PATH,
@@ -93,6 +116,7 @@ const gateway = createTusGateway({
   onUploadCreate,
   onUploadFinishing,
   wrapMetrics: recordingMetrics,
+  wrapBucket: faultyBucket,
   onUploadFinish: (event) => recordCall("onUploadFinish", event, Number(metadataText(event, "failFinish") ?? 0)),
   onEvent: (event) => {
     const [type, count] = (metadataText(event, "failEvent") ?? "").split(":");

@@ -1,7 +1,7 @@
 import { deliverEvent, MAX_DELIVERY_ATTEMPTS, retryDelayMs, type EventSinks, type UploadEvent } from "../../hooks/events";
 import type { Telemetry } from "../../observability";
 import { nextExpiry, type LifecyclePolicy } from "./lifecycle";
-import { awaitsCompletion, type UploadRecord } from "../upload-record";
+import { awaitsAssembly, awaitsCompletion, type UploadRecord } from "../upload-record";
 import type { CompletionFailures, UploadStore } from "../storage/upload-store";
 
 /**
@@ -11,6 +11,16 @@ import type { CompletionFailures, UploadStore } from "../storage/upload-store";
  * attempts in all (about a day). Then the alarm stops trying: the upload
  * expires like an idle one, EXPIRE_AFTER_SECONDS after the last attempt,
  * unless a client's HEAD or PATCH, which tries again, completes it first.
+ *
+ * A final upload's assembly steps back off the same way, counted in the
+ * same place, but only failures in a row: a step that commits a part shows
+ * that R2 works again, so the next fault starts at 5 s (a long assembly that
+ * meets a few brief faults would otherwise wait 10 minutes after each, and
+ * give up on a fault count spread over days). After COMPLETION_ATTEMPTS in
+ * a row it gives up like a completion: it expires the idle time after the
+ * last attempt. Retrying for ever would not help: R2 aborts a multipart
+ * upload left incomplete for 7 days (the bucket's lifecycle rule), after
+ * which no step of it can succeed.
  */
 export const COMPLETION_RETRY_FIRST_MS = 5_000;
 export const COMPLETION_RETRY_MAX_MS = 10 * 60_000;
@@ -41,6 +51,16 @@ export function completionRetryAt(record: UploadRecord | undefined, failures: Co
 }
 
 /**
+ * When the alarm next tries a final upload's assembly step after R2 failed
+ * in one, if it does; undefined without a failure (the step that returned
+ * says when the next is due) or once the retries are used up.
+ */
+export function assemblyRetryAt(record: UploadRecord | undefined, failures: CompletionFailures): number | undefined {
+  if (!record || !awaitsAssembly(record) || failures.lastAt === undefined || completionGivenUp(failures)) return undefined;
+  return failures.lastAt + completionRetryDelayMs(failures.count);
+}
+
+/**
  * An upload's Durable Object has one alarm for all of its background work:
  * delivering events, assembling a final upload, retrying a failed
  * completion, and expiring the upload. The alarm is set to the earliest of
@@ -64,12 +84,12 @@ export function nextAlarmAt(
  * (requests move it on); a finished upload's follows from the policy, never
  * from an idle clock left behind by a request that failed at the very end.
  * An upload whose bytes are all in does not expire while its completion is
- * retried; once the retries are used up, it expires the idle time after the
- * last attempt.
+ * retried, nor a final upload while it is assembled; once the retries are
+ * used up, either expires the idle time after the last attempt.
  */
 export function expiryOf(record: UploadRecord, policy: LifecyclePolicy, completionFailures = NO_FAILURES): number | undefined {
   if (record.ended) return undefined;
-  if (awaitsCompletion(record)) {
+  if (awaitsCompletion(record) || awaitsAssembly(record)) {
     if (!completionGivenUp(completionFailures) || policy.expireAfterMs === 0) return undefined;
     return (completionFailures.lastAt ?? 0) + policy.expireAfterMs;
   }

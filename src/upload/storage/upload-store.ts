@@ -276,9 +276,17 @@ export class UploadStore {
     });
   }
 
-  /** Completing the object failed in the storage backend at `at`; counted for the retries' back-off. */
+  /**
+   * Completing the object (or a final upload's assembly step) failed in the
+   * storage backend at `at`; counted for the retries' back-off.
+   */
   completionFailed(at: number): void {
     this.storage.sql.exec("UPDATE upload SET completion_failures = completion_failures + 1, completion_failed_at = ?", at);
+  }
+
+  /** The attempts so far are forgotten: the next failure is back-off's first again. */
+  clearCompletionFailures(): void {
+    this.storage.sql.exec("UPDATE upload SET completion_failures = 0, completion_failed_at = NULL");
   }
 
   completionFailures(): CompletionFailures {
