@@ -13,7 +13,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { COMPLETION_ATTEMPTS } from "../../src/upload/lifecycle/background";
 import { metadataHeader } from "../runtime-auth/helpers";
 import { bearer, tokenFor } from "../runtime-auth/tokens";
-import { bodyText, concat, download, expectNoServerErrors, patch, randomBytes, send, STORED_OFFSET, TUS, uploadStub } from "../runtime/helpers";
+import { bodyText, concat, download, expectNoServerErrors, patch, randomBytes, retryState, send, TUS, uploadStub } from "../runtime/helpers";
 import { allDelivered, callsAbout, COLLECTION, create, expectConsistentEventIds, headAs, TIMEOUT, upload, waitFor, type Created } from "./helpers";
 import { FAULTS_PREFIX, KEY_PREFIX } from "./worker";
 
@@ -37,24 +37,6 @@ async function createFinal(token: string, partials: Created[], filename: string)
   expect(response.status, await bodyText(response)).toBe(201);
   const url = response.headers.get("Location")!;
   return { url, id: url.slice(COLLECTION.length) };
-}
-
-interface RetryState {
-  offset: number;
-  failures: number;
-  failedAt: number | null;
-  alarm: number | null;
-}
-
-function retryState(id: string): Promise<RetryState> {
-  return runInDurableObject(uploadStub(id), async (_instance, state) => {
-    const row = state.storage.sql
-      .exec<{ offset: number; failures: number; failedAt: number | null }>(
-        `SELECT ${STORED_OFFSET}, completion_failures AS failures, completion_failed_at AS failedAt FROM upload`,
-      )
-      .one();
-    return { ...row, alarm: await state.storage.getAlarm() };
-  });
 }
 
 /** Sets the stored failures, as if that many steps had failed in a row, the latest `agoMs` ago. */

@@ -10,28 +10,10 @@
 import { env, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { COMPLETION_ATTEMPTS } from "../../src/upload/lifecycle/background";
-import { bodyText, createUpload, head, MiB, patch, randomBytes, STORED_OFFSET, uploadStub } from "./helpers";
+import { bodyText, createUpload, head, MiB, patch, randomBytes, retryState, uploadStub } from "./helpers";
 
 const TIMEOUT = 60_000;
 const EXPIRE_AFTER_MS = 86_400 * 1000;
-
-interface RetryState {
-  offset: number;
-  failures: number;
-  failedAt: number | null;
-  alarm: number | null;
-}
-
-function retryState(id: string): Promise<RetryState> {
-  return runInDurableObject(uploadStub(id), async (_instance, state) => {
-    const row = state.storage.sql
-      .exec<{ offset: number; failures: number; failedAt: number | null }>(
-        `SELECT ${STORED_OFFSET}, completion_failures AS failures, completion_failed_at AS failedAt FROM upload`,
-      )
-      .one();
-    return { ...row, alarm: await state.storage.getAlarm() };
-  });
-}
 
 /** The latest failure happened `ms` earlier than stored: time passes, and the retry it set is due. */
 function rewind(id: string, ms: number): Promise<void> {

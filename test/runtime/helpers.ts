@@ -332,3 +332,22 @@ export function concat(...parts: Uint8Array[]): Uint8Array {
 export function b64(text: string): string {
   return btoa(String.fromCharCode(...new TextEncoder().encode(text)));
 }
+
+/** Where an upload stands with completing its object after storage faults: failed attempts, the latest, and the alarm. */
+export interface RetryState {
+  offset: number;
+  failures: number;
+  failedAt: number | null;
+  alarm: number | null;
+}
+
+export function retryState(id: string): Promise<RetryState> {
+  return runInDurableObject(uploadStub(id), async (_instance, state) => {
+    const row = state.storage.sql
+      .exec<{ offset: number; failures: number; failedAt: number | null }>(
+        `SELECT ${STORED_OFFSET}, completion_failures AS failures, completion_failed_at AS failedAt FROM upload`,
+      )
+      .one();
+    return { ...row, alarm: await state.storage.getAlarm() };
+  });
+}
