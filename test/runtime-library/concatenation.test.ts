@@ -93,6 +93,29 @@ describe("a final upload whose key another object took before it was assembled",
     // Partials are deleted only after a successful assembly: the client can concatenate them again.
     for (const partial of [finished, unfinished]) expect((await headAs(token, partial.url)).status).toBe(200);
   });
+
+  it("is refused before any byte is copied when the key is taken already as assembly begins", { timeout: TIMEOUT }, async () => {
+    const token = await tokenFor("grace");
+    const filename = `concat-taken-early-${crypto.randomUUID().slice(0, 8)}.bin`;
+    const key = `${KEY_PREFIX}grace/${filename}`;
+    const finished = await upload(token, randomBytes(3000, 72), { headers: { "Upload-Concat": "partial" } });
+    const unfinished = await create(token, { length: 4000, headers: { "Upload-Concat": "partial" } });
+    const final = await createFinal(token, [finished, unfinished], filename);
+    await env.BUCKET.put(key, "someone else's file");
+    // R2 would refuse to start the final's multipart upload: only a check before it can end the final.
+    await env.BUCKET.put(`${FAULTS_PREFIX}${key}`, "");
+    try {
+      expect((await patch(unfinished.url, 0, randomBytes(4000, 73), bearer(token))).status).toBe(204);
+      const refused = await waitFor("the final to be refused", async () => {
+        const response = await headAs(token, final.url);
+        return response.status === 200 ? undefined : response;
+      });
+      expect(refused.status).toBe(409);
+      expect((await retryState(final.id)).failures, "no step failed: nothing was started").toBe(0);
+    } finally {
+      await env.BUCKET.delete(`${FAULTS_PREFIX}${key}`);
+    }
+  });
 });
 
 describe("an assembly step that fails in R2", () => {

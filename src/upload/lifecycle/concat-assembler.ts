@@ -85,6 +85,8 @@ export async function assembleStep(deps: AssemblerDeps, record: UploadRecord): P
     store.markFinished(now(), 0);
     return { state: "finished" };
   }
+  // Before the first part too: a key taken already would otherwise cost the whole copy before the refusal.
+  if (guarded && record.offset === 0 && (await keyTaken(() => refuseOverwrite(bucket, record, false)))) return { state: "object-exists" };
   const deadline = now() + deps.stepBudgetMs;
   const multipart = await openMultipart(deps, record);
   let offset = record.offset;
