@@ -13,6 +13,14 @@ import { afterEach, describe, expect, it } from "vitest";
 import { createUpload, expectDownloadEquals, expectFinishedStorage, expectNoServerErrors, headOffset, patch, PART_SIZE, randomBytes, sleep, uploadStub } from "./helpers";
 
 const TIMEOUT = 60_000;
+/**
+ * The count is taken on one Durable Object instance, by wrapping its SQL.
+ * Rarely (once in about ten full runs) the runtime replaced the instance in
+ * the middle of a test, and the count missed rows; `takeRowsWritten` then
+ * fails saying so. The rows a scenario writes do not depend on the run, so
+ * such a test is run once more, from a new upload, rather than trusted.
+ */
+const RETRY = 1;
 
 /** Rows written by each upload object's statements since `countRowsWritten`, by upload id. */
 const rowsWritten = new Map<string, number>();
@@ -47,7 +55,7 @@ async function takeRowsWritten(id: string): Promise<number> {
 describe("SQLite rows written", () => {
   afterEach(() => expectNoServerErrors());
 
-  it("a PATCH of eight parts writes one row a part and one for the upload; completing the upload does not write a row per part", { timeout: TIMEOUT }, async () => {
+  it("a PATCH of eight parts writes one row a part and one for the upload; completing the upload does not write a row per part", { timeout: TIMEOUT, retry: RETRY }, async () => {
     const parts = 8;
     const data = randomBytes(parts * PART_SIZE + 10, 1300);
     const { url, id } = await createUpload({ length: data.length });
@@ -67,7 +75,7 @@ describe("SQLite rows written", () => {
     await expectDownloadEquals(url, data);
   });
 
-  it("PATCHes in quick succession do not store the expiry they move, while it is within 1 % of the idle time", { timeout: TIMEOUT }, async () => {
+  it("PATCHes in quick succession do not store the expiry they move, while it is within 1 % of the idle time", { timeout: TIMEOUT, retry: RETRY }, async () => {
     const patches = 20;
     const { url, id } = await createUpload({ length: 1000 });
     expect((await patch(url, 0, new Uint8Array(10))).status).toBe(204);
