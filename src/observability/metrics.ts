@@ -8,9 +8,9 @@
  * | position | field      | value                                                                 |
  * |----------|------------|-----------------------------------------------------------------------|
  * | blob1    | event      | `ResponseOutgoing` (a request), or an upload event (telemetry.ts)      |
- * | blob2    | method     | HTTP method; for `R2Call` the R2 operation; for `HookInvocationError` the event type |
+ * | blob2    | method     | HTTP method; for `R2Call` the R2 operation; for `HookInvocationError` the event type (`pre-finish` for the pre-finish hook) |
  * | blob3    | status     | HTTP status as text (`"204"`); for `R2Call` `ok` or `failed`           |
- * | blob4    | error code | the TusError code (`offset-mismatch`), `delivery-failed`, `delivery-dropped`; empty when none |
+ * | blob4    | error code | the TusError code (`offset-mismatch`), `delivery-failed`, `delivery-dropped`, `pre-finish-unanswered`, `pre-finish-gave-up`; empty when none |
  * | blob5    | dialect    | `tus`, or `ietf-<interop version>`; empty outside requests             |
  * | blob6    | upload id  | empty when the request names none                                     |
  * | blob7    | subject    | the token's `sub`; empty in open mode                                 |

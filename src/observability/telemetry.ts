@@ -100,41 +100,49 @@ export class Telemetry {
    * progress records, whose type is not an UploadEventType.
    */
   hookInvocationError(event: Pick<UploadEvent, "id" | "upload"> & { type: string }, attempt: number, error: unknown, dropped: boolean): void {
-    const errorCode = dropped ? "delivery-dropped" : "delivery-failed";
-    this.logger.write(dropped ? "error" : "warn", "HookInvocationError", {
+    this.hookFailed({
       uploadId: event.upload.id,
       subject: event.upload.subject,
       eventId: event.id,
       eventType: event.type,
       attempt,
-      errorCode,
-      error: describeError(error),
-    });
-    this.metrics.write({
-      event: "HookInvocationError",
-      method: event.type,
-      errorCode,
-      uploadId: event.upload.id,
-      subject: event.upload.subject,
-      attempt,
+      errorCode: dropped ? "delivery-dropped" : "delivery-failed",
+      error,
+      final: dropped,
     });
   }
 
   /**
    * The pre-finish hook gave no decision (attempt `attempt` for the upload):
-   * a `HookInvocationError` line like an event delivery's, with the event
-   * type `pre-finish`; `gaveUp` when the fallback rule decided instead.
+   * a `HookInvocationError` like an event delivery's, with the event type
+   * `pre-finish`; `gaveUp` when the fallback rule decided instead.
    */
   preFinishHookFailed(upload: ObservedUpload, attempt: number, error: unknown, gaveUp: boolean): void {
-    const errorCode = gaveUp ? "pre-finish-gave-up" : "pre-finish-unanswered";
-    this.logger.write(gaveUp ? "error" : "warn", "HookInvocationError", {
-      ...uploadFields(upload),
+    this.hookFailed({
+      uploadId: upload.id,
+      subject: upload.owner,
       eventType: "pre-finish",
       attempt,
-      errorCode,
-      error: describeError(error),
+      errorCode: gaveUp ? "pre-finish-gave-up" : "pre-finish-unanswered",
+      error,
+      final: gaveUp,
     });
-    this.metrics.write({ event: "HookInvocationError", method: "pre-finish", errorCode, uploadId: upload.id, subject: upload.owner, attempt });
+  }
+
+  /** The one `HookInvocationError` line and data point; at error level when nothing will try again. */
+  private hookFailed(failure: {
+    uploadId: string;
+    subject: string | undefined;
+    eventId?: string;
+    eventType: string;
+    attempt: number;
+    errorCode: string;
+    error: unknown;
+    final: boolean;
+  }): void {
+    const { uploadId, subject, eventId, eventType, attempt, errorCode, error, final } = failure;
+    this.logger.write(final ? "error" : "warn", "HookInvocationError", { uploadId, subject, eventId, eventType, attempt, errorCode, error: describeError(error) });
+    this.metrics.write({ event: "HookInvocationError", method: eventType, errorCode, uploadId, subject, attempt });
   }
 
   /** One R2 call and how long it took (see timed-bucket.ts); logged at debug level only. */

@@ -15,6 +15,7 @@ import { bodyText, patch, randomBytes, send, sha256Hex, TUS, uploadStub } from "
 import { metadataHeader } from "../runtime-auth/helpers";
 import { bearer, tokenFor } from "../runtime-auth/tokens";
 import { allDelivered, callsAbout, COLLECTION, create, expectConsistentEventIds, headAs, TIMEOUT, waitFor } from "./helpers";
+import { recordedPoints } from "./recorded-metrics";
 import { FINISHING_TIMEOUT_MS, KEY_PREFIX } from "./worker";
 
 afterEach(async () => {
@@ -164,6 +165,15 @@ describe("onUploadFinishing gives no decision", () => {
     const questions = await questionsAbout(id);
     expect(questions.map((question) => question.attempt)).toEqual([1, 2, 3]);
     expect(new Set(questions.map((question) => question.idempotencyKey))).toEqual(new Set([`pre-finish:${id}`]));
+
+    // Each unanswered question is a HookInvocationError data point, as an event delivery's failure is.
+    const failures = recordedPoints
+      .filter(({ blobs = [] }) => blobs[0] === "HookInvocationError" && blobs[5] === id)
+      .map(({ blobs = [], doubles = [] }) => [blobs[1], blobs[3], doubles[3]]);
+    expect(failures).toEqual([
+      ["pre-finish", "pre-finish-unanswered", 1],
+      ["pre-finish", "pre-finish-unanswered", 2],
+    ]);
 
     const retried = await patch(url, 4000, null, bearer(token));
     expect(retried.status, "the client's retry gets the answer").toBe(200);
