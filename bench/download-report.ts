@@ -5,6 +5,8 @@
  * same object. Pure, like bench/report.ts.
  */
 
+import type { ResourceUse } from "./report";
+
 const MiB = 1024 * 1024;
 const GiB = 1024 * MiB;
 
@@ -14,21 +16,13 @@ export const GATEWAY_GET = "tus-edge GET";
 export const PLAIN_GET = "plain BUCKET.get (reference)";
 export type DownloadReader = typeof GATEWAY_GET | typeof PLAIN_GET;
 
-export interface DownloadRun {
+export interface DownloadRun extends ResourceUse {
   /** Seconds from sending the request to the body's first byte; absent if it was stopped before one came. */
   firstByteSeconds?: number;
   /** Seconds from sending the request to the body's end (or to the stop). */
   seconds: number;
   /** Body bytes received (all of them, verified by sha256, unless stopped). */
   bytes: number;
-  /** Resident memory of wrangler dev's workerd processes: lowest of three samples before, highest sampled during, bytes. */
-  idleRss: number;
-  peakRss: number;
-  /** The bench Worker's isolate (heap + ArrayBuffers), as for uploads. */
-  idleIsolate?: number;
-  peakIsolate?: number;
-  serverCpu: number;
-  clientCpu: number;
   /** R2 gets the download made, counted by the bench Worker's wrapper (the gateway's reads only). */
   gets?: number;
   /** Why it was stopped before the end: the plain get's limits on time and memory. */

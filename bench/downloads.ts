@@ -26,6 +26,7 @@ import { request } from "node:http";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import type { CancelledDownload, DownloadCase, DownloadReader, DownloadRun } from "./download-report";
+import type { ResourceUse } from "./report";
 
 const MiB = 1024 * 1024;
 const GiB = 1024 * MiB;
@@ -44,7 +45,7 @@ export interface DownloadBench {
    * wrangler dev replaced its runtime meanwhile (it reloads when files it
    * watches change), which voids the measurement.
    */
-  watch<T>(work: () => Promise<T>): Promise<{ value: T; idleRss: number; peakRss: number; idleIsolate?: number; peakIsolate?: number; serverCpu: number; clientCpu: number }>;
+  watch<T>(work: () => Promise<T>): Promise<{ value: T; use: ResourceUse }>;
   /** The runtime's resident memory now, bytes. */
   rss(): number;
   /** R2 gets the bench Worker has counted for `key` since the runtime started. */
@@ -132,12 +133,7 @@ async function measure(
     firstByteSeconds: got.firstByteSeconds,
     seconds: got.seconds,
     bytes: got.bytes,
-    idleRss: watch.idleRss,
-    peakRss: watch.peakRss,
-    idleIsolate: watch.idleIsolate,
-    peakIsolate: watch.peakIsolate,
-    serverCpu: watch.serverCpu,
-    clientCpu: watch.clientCpu,
+    ...watch.use,
     ...(got.gets !== undefined && { gets: got.gets }),
     ...(got.stopped && { stopped: got.stopped }),
   };

@@ -45,24 +45,28 @@ export interface UploadOps {
   storage?: Record<string, OpCount>;
 }
 
-export interface Measurement {
-  seconds: number;
-  /** Resident memory of the server's processes just before the upload, bytes. */
+/** What the server's processes and this (client) process used while one upload or download ran (run.ts `watched`). */
+export interface ResourceUse {
+  /** Resident memory of the server's processes just before, bytes. */
   idleRss: number;
-  /** Highest resident memory sampled (every 100 ms) during the upload, bytes. */
+  /** Highest resident memory sampled (every 100 ms) during it, bytes. */
   peakRss: number;
   /**
    * The bench Worker's isolate (the gateway's Worker and its Durable Objects;
    * cases in wrangler dev only): JavaScript heap in use plus ArrayBuffer
    * backing stores, from workerd's inspector, lowest of three samples before
-   * the upload and highest sampled during it, bytes (bench/isolate-memory.ts).
+   * and highest sampled during, bytes (bench/isolate-memory.ts).
    */
   idleIsolate?: number;
   peakIsolate?: number;
-  /** CPU time the server's processes used during the upload, seconds. */
+  /** CPU time the server's processes used during it, seconds. */
   serverCpu: number;
-  /** CPU time this (client) process used during the upload, seconds. */
+  /** CPU time this (client) process used during it, seconds. */
   clientCpu: number;
+}
+
+export interface Measurement extends ResourceUse {
+  seconds: number;
   /** Requests the client made (POST, PATCH…). */
   requests: number;
   ops?: UploadOps;
@@ -88,19 +92,13 @@ export interface LatencyResult {
   samples: number[];
 }
 
-export interface ConcurrencyResult {
+export interface ConcurrencyResult extends ResourceUse {
   server: ServerName;
   uploads: number;
   size: number;
   seconds: number;
   failed: number;
   firstError?: string;
-  idleRss: number;
-  peakRss: number;
-  /** As in Measurement (tus-edge only). */
-  idleIsolate?: number;
-  peakIsolate?: number;
-  serverCpu: number;
   /** Summed over the uploads that were counted (tus-edge only). */
   ops?: UploadOps;
   countedUploads: number;

@@ -83,6 +83,7 @@ type CostCase = import("./cost-report").CostCase;
 type BenchResults = import("./report").BenchResults;
 type ClientMode = import("./report").ClientMode;
 type Measurement = import("./report").Measurement;
+type ResourceUse = import("./report").ResourceUse;
 type ThroughputResult = import("./report").ThroughputResult;
 type LatencyResult = import("./report").LatencyResult;
 type ConcurrencyResult = import("./report").ConcurrencyResult;
@@ -218,7 +219,7 @@ async function watched<T>(
   processes: Processes,
   work: () => Promise<T>,
   isolate?: IsolateMemory,
-): Promise<{ value: T; seconds: number; idleRss: number; peakRss: number; idleIsolate?: number; peakIsolate?: number; serverCpu: number; clientCpu: number }> {
+): Promise<{ value: T; seconds: number; use: ResourceUse }> {
   // Idle: the lowest of three samples 100 ms apart, just before.
   let idleRss = Infinity;
   let idleIsolate = Infinity;
@@ -251,11 +252,7 @@ async function watched<T>(
     return {
       value,
       seconds,
-      idleRss,
-      peakRss,
-      ...(isolate && { idleIsolate, peakIsolate }),
-      serverCpu,
-      clientCpu: (client.user + client.system) / 1e6,
+      use: { idleRss, peakRss, ...(isolate && { idleIsolate, peakIsolate }), serverCpu, clientCpu: (client.user + client.system) / 1e6 },
     };
   } finally {
     clearInterval(sample);
@@ -555,12 +552,7 @@ async function runCaseOnce(targets: Targets, c: UploadCase, file: DataFile, labe
   }
   const measurement: Measurement = {
     seconds: watch.seconds,
-    idleRss: watch.idleRss,
-    peakRss: watch.peakRss,
-    idleIsolate: watch.idleIsolate,
-    peakIsolate: watch.peakIsolate,
-    serverCpu: watch.serverCpu,
-    clientCpu: watch.clientCpu,
+    ...watch.use,
     requests,
   };
   if (inRuntime(c.server)) checkRuntime(targets, `${caseName(c)} (${label})`);
@@ -905,11 +897,7 @@ async function concurrencyPhase(targets: Targets, server: ServerName): Promise<C
     seconds: watch.seconds,
     failed: settled.length - urls.length,
     firstError: firstFailure ? String((firstFailure as PromiseRejectedResult).reason).slice(0, 160) : undefined,
-    idleRss: watch.idleRss,
-    peakRss: watch.peakRss,
-    idleIsolate: watch.idleIsolate,
-    peakIsolate: watch.peakIsolate,
-    serverCpu: watch.serverCpu,
+    ...watch.use,
     ops,
     countedUploads: ops ? urls.length : 0,
   };
@@ -1274,7 +1262,7 @@ async function costCase(
       r2ClassA: sumOf(ops.r2, (kind) => r2Class(kind) === "A"),
       r2ClassB: sumOf(ops.r2, (kind) => r2Class(kind) === "B"),
       workerRequests: requests,
-      workerCpuMs: cpu?.worker ?? watch.serverCpu * 1000,
+      workerCpuMs: cpu?.worker ?? watch.use.serverCpu * 1000,
       durableObjectRequests: sumOf(ops.durableObject) + counts.alarms,
       durableObjectActiveSeconds: Object.values(ops.durableObject).reduce((sum, c) => sum + c.ms, 0) / 1000,
       rowsRead: storage["rows read"]?.n ?? 0,
@@ -1283,7 +1271,7 @@ async function costCase(
     },
     cpu: {
       ...(cpu && { isolate: cpu, isolateJavascriptMs: cpu.worker + cpu.durableObject + cpu.unattributed + cpu.garbageCollector }),
-      runtimeProcessesSeconds: watch.serverCpu,
+      runtimeProcessesSeconds: watch.use.serverCpu,
     },
     raw: { r2: plain(ops.r2), durableObject: plain(ops.durableObject), storage: plain(storage), alarms: counts.alarms },
   };
