@@ -23,6 +23,7 @@ export { createTusGateway } from "./gateway";
 export type { GatewayEnv, TusGateway, TusGatewayOptions } from "./gateway";
 export type { GatewayConfig } from "./config";
 export type { UploadEvent, UploadEventType } from "./hooks/events";
+export type { Listing, ListedUpload } from "./listing/listing-answer";
 export type { CreateDecision, UploadProposal } from "./hooks/pre-create";
 export type { FinishingCallbackResult, FinishingQuestion, FinishingUpload } from "./hooks/pre-finish";
 export { verifySignature } from "./hooks/signature";

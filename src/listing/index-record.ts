@@ -1,4 +1,5 @@
 import type { UploadRecord } from "../upload/upload-record";
+import type { IndexedState } from "./listing-answer";
 
 /**
  * What the upload index (D1, migrations/0001_uploads.sql) holds of one
@@ -7,7 +8,7 @@ import type { UploadRecord } from "../upload/upload-record";
  * progress record. Delivered at least once, so writing it is an upsert by
  * upload id that only ever moves the row forward (see `versionOf`).
  */
-export type IndexedState = "unfinished" | "finished" | "terminated" | "expired" | "failed";
+export type { IndexedState };
 
 export const INDEXED_STATES: readonly IndexedState[] = ["unfinished", "finished", "terminated", "expired", "failed"];
 

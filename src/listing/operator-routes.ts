@@ -4,6 +4,7 @@ import { TusError } from "../errors";
 import type { Uploads } from "../upload/uploads";
 import { isUploadId } from "../upload/upload-id";
 import { decodeMetadataValue } from "./index-record";
+import type { Listing, ListedUpload } from "./listing-answer";
 import { parseListQuery } from "./list-query";
 import { queryIndex, type IndexRow } from "./upload-index";
 
@@ -87,7 +88,7 @@ async function listOwn({ request, config, principal, index }: OperatorContext): 
   }
   const query = parseListQuery(new URL(request.url).searchParams, false);
   const page = await queryIndex(db, query, principal.subject);
-  return json({ uploads: page.rows.map((row) => entryOf(row, request, config, false)), next: page.next ?? null });
+  return json({ uploads: page.rows.map((row) => entryOf(row, request, config, false)), next: page.next ?? null } satisfies Listing);
 }
 
 async function answerAdmin(target: OperatorRequest, context: OperatorContext): Promise<Response> {
@@ -96,7 +97,7 @@ async function answerAdmin(target: OperatorRequest, context: OperatorContext): P
     if (request.method !== "GET") throw new TusError("method-not-allowed", `${config.adminPath} takes GET only`, { headers: { Allow: "GET" } });
     const query = parseListQuery(new URL(request.url).searchParams, true);
     const page = await queryIndex(requireIndex(context.index), query, undefined);
-    return json({ uploads: page.rows.map((row) => entryOf(row, request, config, true)), next: page.next ?? null });
+    return json({ uploads: page.rows.map((row) => entryOf(row, request, config, true)), next: page.next ?? null } satisfies Listing);
   }
   if (target.kind !== "admin-upload" || !isUploadId(target.id)) throw new TusError("upload-not-found");
   if (request.method === "GET") return json(await context.uploads().inspect(target.id));
@@ -113,7 +114,7 @@ function requireIndex(index: D1Database | undefined): D1Database {
 }
 
 /** One upload of a listing; `withSubject` for administrators. */
-function entryOf(row: IndexRow, request: Request, config: GatewayConfig, withSubject: boolean) {
+function entryOf(row: IndexRow, request: Request, config: GatewayConfig, withSubject: boolean): ListedUpload {
   const metadata = JSON.parse(row.metadata) as Record<string, string>;
   const expiresAt =
     row.state === "unfinished"

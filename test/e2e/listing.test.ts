@@ -15,16 +15,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { bearer, HS256_SECRET, tokenFor } from "./jwt";
 import { download, MiB, ROOT, seededBytes, sha256, sleep, startServer, type TestServer } from "./server";
 import { startTusUpload } from "./tus";
+import type { ListedUpload as Entry, Listing } from "../../src/listing/listing-answer";
 
-interface Entry {
-  id: string;
-  url: string;
-  length: number | null;
-  offset: number;
-  state: string;
-  metadata: Record<string, string>;
-  subject?: string | null;
-}
 
 let server: TestServer;
 let persistDir: string;
@@ -56,7 +48,7 @@ async function listing(token: string, url: string): Promise<Entry[]> {
   const response = await fetch(url, { headers: bearer(token) });
   const text = await response.text();
   expect(response.status, `GET ${url}: ${text}`).toBe(200);
-  return (JSON.parse(text) as { uploads: Entry[] }).uploads;
+  return (JSON.parse(text) as Listing).uploads;
 }
 
 /** The listing once `ready` holds for it: the index trails the uploads by the outbox's delivery. */

@@ -7,26 +7,11 @@ import { env, runInDurableObject } from "cloudflare:test";
 import { expect } from "vitest";
 import { b64, bodyText, COLLECTION, createUpload, ORIGIN, patch, send, sleep, TUS, uploadStub, type CreatedUpload } from "../runtime/helpers";
 import { bearer, claimsFor, signToken } from "../runtime-auth/tokens";
+import type { ListedUpload, Listing } from "../../src/listing/listing-answer";
 
 export const ADMIN_COLLECTION = `${ORIGIN}/admin/uploads/`;
 
-export interface ListedUpload {
-  id: string;
-  url: string;
-  length: number | null;
-  offset: number;
-  state: string;
-  metadata: Record<string, string>;
-  created: string;
-  updated: string;
-  expires: string | null;
-  subject?: string | null;
-}
-
-export interface Listing {
-  uploads: ListedUpload[];
-  next: string | null;
-}
+export type { ListedUpload, Listing } from "../../src/listing/listing-answer";
 
 export function uniqueSubject(name: string): string {
   return `${name}-${crypto.randomUUID().slice(0, 8)}`;
