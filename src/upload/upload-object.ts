@@ -444,9 +444,7 @@ export class UploadObject extends DurableObject<UploadObjectEnv> {
         console.error(`final upload ${record.id}: after its assembly ended, deleting its partials failed`, error);
         return undefined;
       }
-      // Failures count in a row only: a step that committed parts before
-      // failing shows that R2 works (see background.ts).
-      if (current.offset > record.offset) this.store.clearCompletionFailures();
+      this.forgetFailuresAfterProgress(record);
       this.store.completionFailed(Date.now());
       const failures = this.store.completionFailures();
       const retryAt = assemblyRetryAt(current, failures);
@@ -454,6 +452,16 @@ export class UploadObject extends DurableObject<UploadObjectEnv> {
       console.error(`final upload ${record.id}: an assembly step failed (${failures.count} in a row; ${next})`, error);
       return retryAt;
     }
+  }
+
+  /**
+   * Assembly failures count in a row only (see background.ts): a step that
+   * stored parts since `before`, whether it then failed or not, shows that
+   * R2 works, and the back-off starts afresh at the next fault.
+   */
+  private forgetFailuresAfterProgress(before: UploadRecord): void {
+    const current = this.store.load();
+    if (current && current.offset > before.offset && this.store.completionFailures().count > 0) this.store.clearCompletionFailures();
   }
 
   private async runAssemblyStep(record: UploadRecord, holder: LockHolder, budgetMs: number): Promise<number | undefined> {
@@ -469,9 +477,7 @@ export class UploadObject extends DurableObject<UploadObjectEnv> {
       },
       record,
     );
-    // A step that committed parts shows R2 works: back-off starts afresh at the next fault.
-    const progressed = result.state === "finished" || this.store.load()!.offset > record.offset;
-    if (progressed && this.store.completionFailures().count > 0) this.store.clearCompletionFailures();
+    this.forgetFailuresAfterProgress(record);
     switch (result.state) {
       case "waiting":
         return Date.now() + PARTIAL_POLL_MS;
