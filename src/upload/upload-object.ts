@@ -513,7 +513,8 @@ export class UploadObject extends DurableObject<UploadObjectEnv> {
 
   private uploadStub(id: string): DurableObjectStub<UploadObject> {
     const uploads = this.env.UPLOADS as DurableObjectNamespace<UploadObject>;
-    return uploads.get(uploads.idFromName(id));
+    // Ids reach here from the upload's own storage: minted by the namespace, so idFromString accepts them.
+    return uploads.get(uploads.idFromString(id));
   }
 
   private isIdlePastExpiry(record: UploadRecord): boolean {

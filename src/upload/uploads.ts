@@ -6,7 +6,7 @@ import { renderObjectKey, sanitizeSegment } from "./object-key";
 import { openObjectInRanges, type ObjectDownload } from "./reading/object-reader";
 import { planPartSize } from "./storage/part-plan";
 import { r2 } from "./storage/r2-parts";
-import { isUploadId, newUploadId } from "./upload-id";
+import { newUploadId, uploadObjectId } from "./upload-id";
 import { APPEND_HEADER, type AppendCall, type Outcome, type UploadObject } from "./upload-object";
 import type { Concatenation, PartialSource, UploadInfo, UploadMetadata } from "./upload-record";
 
@@ -54,7 +54,7 @@ export class Uploads {
   }
 
   async create(request: CreateUpload): Promise<UploadInfo> {
-    const id = newUploadId();
+    const id = newUploadId(this.env.UPLOADS);
     return this.createWithId(id, request.length, request, request.partial ? { kind: "partial", finals: [] } : undefined);
   }
 
@@ -91,7 +91,7 @@ export class Uploads {
     { partials, length, partialsFinished }: FinalPlan,
     request: Omit<CreateUpload, "length" | "partial">,
   ): Promise<UploadInfo> {
-    const final = await this.createWithId(newUploadId(), length, request, { kind: "final", partials });
+    const final = await this.createWithId(newUploadId(this.env.UPLOADS), length, request, { kind: "final", partials });
     try {
       for (const partial of partials) unwrap(await this.stub(partial.id).attachFinal(final.id, this.caller));
     } catch (error) {
@@ -242,9 +242,10 @@ export class Uploads {
   }
 
   private stub(id: string): DurableObjectStub<UploadObject> {
-    // A malformed id cannot name an upload: answer 404 without waking an object.
-    if (!isUploadId(id)) throw new TusError("upload-not-found");
-    return this.env.UPLOADS.get(this.env.UPLOADS.idFromName(id));
+    // An id the namespace did not mint names no upload: 404 without waking an object.
+    const objectId = uploadObjectId(this.env.UPLOADS, id);
+    if (!objectId) throw new TusError("upload-not-found");
+    return this.env.UPLOADS.get(objectId);
   }
 }
 

@@ -87,9 +87,9 @@ function uploadIdOf(url: string): string {
   return url.slice(server.endpoint.length);
 }
 
-/** A well-formed upload id that names no upload. */
+/** An upload id of the right form that names no upload (the gateway refuses it without asking any Durable Object). */
 function unknownUploadUrl(): string {
-  return server.endpoint + randomBytes(16).toString("base64url");
+  return server.endpoint + randomBytes(32).toString("hex");
 }
 
 const ok = (delivery: EventDelivery) => delivery.status >= 200 && delivery.status < 300;

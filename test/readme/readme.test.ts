@@ -121,7 +121,7 @@ describe("curl", () => {
 
     // The POST's Location (--fail: a 4xx or 5xx would have stopped the script).
     const location = /^created (\S+)$/m.exec(ran.stdout)?.[1];
-    expect(location, describeRun(ran)).toMatch(new RegExp(`^${server.endpoint}[A-Za-z0-9_-]{22}$`));
+    expect(location, describeRun(ran)).toMatch(new RegExp(`^${server.endpoint}[0-9a-f]{64}$`));
     // PATCH -i, then HEAD -I: statuses in order, each with the offset.
     const responses = ran.stdout.split(/^(?=HTTP\/)/m).filter((part) => part.startsWith("HTTP/"));
     expect(responses, describeRun(ran)).toHaveLength(2);

@@ -8,7 +8,7 @@
  * bytes, ALLOWED_FILETYPES `image/png,video/*,application/octet-stream` and
  * OBJECT_KEY_TEMPLATE `{subject}/{filename}` under the default `uploads/`.
  */
-import { runInDurableObject } from "cloudflare:test";
+import { env, runInDurableObject } from "cloudflare:test";
 import { expect } from "vitest";
 import { newUploadId } from "../../src/upload/upload-id";
 import { b64, bodyText, COLLECTION, createUpload, download, patch, send, TUS, uploadStub, type CreatedUpload } from "../runtime/helpers";
@@ -76,9 +76,9 @@ export function objectKeyOf(id: string): Promise<string> {
   );
 }
 
-/** The URL of an upload nobody created (a well-formed id, so it reaches a Durable Object). */
+/** The URL of an upload nobody created (a genuine id the namespace minted, so it reaches a Durable Object). */
 export function unknownUploadUrl(): string {
-  return `${COLLECTION}${newUploadId()}`;
+  return `${COLLECTION}${newUploadId(env.UPLOADS)}`;
 }
 
 /** GET with a token; the response and its bytes. */

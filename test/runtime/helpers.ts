@@ -62,7 +62,7 @@ export async function createUpload(options: CreateOptions): Promise<CreatedUploa
   const response = await send(COLLECTION, { method: "POST", headers, body: options.body });
   expect(response.status, await bodyText(response)).toBe(201);
   const url = response.headers.get("Location") ?? "";
-  expect(url).toMatch(/^http:\/\/tus\.test\/files\/[A-Za-z0-9_-]{22}$/);
+  expect(url).toMatch(/^http:\/\/tus\.test\/files\/[0-9a-f]{64}$/);
   return { response, url, id: uploadIdOf(url) };
 }
 
@@ -168,7 +168,7 @@ export async function bodyText(response: Response): Promise<string> {
 }
 
 export function uploadStub(id: string): DurableObjectStub {
-  return env.UPLOADS.get(env.UPLOADS.idFromName(id));
+  return env.UPLOADS.get(env.UPLOADS.idFromString(id));
 }
 
 export interface StoredState {

@@ -1,11 +1,13 @@
 /**
- * A well-formed id that no upload has reaches a Durable Object (the Worker
- * cannot know it is unknown without asking). That object must answer 404
- * and keep nothing: no schema, no tables, so that probing random ids leaves
- * no storage behind. Uploads created before the schema moved to creation
- * (their tables exist, possibly without newer columns) keep working.
+ * Upload ids are minted by the Durable Object namespace, which signs them:
+ * an id somebody made up (of the right form or not) is answered 404 by the
+ * Worker without any Durable Object, since the namespace refuses to name an
+ * object for it. A genuine id that no upload was created with (minted, then
+ * never used) does reach its object, which must answer 404 and keep
+ * nothing: no schema, no tables. Uploads created before the schema moved to
+ * creation (their tables exist, possibly without newer columns) keep working.
  */
-import { evictDurableObject, runInDurableObject } from "cloudflare:test";
+import { env, evictDurableObject, runInDurableObject } from "cloudflare:test";
 import { afterEach, describe, expect, it } from "vitest";
 import { newUploadId } from "../../src/upload/upload-id";
 import {
@@ -42,9 +44,27 @@ function tablesOf(id: string): Promise<string[]> {
 
 afterEach(() => expectNoServerErrors());
 
-describe("an unknown, well-formed upload id", () => {
+describe("a made-up upload id", () => {
+  it("of the right form, or of the form ids had before (22 base64url characters), is 404 for every method, and names no Durable Object", { timeout: TIMEOUT }, async () => {
+    const genuine = newUploadId(env.UPLOADS);
+    // The same form as a genuine id, but not minted by the namespace: its signature half is wrong.
+    const forged = genuine.slice(0, 32) + [...genuine.slice(32)].map((digit) => (digit === "0" ? "1" : "0")).join("");
+    for (const id of [forged, "0".repeat(64), "Zm9vYmFyYmF6cXV4cXV1eA"]) expect(() => env.UPLOADS.idFromString(id), id).toThrow();
+    // Upper-case hex would name the same object as the genuine id: URLs have one spelling, so it is refused too.
+    for (const id of [forged, "0".repeat(64), "Zm9vYmFyYmF6cXV4cXV1eA", genuine.toUpperCase()]) {
+      const url = `${COLLECTION}${id}`;
+      expect((await head(url)).status, id).toBe(404);
+      for (const response of [await patch(url, 0, "abc"), await send(url, { method: "DELETE", headers: TUS }), await send(url)]) {
+        expect(response.status, await bodyText(response)).toBe(404);
+        expect(await bodyText(response)).toMatch(/no upload exists at this URL/);
+      }
+    }
+  });
+});
+
+describe("a genuine upload id that no upload was created with", () => {
   it("HEAD, PATCH, DELETE and GET answer 404, and its Durable Object is left without any table", { timeout: TIMEOUT }, async () => {
-    const id = newUploadId();
+    const id = newUploadId(env.UPLOADS);
     const url = `${COLLECTION}${id}`;
     expect((await head(url)).status).toBe(404);
     for (const response of [await patch(url, 0, "abc"), await send(url, { method: "DELETE", headers: TUS }), await send(url)]) {
@@ -58,8 +78,8 @@ describe("an unknown, well-formed upload id", () => {
     expect(await tablesOf(id)).toEqual([]);
   });
 
-  it("20 HEADs on random ids leave 20 objects without tables", { timeout: TIMEOUT }, async () => {
-    const ids = Array.from({ length: 20 }, () => newUploadId());
+  it("20 HEADs on unused ids leave 20 objects without tables", { timeout: TIMEOUT }, async () => {
+    const ids = Array.from({ length: 20 }, () => newUploadId(env.UPLOADS));
     for (const id of ids) expect((await head(`${COLLECTION}${id}`)).status).toBe(404);
     for (const id of ids) expect(await tablesOf(id)).toEqual([]);
   });

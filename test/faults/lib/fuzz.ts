@@ -13,7 +13,7 @@ import { createHash } from "node:crypto";
 import { connect } from "node:net";
 import { Random } from "./random";
 
-export const UPLOAD_ID = /^[A-Za-z0-9_-]{22}$/;
+export const UPLOAD_ID = /^[0-9a-f]{64}$/;
 
 /** What the generator knows of the server: the collection, the fuzz run's own uploads, and the sentinels. */
 export interface FuzzTargets {
