@@ -73,7 +73,7 @@ describe("the upload page", () => {
     await expectIntact(file, finished);
     // The page lists it with its size and a link through the gateway.
     await expect(page.finished(file).locator(".file-size").innerText()).resolves.toBe("64.0 MiB");
-    expect(new URL(finished.href).pathname).toMatch(/^\/files\/[A-Za-z0-9_-]{22}$/);
+    expect(new URL(finished.href).pathname).toMatch(/^\/files\/[0-9a-f]{64}$/);
 
     await page.screenshot("finished.png");
     await page.page.emulateMedia({ colorScheme: "dark" });
