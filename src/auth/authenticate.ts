@@ -23,7 +23,15 @@ export type AuthConfig =
       issuer: string | undefined;
       /** A token whose scopes name no `tus:*` scope may do nothing (instead of everything). Default false. */
       requireTusScopes?: boolean;
+      /**
+       * Longest a token in `?access_token=` may still be valid (its `exp` from
+       * now), in seconds. Default 3600 (QUERY_TOKEN_MAX_LIFETIME_SECONDS).
+       */
+      queryTokenMaxLifetimeSeconds?: number;
     };
+
+/** A token in a URL may stay valid for an hour at most, unless configured otherwise. */
+export const DEFAULT_QUERY_TOKEN_MAX_LIFETIME_SECONDS = 3600;
 
 const REALM = 'Bearer realm="tus-edge"';
 /** Clocks differ a little between token issuers and the edge. */
@@ -52,18 +60,35 @@ export class Authenticator {
         now: Math.floor(Date.now() / 1000),
         leewaySeconds: LEEWAY_SECONDS,
       });
-      // A URL is kept in server logs, browser history and Referer headers:
-      // a token that travels in one must stop working on its own.
-      if (bearer.inQuery && claims.exp === undefined) {
-        throw new JwtError("a token in ?access_token= must have an exp claim (a URL is logged and kept in history); send it in the Authorization header or give it an exp");
-      }
-      return principalOf(claims, { requireTusScopes: this.config.requireTusScopes ?? false });
+      if (bearer.inQuery) this.checkQueryTokenLifetime(claims.exp);
+      return principalOf(claims, { requireTusScopes: this.config.requireTusScopes ?? false, tokenInQuery: bearer.inQuery });
     } catch (error) {
       if (!(error instanceof JwtError)) throw error;
       const description = error.message.replace(/"/g, "'");
       throw new TusError("unauthorized", `the bearer token was refused: ${error.message}`, {
         headers: { "WWW-Authenticate": `${REALM}, error="invalid_token", error_description="${description}"` },
       });
+    }
+  }
+
+  /**
+   * A URL is kept in server logs, browser history and Referer headers: a
+   * token that travels in one must stop working on its own, and soon. A
+   * download link's token is minted for minutes; one valid for years is a
+   * long-lived key that was put where keys leak.
+   */
+  private checkQueryTokenLifetime(exp: unknown): void {
+    const maxSeconds = (this.config.mode === "jwt" && this.config.queryTokenMaxLifetimeSeconds) || DEFAULT_QUERY_TOKEN_MAX_LIFETIME_SECONDS;
+    if (exp === undefined) {
+      throw new JwtError(
+        `a token in ?access_token= must have an exp claim at most ${maxSeconds} s away (a URL is logged and kept in history); send it in the Authorization header or give it an exp`,
+      );
+    }
+    const remaining = Number(exp) - Math.floor(Date.now() / 1000);
+    if (remaining > maxSeconds + LEEWAY_SECONDS) {
+      throw new JwtError(
+        `a token in ?access_token= may be valid for at most ${maxSeconds} s more (QUERY_TOKEN_MAX_LIFETIME_SECONDS), this one is valid for ${remaining} s; mint a short-lived token for the link, or send this one in the Authorization header`,
+      );
     }
   }
 

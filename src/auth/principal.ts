@@ -20,6 +20,12 @@ export interface Principal {
   scopes: ReadonlySet<TusScope> | undefined;
   /** The token's `upload_id` claim: the one upload it may reach; undefined for any of its subject's. */
   uploadId: string | undefined;
+  /**
+   * Whether the token came in the URL (`?access_token=`, for download links)
+   * rather than in `Authorization`. Such a token opens downloads only:
+   * listing and administration refuse it.
+   */
+  tokenInQuery: boolean;
 }
 
 /**
@@ -42,7 +48,7 @@ const SCOPES_FOR_METHOD: Record<string, readonly TusScope[]> = {
   DELETE: ["tus:delete"],
 };
 
-export const ANONYMOUS: Principal = { subject: undefined, maxUploadSize: undefined, keyPrefix: undefined, scopes: undefined, uploadId: undefined };
+export const ANONYMOUS: Principal = { subject: undefined, maxUploadSize: undefined, keyPrefix: undefined, scopes: undefined, uploadId: undefined, tokenInQuery: false };
 
 /** Leaves room in R2's 1,024-byte keys for the configured prefix and the template. */
 const MAX_KEY_PREFIX_BYTES = 256;
@@ -77,7 +83,7 @@ export function authorizeUpload(principal: Principal, uploadId: string | undefin
 }
 
 /** The principal of a verified token; a malformed optional claim refuses the token. */
-export function principalOf(claims: JwtClaims, options: { requireTusScopes: boolean }): Principal {
+export function principalOf(claims: JwtClaims, options: { requireTusScopes: boolean; tokenInQuery: boolean }): Principal {
   const maxUploadSize = claims.max_upload_size;
   if (maxUploadSize !== undefined && !(Number.isSafeInteger(maxUploadSize) && (maxUploadSize as number) >= 0)) {
     throw new JwtError("the token's max_upload_size claim must be a non-negative integer");
@@ -95,6 +101,7 @@ export function principalOf(claims: JwtClaims, options: { requireTusScopes: bool
     keyPrefix,
     scopes: named.length ? new Set(named) : options.requireTusScopes ? new Set() : undefined,
     uploadId,
+    tokenInQuery: options.tokenInQuery,
   };
 }
 

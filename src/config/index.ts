@@ -1,4 +1,4 @@
-import type { AuthConfig } from "../auth/authenticate";
+import { DEFAULT_QUERY_TOKEN_MAX_LIFETIME_SECONDS, type AuthConfig } from "../auth/authenticate";
 import { isLogLevel, LOG_LEVELS, type LogLevel } from "../observability/logger";
 import { parseUploadPageEmbedOrigins, parseUploadPageEndpoints } from "../page/page-config";
 import type { AllowedOrigins } from "../protocol/http/cors";
@@ -336,6 +336,7 @@ function parseAuth(vars: Variables): AuthConfig {
     audience: audience === "*" ? undefined : audience,
     issuer: readString(vars, "JWT_ISSUER"),
     requireTusScopes: readBoolean(vars, "JWT_REQUIRE_TUS_SCOPES", false),
+    queryTokenMaxLifetimeSeconds: readInteger(vars, "QUERY_TOKEN_MAX_LIFETIME_SECONDS", DEFAULT_QUERY_TOKEN_MAX_LIFETIME_SECONDS, 1, 7 * 24 * 60 * 60),
   };
 }
 

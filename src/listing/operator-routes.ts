@@ -51,6 +51,7 @@ export async function answerOperatorRequest(target: OperatorRequest, context: Op
   if (config.auth.mode !== "jwt") {
     throw new TusError("forbidden", "listing and administration are off in open mode (AUTH_MODE=open): anyone could list every upload; set AUTH_MODE = \"jwt\"");
   }
+  refuseLinkTokens(principal, target.kind === "list-own" ? "listing uploads" : "administration");
   if (target.kind === "list-own") return listOwn(context);
   if (!principal.scopes?.has(ADMIN_SCOPE)) throw new TusError("forbidden", `administration needs a token with the scope ${ADMIN_SCOPE}`);
   const started = Date.now();
@@ -79,9 +80,26 @@ export async function answerOperatorRequest(target: OperatorRequest, context: Op
   }
 }
 
+/**
+ * Listing and administration see many uploads (every subject's, for an
+ * administrator), so they take no token made for one download: neither one
+ * bound to one upload (`upload_id`), whatever else its scopes say, nor one
+ * that came in a URL (`?access_token=`), where links leave it in logs,
+ * history and Referer headers. Either is refused before any upload is read.
+ */
+function refuseLinkTokens(principal: Principal, what: string): void {
+  if (principal.tokenInQuery) {
+    throw new TusError("unauthorized", `${what} takes its token only from the Authorization header (Bearer), never from ?access_token=`, {
+      headers: { "WWW-Authenticate": 'Bearer realm="tus-edge", error="invalid_request"' },
+    });
+  }
+  if (principal.uploadId !== undefined) {
+    throw new TusError("forbidden", `the token is bound to one upload (upload_id claim): ${what} needs a token that is not`);
+  }
+}
+
 async function listOwn({ request, config, principal, index }: OperatorContext): Promise<Response> {
   const db = requireIndex(index);
-  if (principal.uploadId !== undefined) throw new TusError("forbidden", "the token is bound to one upload (upload_id claim) and cannot list uploads");
   const { scopes } = principal;
   if (scopes && !["tus:upload", "tus:download", ADMIN_SCOPE].some((scope) => scopes.has(scope as never))) {
     throw new TusError("forbidden", "listing your uploads needs a token with the scope tus:upload, tus:download or tus:admin");

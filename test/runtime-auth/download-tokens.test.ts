@@ -61,6 +61,18 @@ describe("exp and where a token travels", () => {
     const token = await signToken(claimsFor(subject, { exp: Math.floor(Date.now() / 1000) + 300 }));
     await expectDownloadEquals(`${url}?access_token=${token}`, data);
   });
+
+  it("refuses a ?access_token= valid for longer than an hour (QUERY_TOKEN_MAX_LIFETIME_SECONDS), saying so, and takes it in the header", { timeout: TIMEOUT }, async () => {
+    const tenYears = await signToken(claimsFor(subject, { exp: Math.floor(Date.now() / 1000) + 10 * 365 * 24 * 3600 }));
+    const response = await send(`${url}?access_token=${tenYears}`);
+    await expectError(response, 401, /in \?access_token= may be valid for at most 3600 s more \(QUERY_TOKEN_MAX_LIFETIME_SECONDS\), this one is valid for \d+ s/);
+    expect(response.headers.get("WWW-Authenticate")).toMatch(/error="invalid_token", error_description="[^"]*at most 3600 s[^"]*"/);
+    const inHeader = await send(url, { headers: bearer(tenYears) });
+    expect(inHeader.status).toBe(200);
+    await inHeader.arrayBuffer();
+    // Just within the hour is fine.
+    await expectDownloadEquals(`${url}?access_token=${await signToken(claimsFor(subject, { exp: Math.floor(Date.now() / 1000) + 3500 }))}`, data);
+  });
 });
 
 describe("Cache-Control on downloads", () => {

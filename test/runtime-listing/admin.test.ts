@@ -5,7 +5,7 @@
  */
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { bodyText, COLLECTION, head, MiB, patch, send, TUS } from "../runtime/helpers";
-import { bearer } from "../runtime-auth/tokens";
+import { bearer, claimsFor, signToken } from "../runtime-auth/tokens";
 import { ADMIN_COLLECTION, adminToken, eventually, indexRow, list, listAll, tokenFor, uniqueSubject, uploadAs } from "./helpers";
 
 afterEach(() => vi.restoreAllMocks());
@@ -24,6 +24,39 @@ describe("administration", () => {
     const post = await send(COLLECTION, { method: "POST", headers: { ...TUS, ...bearer(admin), "Upload-Length": "1" } });
     expect(post.status).toBe(403);
     expect((await head(mine.url, { ...TUS, ...bearer(admin) })).status).toBe(403);
+  });
+
+  it("refuses a token bound to one upload, whatever its scopes, and reads nothing of the others", async () => {
+    const victim = await tokenFor(uniqueSubject("kurt"));
+    const victims = await uploadAs(victim, "victim.txt", 10);
+    const attackerSubject = uniqueSubject("lars");
+    const attackers = await uploadAs(await tokenFor(attackerSubject), "own.txt", 10);
+    const bound = await signToken(claimsFor(attackerSubject, { scope: "tus:admin tus:download", upload_id: attackers.id }));
+    for (const [method, url] of [["GET", ADMIN_COLLECTION], ["GET", `${ADMIN_COLLECTION}${victims.id}`], ["DELETE", `${ADMIN_COLLECTION}${victims.id}`]] as const) {
+      const response = await send(url, { method, headers: bearer(bound) });
+      expect(response.status, `${method} ${url}`).toBe(403);
+      expect(await bodyText(response)).toMatch(/bound to one upload \(upload_id claim\): administration needs a token that is not/);
+    }
+    expect((await head(victims.url, { ...TUS, ...bearer(victim) })).status).toBe(200);
+  });
+
+  it("takes its token only from the Authorization header, never from ?access_token=", async () => {
+    const victim = await tokenFor(uniqueSubject("mona"));
+    const victims = await uploadAs(victim, "victim.txt", 10);
+    const admin = await adminToken();
+    for (const url of [ADMIN_COLLECTION, `${ADMIN_COLLECTION}${victims.id}`]) {
+      const response = await send(`${url}?access_token=${admin}`);
+      expect(response.status, url).toBe(401);
+      expect(await bodyText(response)).toMatch(/administration takes its token only from the Authorization header/);
+    }
+    // DELETE takes no query token at all (only GET does, for download links).
+    const remove = await send(`${ADMIN_COLLECTION}${victims.id}?access_token=${admin}`, { method: "DELETE" });
+    expect(remove.status).toBe(401);
+    expect((await head(victims.url, { ...TUS, ...bearer(victim) })).status).toBe(200);
+    // Nor does a subject's own listing.
+    const own = await send(`${COLLECTION}?access_token=${victim}`);
+    expect(own.status).toBe(401);
+    expect(await bodyText(own)).toMatch(/listing uploads takes its token only from the Authorization header/);
   });
 
   it("lists every subject's uploads, filtered by subject, state, creation time and size", async () => {

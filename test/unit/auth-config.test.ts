@@ -37,6 +37,12 @@ describe("JWT configuration", () => {
     expect(auth).toMatchObject({ mode: "jwt", audience: undefined });
   });
 
+  it("reads QUERY_TOKEN_MAX_LIFETIME_SECONDS, an hour by default", () => {
+    expect(parseConfig({ AUTH_MODE: "jwt", JWT_SECRET: SECRET }).auth).toMatchObject({ queryTokenMaxLifetimeSeconds: 3600 });
+    expect(parseConfig({ AUTH_MODE: "jwt", JWT_SECRET: SECRET, QUERY_TOKEN_MAX_LIFETIME_SECONDS: "300" }).auth).toMatchObject({ queryTokenMaxLifetimeSeconds: 300 });
+    expect(() => parseConfig({ AUTH_MODE: "jwt", JWT_SECRET: SECRET, QUERY_TOKEN_MAX_LIFETIME_SECONDS: "0" })).toThrow(/QUERY_TOKEN_MAX_LIFETIME_SECONDS must be between 1 and 604800/);
+  });
+
   it("reads JWT_REQUIRE_TUS_SCOPES, off by default", () => {
     expect(parseConfig({ AUTH_MODE: "jwt", JWT_SECRET: SECRET }).auth).toMatchObject({ requireTusScopes: false });
     expect(parseConfig({ AUTH_MODE: "jwt", JWT_SECRET: SECRET, JWT_REQUIRE_TUS_SCOPES: "true" }).auth).toMatchObject({ requireTusScopes: true });
