@@ -134,13 +134,26 @@ export function createTusGateway(options: TusGatewayOptions = {}): TusGateway {
       } catch (error) {
         if (!(error instanceof ConfigError)) throw error;
         console.error(error.message);
-        return misconfiguredResponse(error.message, request);
+        return misconfiguredResponse(publicConfigErrorMessage(error), request);
       }
       let handler = handlers.get(config);
       if (!handler) handlers.set(config, (handler = createRequestHandler(config, options.onUploadCreate, wrapBucket, metricsOf)));
       return handler(request, env);
     },
   };
+}
+
+/**
+ * What a client is told of a configuration error: which variable, and where
+ * the operator finds the rest. The value itself stays in the log: a
+ * malformed webhook URL or hook address may carry credentials, and any
+ * client can make the gateway answer.
+ */
+function publicConfigErrorMessage(error: ConfigError): string {
+  return (
+    `tus-edge configuration: ${error.variable} is not valid, so this gateway serves no one until it is fixed. ` +
+    "The Worker's log says what is wrong and how to fix it (`npx wrangler tail` for a deployment, the terminal of `npm start` locally)."
+  );
 }
 
 /**
