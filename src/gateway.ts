@@ -1,6 +1,6 @@
 import { Router, type IRequest } from "itty-router";
 import { ANONYMOUS, Authenticator, authorize, authorizeUpload, type Principal } from "./auth/authenticate";
-import { configFromEnv, type GatewayConfig } from "./config";
+import { checkSubjectsCannotShareKeys, configFromEnv, type GatewayConfig } from "./config";
 import { ConfigError } from "./config/parse";
 import { TusError } from "./errors";
 import type { UploadEvent } from "./hooks/events";
@@ -91,7 +91,11 @@ export function createTusGateway(options: TusGatewayOptions = {}): TusGateway {
   const resolved = new WeakMap<object, GatewayConfig>();
   const resolveConfig = (env: object): GatewayConfig => {
     let config = resolved.get(env);
-    if (!config) resolved.set(env, (config = { ...configFromEnv(env), ...options.config }));
+    if (!config) {
+      config = { ...configFromEnv(env), ...options.config };
+      checkSubjectsCannotShareKeys(config);
+      resolved.set(env, config);
+    }
     return config;
   };
   const wrapBucket = options.wrapBucket ?? ((bucket: R2Bucket) => bucket);

@@ -222,7 +222,27 @@ export function parseConfig(vars: Variables): GatewayConfig {
   if (config.partSize > config.partBufferLimit) {
     throw new ConfigError("PART_SIZE", `must not exceed PART_BUFFER_LIMIT (${config.partBufferLimit})`);
   }
+  checkSubjectsCannotShareKeys(config);
   return config;
+}
+
+/**
+ * With tokens, uploads of different subjects must never share an object
+ * key: one subject's file would be refused because of another's (and the
+ * refusal tells them a key exists), or, with OVERWRITE_OBJECTS, replace it.
+ * A key that holds the upload id or the subject cannot be another
+ * subject's. Checked for the Worker's variables and again for a library's
+ * merged options (src/gateway.ts).
+ */
+export function checkSubjectsCannotShareKeys(config: Pick<GatewayConfig, "auth" | "objectKeyTemplate">): void {
+  const { auth, objectKeyTemplate } = config;
+  if (auth.mode === "jwt" && !objectKeyTemplate.includes("{id}") && !objectKeyTemplate.includes("{subject}")) {
+    throw new ConfigError(
+      "OBJECT_KEY_TEMPLATE",
+      `is "${objectKeyTemplate}", which has neither {id} nor {subject}: with AUTH_MODE=jwt two subjects' uploads could get the same key, and one would be refused or overwritten because of the other's file; ` +
+        `write "{subject}/${objectKeyTemplate}" to keep each subject's files apart, or "{id}/${objectKeyTemplate}" to keep every upload apart`,
+    );
+  }
 }
 
 const parsedByEnv = new WeakMap<object, GatewayConfig>();

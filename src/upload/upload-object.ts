@@ -649,7 +649,7 @@ export class UploadObject extends DurableObject<UploadObjectEnv> {
     if (caller !== OWN_WORK && record.owner !== undefined && record.owner !== caller) throw new TusError("upload-not-found");
     const expired = record.ended === "expired" || (record.finishedAt === undefined && this.isIdlePastExpiry(record));
     if (expired) throw new TusError("upload-gone", "this upload expired and its bytes were deleted");
-    if (record.ended === "object-exists") throw objectTakenError(record.objectKey);
+    if (record.ended === "object-exists") throw objectTakenError();
     if (record.ended === "rejected" && record.confirmation?.state === "rejected") throw rejectionError(record.confirmation);
     if (record.ended) throw new TusError("upload-gone", "this upload was terminated");
     return record;

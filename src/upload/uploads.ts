@@ -129,7 +129,9 @@ export class Uploads {
     const objectKey = await this.objectKeyFor(id, request);
     // A key with the upload's id in it is new by construction; others are checked.
     if (!this.config.overwriteObjects && !objectKey.includes(id) && (await r2("head", () => this.env.BUCKET.head(objectKey)))) {
-      throw new TusError("object-exists", `an object already exists at ${objectKey}; this server does not overwrite objects`);
+      // The log may name the key; the client may not learn it: it can say what another subject stored.
+      console.warn(`upload refused: an object already exists at ${objectKey}`);
+      throw new TusError("object-exists", "an object already exists at this upload's key, and this server does not overwrite objects; upload it under another name");
     }
     // The first `get` of a new id places its Durable Object near this Worker,
     // which runs near the client: the upload's state lives close to its bytes' source.
@@ -227,7 +229,7 @@ export class Uploads {
 
   /** Opens a finished upload's object for reading, whole or one inclusive byte range, in ranges of bounded size. */
   openObject(info: UploadInfo & { length: number }, range?: { start: number; end: number }): Promise<ObjectDownload> {
-    return openObjectInRanges(this.env.BUCKET, info.objectKey, range ?? { start: 0, end: info.length - 1 });
+    return openObjectInRanges(this.env.BUCKET, { key: info.objectKey, uploadId: info.id }, range ?? { start: 0, end: info.length - 1 });
   }
 
   /** Everything stored about an upload, whoever owns it: for administrators only (the caller checks the scope). */

@@ -76,6 +76,22 @@ describe("parseConfig", () => {
     expect(parse).toThrow(/fix it in wrangler.toml \[vars\], .dev.vars or --var, or remove it to use the default/);
   });
 
+  it("with AUTH_MODE=jwt, refuses a key template with neither {id} nor {subject}, saying why and what to write", () => {
+    const jwt = { AUTH_MODE: "jwt", JWT_SECRET: "s".repeat(32) };
+    for (const template of ["{filename}", "{date}/{filename}", "shared/report.txt"]) {
+      const parse = () => parseConfig({ ...jwt, OBJECT_KEY_TEMPLATE: template });
+      expect(parse).toThrow(ConfigError);
+      expect(parse).toThrow(/OBJECT_KEY_TEMPLATE is ".*", which has neither \{id\} nor \{subject\}: with AUTH_MODE=jwt two subjects' uploads could get the same key/);
+      expect(parse).toThrow(`write "{subject}/${template}" to keep each subject's files apart, or "{id}/${template}"`);
+    }
+    for (const template of ["{subject}/{filename}", "{id}/{filename}", "{date}/{id}"]) {
+      expect(parseConfig({ ...jwt, OBJECT_KEY_TEMPLATE: template }).objectKeyTemplate).toBe(template);
+    }
+    // Open mode has no subjects to keep apart; the default template is {id}.
+    expect(parseConfig({ AUTH_MODE: "open", OBJECT_KEY_TEMPLATE: "{filename}" }).objectKeyTemplate).toBe("{filename}");
+    expect(parseConfig(jwt).objectKeyTemplate).toBe("{id}");
+  });
+
   it("reads TOML numbers and booleans of wrangler.toml [vars] as the text they stand for", () => {
     const config = parseConfig({
       MAX_UPLOAD_SIZE: 10737418240,

@@ -1,5 +1,6 @@
+import { TusError } from "../../errors";
 import { partCapacity, partNumberAt } from "../storage/part-plan";
-import { KeyTaken, keyMayBeTaken, objectIsComplete, openMultipart, putObject, r2, refuseOverwrite } from "../storage/r2-parts";
+import { isUploadsObject, KeyTaken, keyMayBeTaken, objectIsComplete, openMultipart, putObject, r2, refuseOverwrite } from "../storage/r2-parts";
 import type { PartialSource, UploadRecord } from "../upload-record";
 import type { UploadStore } from "../storage/upload-store";
 
@@ -71,12 +72,12 @@ export type StepResult =
 export async function assembleStep(deps: AssemblerDeps, record: UploadRecord): Promise<StepResult> {
   if (record.concat?.kind !== "final" || record.length === undefined) return { state: "finished" };
   const partials = record.concat.partials;
-  const keys: string[] = [];
+  const sources: PartialObject[] = [];
   for (const partial of partials) {
     const found = await deps.locatePartial(partial.id);
     if (found.state === "gone") return { state: "failed", reason: `partial upload ${partial.id} no longer exists` };
     if (found.state === "unfinished") return { state: "waiting" };
-    keys.push(found.objectKey);
+    sources.push({ key: found.objectKey, uploadId: partial.id });
   }
   const { store, bucket, now } = deps;
   const guarded = keyMayBeTaken(record, deps.overwriteObjects);
@@ -97,7 +98,13 @@ export async function assembleStep(deps: AssemblerDeps, record: UploadRecord): P
     const size = partCapacity(offset, record.partSize, record.length);
     const partNumber = partNumberAt(offset, record.partSize);
     const ranges = sourceRanges(partials.map((partial: PartialSource) => partial.length), offset, offset + size);
-    const uploaded = await r2("uploadPart", () => uploadFromRanges(bucket, multipart, partNumber, size, ranges, keys));
+    let uploaded: R2UploadedPart;
+    try {
+      uploaded = await r2("uploadPart", () => uploadFromRanges(bucket, multipart, partNumber, size, ranges, sources));
+    } catch (error) {
+      if (error instanceof PartialObjectGone) return { state: "failed", reason: error.message };
+      throw error;
+    }
     offset = store.commitPart({ partNumber, etag: uploaded.etag, size });
     slowestPartMs = Math.max(slowestPartMs, now() - startedAt);
   }
@@ -126,19 +133,44 @@ async function keyTaken(attempt: () => Promise<void>): Promise<boolean> {
   }
 }
 
+/** A partial upload's object: its key, and the upload that must have written it. */
+interface PartialObject {
+  key: string;
+  uploadId: string;
+}
+
+/**
+ * A partial's object is missing, or another upload's object is at its key
+ * (a key without the upload id, overwritten): its bytes are not the
+ * partial's, so the final fails rather than take them. A TusError, so that
+ * `r2` passes it on as it is rather than as a storage fault to retry.
+ */
+class PartialObjectGone extends TusError {
+  constructor(source: PartialObject) {
+    super("upload-gone", `the object of partial upload ${source.uploadId} is no longer stored`);
+  }
+}
+
 async function uploadFromRanges(
   bucket: R2Bucket,
   multipart: R2MultipartUpload,
   partNumber: number,
   size: number,
   ranges: SourceRange[],
-  keys: string[],
+  sources: PartialObject[],
 ): Promise<R2UploadedPart> {
   const { readable, writable } = new FixedLengthStream(size);
   const copying = (async () => {
     for (const range of ranges) {
-      const object = await bucket.get(keys[range.index]!, { range: { offset: range.offset, length: range.length } });
-      if (!object) throw new Error(`partial object ${keys[range.index]} is missing`);
+      const source = sources[range.index]!;
+      const object = await bucket.get(source.key, { range: { offset: range.offset, length: range.length } });
+      if (!object || !isUploadsObject(object, source.uploadId)) {
+        await object?.body.cancel();
+        const gone = new PartialObjectGone(source);
+        // The part's body ends in an error, so R2 stores no part of it.
+        await writable.abort(gone).catch(() => {});
+        throw gone;
+      }
       await object.body.pipeTo(writable, { preventClose: true });
     }
     await writable.close();

@@ -1,7 +1,7 @@
 import { TusError } from "../../errors";
 import type { Confirmation, UploadRecord, UploadEnd } from "../upload-record";
 import type { UploadStore } from "../storage/upload-store";
-import { r2 } from "../storage/r2-parts";
+import { deleteOwnObject, r2 } from "../storage/r2-parts";
 import type { WriteBuffers } from "../writing/write-buffers";
 
 /** How long uploads live; see EXPIRE_AFTER_SECONDS and friends in config.ts. */
@@ -32,10 +32,11 @@ export function nextExpiry(record: Pick<UploadRecord, "concat"> & Partial<Pick<U
  * The answer for an upload refused at completion, the same to every request
  * from then on: another object took its key, and it cannot complete.
  */
-export function objectTakenError(objectKey: string): TusError {
+export function objectTakenError(): TusError {
+  // The key is not named: it may say what another subject stored (a file name).
   return new TusError(
     "object-exists",
-    `another object was stored at ${objectKey} before this upload could be completed, and this server does not overwrite objects: ` +
+    "another object was stored at this upload's key before this upload could be completed, and this server does not overwrite objects: " +
       "the upload cannot complete under that key. It has ended and its bytes were released; upload the file again under another name",
   );
 }
@@ -70,9 +71,7 @@ export async function endUpload(
     const multipart = bucket.resumeMultipartUpload(record.objectKey, record.multipartId);
     await r2("abortMultipartUpload", () => multipart.abort());
   }
-  if (record.finishedAt !== undefined && deleteObject) {
-    await r2("delete", () => bucket.delete(record.objectKey));
-  }
+  if (record.finishedAt !== undefined && deleteObject) await deleteOwnObject(bucket, record);
   store.markEnded(reason, rejection);
   deps.buffers.release();
 }

@@ -1,5 +1,5 @@
 import { TusError } from "../../errors";
-import { r2 } from "../storage/r2-parts";
+import { isUploadsObject, r2 } from "../storage/r2-parts";
 
 /**
  * Reads a stored object for a download in byte ranges of bounded size, one
@@ -56,30 +56,43 @@ export interface ObjectDownload {
   body: ReadableStream<Uint8Array>;
 }
 
+/** Which object a download reads: the key, and the upload that must have written what is there. */
+export interface OwnedObject {
+  key: string;
+  uploadId: string;
+}
+
 /**
- * Opens bytes `start`…`end` of the object at `key` (the whole object when no
+ * Opens bytes `start`…`end` of the upload's object (the whole object when no
  * span is given): resolves once the first range answers, so a missing object
- * or a failing R2 is still an error response. Later ranges are read while
- * the body is being sent; each must come from the same object (its ETag), so
- * an object replaced mid-download ends the body with an error instead of
- * splicing two objects. When the client goes away the body is cancelled, and
- * so are the range being sent and the one fetched ahead: no further `get`.
+ * or a failing R2 is still an error response. The object must be the one the
+ * upload wrote (its custom metadata names the upload): a key without the
+ * upload id may hold another upload's object by now, whose bytes are not
+ * this upload's to give, so the upload answers as one whose object is gone.
+ * Later ranges are read while the body is being sent; each must come from
+ * the same object (its ETag), so an object replaced mid-download ends the
+ * body with an error instead of splicing two objects. When the client goes
+ * away the body is cancelled, and so are the range being sent and the one
+ * fetched ahead: no further `get`.
  */
 export async function openObjectInRanges(
   bucket: R2Bucket,
-  key: string,
+  { key, uploadId }: OwnedObject,
   span: { start: number; end: number } | undefined,
   plan: RangePlan = DOWNLOAD_RANGES,
 ): Promise<ObjectDownload> {
+  const ownOrGone = (object: R2ObjectBody | null): R2ObjectBody => {
+    if (object && isUploadsObject(object, uploadId)) return object;
+    if (object) {
+      void object.body.cancel();
+      console.warn(`upload ${uploadId}: the object at ${key} was written by another upload; not read`);
+    }
+    throw objectGone();
+  };
   // An empty object has no byte to name in a range.
-  if (span === undefined || span.end < span.start) {
-    const whole = await r2("get", () => bucket.get(key));
-    if (!whole) throw objectGone();
-    return whole;
-  }
+  if (span === undefined || span.end < span.start) return ownOrGone(await r2("get", () => bucket.get(key)));
   const [first, ...rest] = planReadRanges(span.start, span.end, plan);
-  const object = await r2("get", () => bucket.get(key, { range: first! }));
-  if (!object) throw objectGone();
+  const object = ownOrGone(await r2("get", () => bucket.get(key, { range: first! })));
   if (!rest.length) return object;
 
   const { readable, writable } = new FixedLengthStream(span.end - span.start + 1);

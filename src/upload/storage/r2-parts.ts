@@ -20,9 +20,29 @@ export function objectOptions(record: UploadRecord): R2PutOptions & R2MultipartO
   };
 }
 
-/** Whether `object` was written by this upload. */
-export function isUploadsObject(object: R2Object | null, record: UploadRecord): boolean {
-  return object?.customMetadata?.[UPLOAD_ID_METADATA] === record.id;
+/** Whether `object` was written by upload `record` (or the upload with that id). */
+export function isUploadsObject(object: R2Object | null, record: Pick<UploadRecord, "id"> | string): boolean {
+  return object?.customMetadata?.[UPLOAD_ID_METADATA] === (typeof record === "string" ? record : record.id);
+}
+
+/**
+ * Deletes the upload's object only if it is still the one this upload
+ * wrote. A key without the upload id (`{filename}`, a pre-create hook's
+ * key) may hold another upload's object by now (OVERWRITE_OBJECTS, or one
+ * completed after this one was refused): that object is not this upload's
+ * to delete. R2 deletes take no condition, so this is a check then a
+ * delete; only a key that another upload overwrites in the instant between
+ * them can lose its new object. Returns whether anything was deleted.
+ */
+export async function deleteOwnObject(bucket: R2Bucket, record: UploadRecord): Promise<boolean> {
+  const existing = await r2("head", () => bucket.head(record.objectKey));
+  if (!existing) return false;
+  if (!isUploadsObject(existing, record)) {
+    console.warn(`upload ${record.id}: the object at ${record.objectKey} was written by another upload; it is left as it is`);
+    return false;
+  }
+  await r2("delete", () => bucket.delete(record.objectKey));
+  return true;
 }
 
 /**
@@ -68,7 +88,8 @@ export async function refuseOverwrite(bucket: R2Bucket, record: UploadRecord, pu
   const existing = await r2("head", () => bucket.head(objectKey));
   if (existing && !isUploadsObject(existing, record)) throw new KeyTaken(objectKey);
   if (putRefused && !existing) {
-    throw new TusError("storage-unavailable", `the object at ${objectKey} changed while this upload was being completed; retry the request`, {
+    console.warn(`upload ${record.id}: the object at ${objectKey} changed while the upload was being completed`);
+    throw new TusError("storage-unavailable", "the object at this upload's key changed while it was being completed; retry the request", {
       retryAfterSeconds: 1,
     });
   }

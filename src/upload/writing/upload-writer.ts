@@ -440,7 +440,7 @@ export class UploadWriter {
       throw error;
     }
     console.warn(`upload ${id}: refused at completion: another object was stored at ${objectKey}; its bytes were released`);
-    return objectTakenError(objectKey);
+    return objectTakenError();
   }
 
   private async writeObject(): Promise<void> {

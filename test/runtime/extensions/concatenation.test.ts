@@ -416,6 +416,21 @@ describe("concatenation errors", () => {
     expect(await env.BUCKET.head(`uploads/${id}`)).toBeNull();
   });
 
+  it("a final whose partial's object was replaced by another writer's takes none of its bytes: it is given up (410) and leaves nothing in R2", { timeout: TIMEOUT }, async () => {
+    const first = await createPartial(randomBytes(6 * MiB, 3320));
+    const second = await createPartial(randomBytes(6 * MiB, 3321));
+    await finishPartial(first);
+    await finishPartial(second);
+    // Another writer (here the test; with a shared key template, another upload) puts its own object at the partial's key.
+    await env.BUCKET.put(`uploads/${second.id}`, randomBytes(6 * MiB, 3322));
+    const { url, id } = await createFinal([first.url, second.url], (urls) => backgroundOnly.fetch(new Request(COLLECTION, { method: "POST", headers: { ...TUS, "Upload-Concat": `final;${urls.join(" ")}` } }), env));
+    await driveUntilEnded(id);
+    expect((await head(url)).status).toBe(410);
+    expect(await env.BUCKET.head(`uploads/${id}`)).toBeNull();
+    const multipart = await env.BUCKET.list({ prefix: `uploads/${id}`, include: [] });
+    expect(multipart.objects).toEqual([]);
+  });
+
   it("a partial whose final upload was terminated before assembly can join a new final upload", { timeout: TIMEOUT }, async () => {
     const partial = await unfinishedPartial(3312);
     const first = await createFinal([partial.url]);
