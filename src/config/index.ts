@@ -50,6 +50,12 @@ export interface GatewayConfig {
   expireAfterMs: number;
   /** Time after finishing at which a finished upload (and its object) expires; 0 never (default). */
   expireFinishedAfterMs: number;
+  /**
+   * How long the upload index keeps an ended (terminated, expired, failed)
+   * upload's row, which lists it with its state but no metadata; 0 for good.
+   * Default 30 days.
+   */
+  indexRetentionMs: number;
   /** Whether DELETE on a finished upload deletes its R2 object too. Default true. */
   terminateDeletesObject: boolean;
   /** Whether partial uploads are deleted once their final upload is assembled. Default true. */
@@ -146,6 +152,7 @@ export const DEFAULT_CONFIG: GatewayConfig = {
   corsAllowedOrigins: "*",
   expireAfterMs: 24 * 60 * 60 * 1000,
   expireFinishedAfterMs: 0,
+  indexRetentionMs: 30 * 24 * 60 * 60 * 1000,
   terminateDeletesObject: true,
   concatDeletesPartials: true,
   concatSyncAssemblyMs: 20_000,
@@ -188,6 +195,7 @@ export function parseConfig(vars: Variables): GatewayConfig {
     corsAllowedOrigins: parseOrigins(readList(vars, "CORS_ALLOWED_ORIGINS")),
     expireAfterMs: readSeconds(vars, "EXPIRE_AFTER_SECONDS", defaults.expireAfterMs),
     expireFinishedAfterMs: readSeconds(vars, "EXPIRE_FINISHED_AFTER_SECONDS", defaults.expireFinishedAfterMs),
+    indexRetentionMs: readSeconds(vars, "INDEX_RETENTION_SECONDS", defaults.indexRetentionMs),
     terminateDeletesObject: readBoolean(vars, "TERMINATE_DELETES_OBJECT", defaults.terminateDeletesObject),
     concatDeletesPartials: readBoolean(vars, "CONCAT_DELETES_PARTIALS", defaults.concatDeletesPartials),
     concatSyncAssemblyMs: readInteger(vars, "CONCAT_SYNC_ASSEMBLY_MS", defaults.concatSyncAssemblyMs, 0, 300_000),

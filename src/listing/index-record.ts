@@ -12,6 +12,12 @@ export type { IndexedState };
 
 export const INDEXED_STATES: readonly IndexedState[] = ["unfinished", "finished", "terminated", "expired", "failed"];
 
+/** States of an upload that has ended: its metadata is cleared, and its row removed after INDEX_RETENTION_SECONDS. */
+export const ENDED_STATES: readonly IndexedState[] = ["terminated", "expired", "failed"];
+
+/** `state IN (…)` of the ended states, for SQL. */
+export const ENDED_STATES_SQL = `(${ENDED_STATES.map((state) => `'${state}'`).join(", ")})`;
+
 export interface IndexRecord {
   id: string;
   subject: string | undefined;
@@ -56,7 +62,8 @@ export function indexRecordOf(record: UploadRecord, now: number, ending?: Indexe
     state,
     offset: record.offset,
     length: record.length,
-    metadata: Object.fromEntries(record.metadata),
+    // An ended upload keeps no file names: its record says only that it ended.
+    metadata: ENDED_STATES.includes(state) ? {} : Object.fromEntries(record.metadata),
     objectKey: record.objectKey,
     createdAt: record.createdAt,
     updatedAt: now,
@@ -74,14 +81,18 @@ function currentState(record: UploadRecord): IndexedState {
 }
 
 /**
- * Insert or move forward. Metadata, subject and creation time never change
- * after the first record. A length once known stays known.
+ * Insert or move forward. Subject and creation time never change after the
+ * first record; metadata neither, until the upload ends, when it is cleared
+ * (file names are personal data, and an ended upload has no file to name).
+ * A length once known stays known.
  */
 const UPSERT = `
   INSERT INTO uploads (id, subject, state, offset_bytes, length, metadata, filename, object_key, created_at, updated_at, expires_at, finished_at, version)
   VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
   ON CONFLICT (id) DO UPDATE SET
     state = excluded.state,
+    metadata = CASE WHEN excluded.state IN ${ENDED_STATES_SQL} THEN '{}' ELSE uploads.metadata END,
+    filename = CASE WHEN excluded.state IN ${ENDED_STATES_SQL} THEN NULL ELSE uploads.filename END,
     offset_bytes = excluded.offset_bytes,
     length = COALESCE(excluded.length, uploads.length),
     updated_at = excluded.updated_at,

@@ -6,7 +6,7 @@ import { isUploadId } from "../upload/upload-id";
 import { decodeMetadataValue } from "./index-record";
 import type { Listing, ListedUpload } from "./listing-answer";
 import { parseListQuery } from "./list-query";
-import { queryIndex, type IndexRow } from "./upload-index";
+import { queryIndex, type IndexRow, type RetentionCutoff } from "./upload-index";
 
 /**
  * Listing and administration (README, "Listing and administration"): JSON
@@ -105,7 +105,7 @@ async function listOwn({ request, config, principal, index }: OperatorContext): 
     throw new TusError("forbidden", "listing your uploads needs a token with the scope tus:upload, tus:download or tus:admin");
   }
   const query = parseListQuery(new URL(request.url).searchParams, false);
-  const page = await queryIndex(db, query, principal.subject);
+  const page = await queryIndex(db, query, principal.subject, retentionCutoff(config));
   return json({ uploads: page.rows.map((row) => entryOf(row, request, config, false)), next: page.next ?? null } satisfies Listing);
 }
 
@@ -114,7 +114,7 @@ async function answerAdmin(target: OperatorRequest, context: OperatorContext): P
   if (target.kind === "admin-list") {
     if (request.method !== "GET") throw new TusError("method-not-allowed", `${config.adminPath} takes GET only`, { headers: { Allow: "GET" } });
     const query = parseListQuery(new URL(request.url).searchParams, true);
-    const page = await queryIndex(requireIndex(context.index), query, undefined);
+    const page = await queryIndex(requireIndex(context.index), query, undefined, retentionCutoff(config));
     return json({ uploads: page.rows.map((row) => entryOf(row, request, config, true)), next: page.next ?? null } satisfies Listing);
   }
   if (target.kind !== "admin-upload" || !isUploadId(target.id)) throw new TusError("upload-not-found");
@@ -124,6 +124,10 @@ async function answerAdmin(target: OperatorRequest, context: OperatorContext): P
     return new Response(null, { status: 204 });
   }
   throw new TusError("method-not-allowed", `${config.adminPath}<id> takes GET (inspect) and DELETE (terminate)`, { headers: { Allow: "GET, DELETE" } });
+}
+
+function retentionCutoff(config: GatewayConfig): RetentionCutoff {
+  return config.indexRetentionMs > 0 ? Date.now() - config.indexRetentionMs : undefined;
 }
 
 function requireIndex(index: D1Database | undefined): D1Database {

@@ -6,9 +6,9 @@
 import { env, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { writeIndexRecord, type IndexRecord } from "../../src/listing/index-record";
-import { bodyText, MiB, patch, uploadStub } from "../runtime/helpers";
+import { bodyText, MiB, patch, send, TUS, uploadStub } from "../runtime/helpers";
 import { bearer } from "../runtime-auth/tokens";
-import { eventually, indexRow, outbox, tokenFor, uniqueSubject, uploadAs, withIndexDown } from "./helpers";
+import { eventually, indexRow, list, outbox, tokenFor, uniqueSubject, uploadAs, withIndexDown } from "./helpers";
 
 describe("the upload index", () => {
   it("follows an upload from creation through every PATCH to finished, with no event for the other sinks", async () => {
@@ -64,5 +64,44 @@ describe("the upload index", () => {
     expect(await indexRow(created.id)).toBeNull();
     const row = await eventually("delivered by a new instance's alarm", () => indexRow(created.id), (value) => value !== null && value.offset_bytes === 100_000);
     expect(row).toMatchObject({ state: "unfinished", length: 512 * 1024 });
+  });
+});
+
+describe("ended uploads in the index", () => {
+  it("keep no metadata once ended: the row says only that the upload was terminated, and the filename filter no longer finds it", async () => {
+    const subject = uniqueSubject("nora");
+    const token = await tokenFor(subject);
+    const upload = await uploadAs(token, "salary-2026.xlsx", 1000, 10);
+    await eventually("indexed", () => indexRow(upload.id), (row) => row?.state === "unfinished");
+    expect((await list(token, "?filename=salary-2026.xlsx")).uploads.map((entry) => entry.id)).toEqual([upload.id]);
+
+    expect((await send(upload.url, { method: "DELETE", headers: { ...TUS, ...bearer(token) } })).status).toBe(204);
+    await eventually("terminated in the index", () => indexRow(upload.id), (row) => row?.state === "terminated");
+    const stored = await env.INDEX.prepare("SELECT metadata, filename FROM uploads WHERE id = ?").bind(upload.id).first<{ metadata: string; filename: string | null }>();
+    expect(stored).toEqual({ metadata: "{}", filename: null });
+    expect((await list(token)).uploads).toEqual([expect.objectContaining({ id: upload.id, state: "terminated", metadata: {} })]);
+    expect((await list(token, "?filename=salary-2026.xlsx")).uploads).toEqual([]);
+  });
+
+  it("are removed after INDEX_RETENTION_SECONDS (30 days by default): listing neither shows nor keeps them; finished and unfinished ones stay", async () => {
+    const subject = uniqueSubject("olaf");
+    const day = 24 * 60 * 60 * 1000;
+    const now = Date.now();
+    const row = (id: string, state: string, updatedAt: number) =>
+      env.INDEX.prepare(
+        "INSERT INTO uploads (id, subject, state, offset_bytes, length, metadata, filename, object_key, created_at, updated_at, expires_at, finished_at, version) VALUES (?, ?, ?, 10, 10, '{}', NULL, ?, ?, ?, NULL, NULL, 0)",
+      ).bind(id, subject, state, `uploads/${id}`, updatedAt - 1000, updatedAt);
+    const ids = { oldExpired: "a".repeat(64), oldTerminated: "b".repeat(64), recentFailed: "c".repeat(64), oldFinished: "d".repeat(64), oldUnfinished: "e".repeat(64) };
+    await env.INDEX.batch([
+      row(ids.oldExpired, "expired", now - 31 * day),
+      row(ids.oldTerminated, "terminated", now - 30 * day - 60_000),
+      row(ids.recentFailed, "failed", now - 29 * day),
+      row(ids.oldFinished, "finished", now - 400 * day),
+      row(ids.oldUnfinished, "unfinished", now - 400 * day),
+    ]);
+    const listed = (await list(await tokenFor(subject))).uploads.map((entry) => entry.id).sort();
+    expect(listed).toEqual([ids.recentFailed, ids.oldFinished, ids.oldUnfinished].sort());
+    for (const gone of [ids.oldExpired, ids.oldTerminated]) expect(await indexRow(gone), gone).toBeNull();
+    expect(await indexRow(ids.recentFailed)).not.toBeNull();
   });
 });
