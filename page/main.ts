@@ -10,6 +10,7 @@ import { FinishedList } from "./finished-list";
 import { formatExactBytes } from "./format";
 import { probeGateway } from "./gateway-api";
 import { GatewayTrust, parsePageSettings } from "./gateway-trust";
+import { askAboutLinkToken } from "./link-token-prompt";
 import { ResumableList } from "./resumable-list";
 import { bindSettingsForm, loadSettings } from "./settings";
 import { TokenStore } from "./token";
@@ -152,6 +153,7 @@ token.bind(() => {
   finished.render();
   void resumable.refresh();
 });
+askAboutLinkToken(token);
 void showGateway();
 void resumable.refresh();
 document.documentElement.dataset.ready = "true";

@@ -1,7 +1,7 @@
 /**
  * The access token for gateways with AUTH_MODE=jwt, from whichever source
- * gave it last: the Settings field, `?token=` in the page's URL, or a
- * message from the page that embeds this one in a frame:
+ * gave it last: the Settings field, a message from the page that embeds this
+ * one in a frame, or `?token=` in the page's URL once the person agreed:
  *
  *   frame.contentWindow.postMessage({ type: "tus-edge:token", token }, gatewayOrigin)
  *
@@ -10,6 +10,13 @@
  * Only a parent of an origin the gateway lists (UPLOAD_PAGE_EMBED_ORIGINS)
  * is heard or told anything: any other site that frames the page could
  * otherwise make a person upload into the site's own account.
+ *
+ * A token in the page's address is held back for the same reason: anyone can
+ * send a link, and a link with an attacker's token would make the person who
+ * opens it upload into the attacker's account, where the attacker lists and
+ * downloads the files. So it is `linkToken` until the person, shown whose
+ * token it is (link-token-prompt.ts), uses it or discards it; until then the
+ * page keeps the token it had and no request carries the link's.
  *
  * The token goes only to gateways the page trusts (gateway-trust.ts), as a
  * header or on a download link: never to a URL that merely turned up in the
@@ -27,6 +34,8 @@ export class TokenStore {
   private value = "";
   /** The origin of the frame's parent once it sent a token (always a listed one): finished uploads are reported to it. */
   embedderOrigin: string | undefined;
+  /** The token from `?token=`, not used until `useLinkToken()`; undefined when there was none or once decided. */
+  private pendingLinkToken: string | undefined;
   private onChange: () => void = () => {};
 
   constructor(private readonly trust: GatewayTrust) {
@@ -38,11 +47,28 @@ export class TokenStore {
     const url = new URL(location.href);
     const fromUrl = url.searchParams.get("token");
     if (fromUrl !== null) {
-      this.set(fromUrl);
-      // Out of the address bar, the history and any Referer.
+      this.pendingLinkToken = fromUrl.trim() || undefined;
+      // Out of the address bar, the history and any Referer, whatever the person decides.
       url.searchParams.delete("token");
       history.replaceState(history.state, "", url.href);
     }
+  }
+
+  /** The token the page's address carried, while the person has not decided about it. */
+  get linkToken(): string | undefined {
+    return this.pendingLinkToken;
+  }
+
+  /** The person chose to use the address's token: from now on it is the page's token. */
+  useLinkToken(): void {
+    const token = this.pendingLinkToken;
+    this.pendingLinkToken = undefined;
+    if (token !== undefined) this.set(token);
+  }
+
+  /** The person refused the address's token: it is forgotten, and the page's token stays what it was. */
+  discardLinkToken(): void {
+    this.pendingLinkToken = undefined;
   }
 
   get(): string {

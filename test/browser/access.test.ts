@@ -3,7 +3,8 @@
  * from `?token=` or the Settings field, and an upload the gateway refuses
  * (MAX_UPLOAD_SIZE), whose plain-text reason the page shows as the gateway
  * wrote it. UPLOAD_PAGE=on serves the page on any host. A token from an
- * embedding page's postMessage: page-security.test.ts.
+ * embedding page's postMessage: page-security.test.ts; what the page asks
+ * before it uses a token from `?token=`: link-token.test.ts.
  */
 import { request } from "node:http";
 import type { Browser, BrowserContext } from "playwright-core";
@@ -52,12 +53,13 @@ describe("the upload page with access control", () => {
     await expect(statusForHost(`${server.url}/`, "uploads.example.com")).resolves.toBe(200);
   }, 15_000);
 
-  it("takes a token from ?token=, removes it from the address bar, and puts it on uploads and download links", async () => {
+  it("takes a token from ?token= once the person agrees, removes it from the address bar, and puts it on uploads and download links", async () => {
     const file = await files.create("with-token.txt", 300 * 1024);
     const token = tokenFor("alice");
     context = await browser.newContext();
     const page = await UploadPage.open(context, server, `/?token=${token}`);
     expect(page.page.url()).not.toContain("token=");
+    await page.useLinkToken();
     await page.choose(file);
     const finished = await page.waitFinished(file);
     expect(finished.sha256).toBe(file.sha256);
@@ -76,9 +78,7 @@ describe("the upload page with access control", () => {
     await expect(error.innerText()).resolves.toContain("The gateway needs a valid access token");
     await expect(error.innerText()).resolves.toContain("The gateway answered 401:");
 
-    await page.page.getByText("Settings", { exact: true }).click();
-    await page.page.getByLabel("Access token").fill(tokenFor("bob"));
-    await page.page.getByLabel("Access token").press("Enter");
+    await page.setAccessToken(tokenFor("bob"));
     await page.page.getByRole("button", { name: `Retry ${file.name}` }).click();
     const finished = await page.waitFinished(file);
     await expect(downloadSha256(finished.href)).resolves.toEqual({ sha256: file.sha256, size: file.size });
@@ -98,6 +98,7 @@ describe("the upload page with access control", () => {
 
     context = await browser.newContext();
     const page = await UploadPage.open(context, server, `/?token=${token}`);
+    await page.useLinkToken();
     await page.choose(file);
     const row = page.uploading(file);
     await expect.poll(() => row.getAttribute("data-state")).toBe("failed");

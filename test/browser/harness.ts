@@ -111,6 +111,26 @@ export class UploadPage {
     await field.press("Enter");
   }
 
+  /** Enters a token under Settings, as a person would: open, type, Enter. */
+  async setAccessToken(token: string): Promise<void> {
+    const field = this.page.getByLabel("Access token");
+    if (!(await field.isVisible())) await this.page.getByText("Settings", { exact: true }).click();
+    await field.fill(token);
+    await field.press("Enter");
+  }
+
+  /** The question the page asks when its address carried `?token=`, before it uses that token. */
+  linkTokenDialog(): Locator {
+    return this.page.getByRole("dialog", { name: "Use the token from this link?" });
+  }
+
+  /** Answers that question "Use this token", as a person who expects that account would. */
+  async useLinkToken(): Promise<void> {
+    const dialog = this.linkTokenDialog();
+    await dialog.getByRole("button", { name: "Use this token" }).click();
+    await dialog.waitFor({ state: "hidden" });
+  }
+
   async choose(...files: TestFile[]): Promise<void> {
     await this.page.getByLabel("Choose files", { exact: true }).setInputFiles(files.map((file) => file.path));
   }

@@ -11,6 +11,10 @@
  *  - any site could frame the page, pass it the site's own token (the person
  *    then uploads into the site's account) and hear of finished uploads.
  *
+ * A link with an attacker's `?token=` has a file of its own: link-token.test.ts.
+ * Here a token in a test's link is the person's own, and the tests answer the
+ * page's question about it with "Use this token".
+ *
  * The first two run twice: as served, and with the page's
  * Content-Security-Policy removed on the way (as by an old browser or a proxy
  * that drops headers), so that the page's own checks are shown to hold
@@ -214,6 +218,7 @@ describe.each([
     const file = await files.create(`linked-${withoutCsp}.bin`, 256 * 1024);
     const token = tokenFor("victim");
     const page = await UploadPage.open(await newContext(withoutCsp), server, `/?token=${token}&endpoint=${encodeURIComponent(evil.endpoint)}`);
+    await page.useLinkToken();
     const status = page.page.locator("#gateway-status");
     await expect.poll(() => status.innerText()).toContain(`Ignored the upload endpoint ${evil.endpoint} given in this page's address`);
     await expect.poll(() => status.innerText()).toContain(`Uploading to ${server.endpoint}`);
@@ -252,6 +257,7 @@ describe.each([
 
     // The next visit, with a token.
     await page.goto(`/?token=${token}`);
+    await page.useLinkToken();
     const offered = page.page.locator("#resumable-list > li");
     // Shown once the page has looked at every stored upload (all at once, then drawn together).
     await expect.poll(() => offered.allInnerTexts(), { timeout: 15_000 }).toEqual([expect.stringContaining("0 % (0 B) is on the gateway")]);
@@ -268,6 +274,7 @@ describe("the upload page's endpoint setting", () => {
   it("refuses an endpoint on another server typed under Settings, and keeps uploading to its own gateway", async () => {
     const file = await files.create("typed.bin", 128 * 1024);
     const page = await UploadPage.open(await newContext(), server, `/?token=${tokenFor("victim")}`);
+    await page.useLinkToken();
     await page.page.getByText("Settings", { exact: true }).click();
     const field = page.page.getByLabel("Upload endpoint");
     await field.fill(evil.endpoint);
@@ -288,6 +295,7 @@ describe("the upload page's endpoint setting", () => {
     const file = await files.create("listed.bin", 300 * 1024);
     const token = tokenFor("victim");
     const page = await UploadPage.open(await newContext(), server, `/?token=${token}&endpoint=${encodeURIComponent(listed.endpoint)}`);
+    await page.useLinkToken();
     const status = page.page.locator("#gateway-status");
     await expect.poll(() => status.innerText()).toBe(`Uploading to ${listed.endpoint}.`);
     await page.choose(file);
@@ -354,6 +362,8 @@ describe("embedding the upload page", () => {
     const frame = await framedUploadPage(page);
     await frame.locator("#file-input").setInputFiles(file.path);
     await expect.poll(async () => (await received(page)).map((message) => message.data.type), { timeout: 30_000 }).toEqual(["tus-edge:ready", "tus-edge:finished"]);
+    // A listed parent's token needs no question, unlike one in a link (link-token.test.ts).
+    await expect(frame.getByRole("dialog").count()).resolves.toBe(0);
     const messages = await received(page);
     expect(messages.map((message) => message.origin)).toEqual([server.url, server.url]);
     const upload = messages[1]!.data.upload!;
