@@ -4,7 +4,7 @@ import { expectTusError } from "./expect-tus-error";
 
 const REQUEST_URL = "https://tus.example/files/";
 const BASE = "/files/";
-const id = (n: number) => `${"A".repeat(20)}${String(n).padStart(2, "0")}`;
+const id = (n: number) => `${"a".repeat(62)}${String(n).padStart(2, "0")}`;
 
 function parse(value: string, maxPartials = 100) {
   return parseUploadConcat(new Headers({ "Upload-Concat": value }), REQUEST_URL, BASE, maxPartials);
