@@ -1,10 +1,9 @@
 import { DEFAULT_QUERY_TOKEN_MAX_LIFETIME_SECONDS, type AuthConfig } from "../auth/authenticate";
 import { isLogLevel, LOG_LEVELS, type LogLevel } from "../observability/logger";
 import { parseUploadPageEmbedOrigins, parseUploadPageEndpoints } from "../page/page-config";
-import type { AllowedOrigins } from "../protocol/http/cors";
 import { SUPPORTED_INTEROP_VERSIONS } from "../protocol/rufh/versions";
-import { keyTemplateProblem } from "../upload/object-key";
-import { isValidPartSize, MiB, R2_LIMITS } from "../upload/storage/part-plan";
+import { isValidPartSize, MiB, R2_LIMITS } from "../r2-limits";
+import { keyTemplateProblem } from "./key-template";
 import { ConfigError, readBoolean, readInteger, readList, readSeconds, readString, readUrl, type Variables } from "./parse";
 
 /**
@@ -136,6 +135,9 @@ export interface GatewayConfig {
 }
 
 export type UploadPageMode = "auto" | "on" | "off";
+
+/** Origins whose scripts may call the gateway (CORS_ALLOWED_ORIGINS): any, or these. */
+export type AllowedOrigins = "*" | ReadonlySet<string>;
 
 export const DEFAULT_CONFIG: GatewayConfig = {
   basePath: "/files/",

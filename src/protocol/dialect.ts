@@ -1,23 +1,9 @@
-import type { RequestContext } from "./shared/context";
 import { rufhDialect } from "./rufh/dialect";
-import { interopRulesOf } from "./rufh/versions";
+import { interopRulesOf } from "./rufh/fields";
 import { tusDialect } from "./tus/dialect";
+import type { Dialect } from "./shared/dialect-contract";
 
-/** What the gateway routes: the collection's methods and an upload's. */
-export type Route = "collectionOptions" | "create" | "createByPut" | "options" | "head" | "append" | "get" | "delete";
-
-export type MethodHandler = (context: RequestContext) => Response | Promise<Response>;
-
-/**
- * A protocol dialect: the handlers that turn its headers into upload
- * operations and results into its headers, and its way of answering errors.
- * A route a dialect has no handler for is not allowed in it (405).
- */
-export interface Dialect {
-  readonly name: string;
-  readonly handlers: Readonly<Partial<Record<Route, MethodHandler>>>;
-  errorResponse(error: unknown, request: Request): Response;
-}
+export type { Dialect, MethodHandler, Route } from "./shared/dialect-contract";
 
 /**
  * The one place a request's dialect is chosen: a request carrying

@@ -5,8 +5,7 @@
  * configured prefix (`..`, absolute paths, control characters) or grow past
  * R2's 1,024-byte limit.
  */
-export const KEY_PLACEHOLDERS = ["id", "subject", "filename", "date"] as const;
-type Placeholder = (typeof KEY_PLACEHOLDERS)[number];
+import type { Placeholder } from "../config/key-template";
 
 const R2_MAX_KEY_BYTES = 1024;
 const MAX_SEGMENT_LENGTH = 128;
@@ -18,17 +17,6 @@ export interface KeyInputs {
   now: Date;
   /** From the token's `key_prefix` claim: its uploads go below it. */
   tokenPrefix: string | undefined;
-}
-
-/** Why a template is unusable, or undefined when it is fine. Checked once, with the configuration. */
-export function keyTemplateProblem(template: string): string | undefined {
-  if (template === "" || template.startsWith("/")) return "must be a relative key";
-  if (/[\u0000-\u001f\u007f]/.test(template)) return "must not contain control characters";
-  if (template.split("/").some((segment) => segment === "." || segment === "..")) return 'must not contain "." or ".." segments';
-  for (const [, name] of template.matchAll(/\{([^}]*)\}/g)) {
-    if (!KEY_PLACEHOLDERS.includes(name as Placeholder)) return `uses {${name}}; placeholders are ${KEY_PLACEHOLDERS.map((p) => `{${p}}`).join(" ")}`;
-  }
-  return undefined;
 }
 
 /**

@@ -3,7 +3,7 @@ import { DEFAULT_CONFIG, parseConfig } from "../../src/config";
 import { ConfigError } from "../../src/config/parse";
 import { checkVariables, type SourcedValue } from "../../src/config/validate";
 import { closestVariable, editDistance, knownVariables } from "../../src/config/variables";
-import { MiB } from "../../src/upload/storage/part-plan";
+import { MiB } from "../../src/r2-limits";
 
 describe("parseConfig", () => {
   it("gives every setting its documented default when no variable is set", () => {

@@ -1,15 +1,6 @@
 import { describe, expect, it } from "vitest";
-import {
-  GiB,
-  maxLengthForPartSize,
-  MiB,
-  partCapacity,
-  partNumberAt,
-  partSizeForChunk,
-  planPartSize,
-  R2_LIMITS,
-  type PartSizePolicy,
-} from "../../src/upload/storage/part-plan";
+import { GiB, MiB, R2_LIMITS } from "../../src/r2-limits";
+import { maxLengthForPartSize, partCapacity, partNumberAt, partSizeForChunk, planPartSize, type PartSizePolicy } from "../../src/upload/storage/part-plan";
 
 const policy: PartSizePolicy = { partSize: 8 * MiB, deferredPartSize: 16 * MiB };
 

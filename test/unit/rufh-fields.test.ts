@@ -1,8 +1,8 @@
 import { describe, expect, it } from "vitest";
-import { appendCompletion, completionHeader, integerItem, readCompletion, readNonNegativeInteger, uploadLimitHeader } from "../../src/protocol/rufh/fields";
+import { appendCompletion, completionHeader, integerItem, interopRulesOf, readCompletion, readNonNegativeInteger, uploadLimitHeader } from "../../src/protocol/rufh/fields";
 import { parseConfig } from "../../src/config";
 import { filenameOf } from "../../src/protocol/rufh/metadata";
-import { INTEROP_VERSIONS, interopRulesOf } from "../../src/protocol/rufh/versions";
+import { INTEROP_VERSIONS } from "../../src/protocol/rufh/versions";
 import { expectTusError } from "./expect-tus-error";
 
 const v3 = INTEROP_VERSIONS.get(3)!;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { MiB } from "../../src/upload/storage/part-plan";
+import { MiB } from "../../src/r2-limits";
 import { checkAppend, sizeLimitOf, type UploadRecord } from "../../src/upload/upload-record";
 import { expectTusError } from "./expect-tus-error";
 

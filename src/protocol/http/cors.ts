@@ -3,7 +3,7 @@
  * client reads must be exposed, or the browser hides it and the upload cannot
  * resume; a preflight must allow every header tus clients send.
  */
-export type AllowedOrigins = "*" | ReadonlySet<string>;
+import type { AllowedOrigins } from "../../config";
 
 const ALLOWED_METHODS = "POST, PUT, GET, HEAD, PATCH, DELETE, OPTIONS";
 

@@ -25,7 +25,7 @@
  *   No 104 is ever sent (workerd builds no 1xx responses). `Repr-Digest` is
  *   not checked: it is optional, and tus checksums are per request.
  */
-import type { Dialect } from "../dialect";
+import type { Dialect } from "../shared/dialect-contract";
 import { handleAppend } from "./methods/append";
 import { handleCancel } from "./methods/cancel";
 import { handleCreation } from "./methods/create";

@@ -1,6 +1,6 @@
 import { parseItem, serializeDictionary } from "structured-headers";
 import { TusError } from "../../errors";
-import type { InteropRules } from "./versions";
+import { INTEROP_VERSIONS, type InteropRules } from "./versions";
 
 /**
  * The dialect's structured fields (RFC 9651), read with a maintained parser.
@@ -100,3 +100,22 @@ export function uploadLimitHeader(rules: InteropRules, limits: UploadLimits): Re
   return { "Upload-Limit": serializeDictionary(members) };
 }
 
+/**
+ * The dialect of a request: undefined without `Upload-Draft-Interop-Version`
+ * (tus 1.0), else the rules of its version. "The `Upload-Draft-Interop-Version`
+ * field value is an Integer"; anything else, or a version this server does
+ * not accept, is refused naming the ones it does.
+ */
+export function interopRulesOf(headers: Headers, accepted: ReadonlySet<number>): InteropRules | undefined {
+  const raw = headers.get("Upload-Draft-Interop-Version");
+  if (raw === null) return undefined;
+  const version = integerItem(raw);
+  const rules = version !== undefined && accepted.has(version) ? INTEROP_VERSIONS.get(version) : undefined;
+  if (!rules) {
+    throw new TusError(
+      "unsupported-interop-version",
+      `Upload-Draft-Interop-Version ${JSON.stringify(raw.slice(0, 40))} is not one this server speaks; it speaks ${[...accepted].sort((a, b) => a - b).join(", ")} (or tus 1.0 without that header)`,
+    );
+  }
+  return rules;
+}

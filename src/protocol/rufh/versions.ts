@@ -1,6 +1,3 @@
-import { TusError } from "../../errors";
-import { integerItem } from "./fields";
-
 /** Problem types (RFC 9457) the drafts define; each interop version knows some of them. */
 export type ProblemType = "mismatching-upload-offset" | "inconsistent-upload-length" | "completed-upload";
 
@@ -91,23 +88,3 @@ function fromSix() {
 }
 
 export const SUPPORTED_INTEROP_VERSIONS: readonly number[] = [...INTEROP_VERSIONS.keys()];
-
-/**
- * The dialect of a request: undefined without `Upload-Draft-Interop-Version`
- * (tus 1.0), else the rules of its version. "The `Upload-Draft-Interop-Version`
- * field value is an Integer"; anything else, or a version this server does
- * not accept, is refused naming the ones it does.
- */
-export function interopRulesOf(headers: Headers, accepted: ReadonlySet<number>): InteropRules | undefined {
-  const raw = headers.get("Upload-Draft-Interop-Version");
-  if (raw === null) return undefined;
-  const version = integerItem(raw);
-  const rules = version !== undefined && accepted.has(version) ? INTEROP_VERSIONS.get(version) : undefined;
-  if (!rules) {
-    throw new TusError(
-      "unsupported-interop-version",
-      `Upload-Draft-Interop-Version ${JSON.stringify(raw.slice(0, 40))} is not one this server speaks; it speaks ${[...accepted].sort((a, b) => a - b).join(", ")} (or tus 1.0 without that header)`,
-    );
-  }
-  return rules;
-}

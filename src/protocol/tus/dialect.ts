@@ -1,4 +1,4 @@
-import type { Dialect } from "../dialect";
+import type { Dialect } from "../shared/dialect-contract";
 import { handleDelete } from "./methods/delete";
 import { handleGet } from "./methods/get";
 import { handleHead } from "./methods/head";

@@ -3,7 +3,7 @@
  * or throws a TusError; none of them knows about uploads or storage.
  */
 import { TusError } from "../../errors";
-import { R2_LIMITS } from "../../upload/storage/part-plan";
+import { R2_LIMITS } from "../../r2-limits";
 
 export const TUS_VERSION = "1.0.0";
 

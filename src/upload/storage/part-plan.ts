@@ -9,16 +9,7 @@
  * a part exactly at each multiple of the upload's part size, whatever the
  * client's chunk sizes are.
  */
-export const MiB = 1024 * 1024;
-export const GiB = 1024 * MiB;
-
-export const R2_LIMITS = {
-  minPartSize: 5 * MiB,
-  maxPartSize: 5 * GiB,
-  maxParts: 10_000,
-  /** R2's largest object: 5 TiB minus 5 GiB. */
-  maxObjectSize: 5 * 1024 * GiB - 5 * GiB,
-} as const;
+import { MiB, R2_LIMITS } from "../../r2-limits";
 
 export interface PartSizePolicy {
   /** Part size for uploads whose length fits in `maxParts` parts of it. */
@@ -88,11 +79,4 @@ export function partCapacity(partStart: number, partSize: number, length: number
 /** The 1-based number of the part that begins at `partStart`. */
 export function partNumberAt(partStart: number, partSize: number): number {
   return Math.floor(partStart / partSize) + 1;
-}
-
-/** Checks a part size against R2's rules; used to validate configuration. */
-export function isValidPartSize(partSize: number): boolean {
-  return (
-    Number.isSafeInteger(partSize) && partSize >= R2_LIMITS.minPartSize && partSize <= R2_LIMITS.maxPartSize
-  );
 }
