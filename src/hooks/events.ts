@@ -1,4 +1,5 @@
 import { writeIndexRecord, type IndexRecord } from "../listing/index-record";
+import { isRedirect, postToHook, redirectRefusal } from "./hook-request";
 import { SIGNATURE_HEADER, signatureHeader } from "./signature";
 
 /**
@@ -82,13 +83,10 @@ async function deliverToEventSinks(event: UploadEvent, sinks: EventSinks): Promi
     const headers: Record<string, string> = { "Content-Type": "application/json", "Tus-Edge-Event-Id": event.id };
     // Signed at each attempt: a retry an hour later carries a fresh time, not a stale one.
     if (sinks.webhookSecret) headers[SIGNATURE_HEADER] = await signatureHeader(sinks.webhookSecret, body, Math.floor(Date.now() / 1000));
-    const response = await fetch(sinks.webhookUrl, {
-      method: "POST",
-      headers,
-      body,
-      signal: AbortSignal.timeout(WEBHOOK_TIMEOUT_MS),
-    });
+    const response = await postToHook(sinks.webhookUrl, { headers, body, signal: AbortSignal.timeout(WEBHOOK_TIMEOUT_MS) });
+    // Only the status is an answer: the body is discarded unread, whatever its size.
     await response.body?.cancel();
+    if (isRedirect(response)) throw new Error(redirectRefusal("webhook", response));
     if (!response.ok) throw new Error(`webhook answered ${response.status}`);
   }
   if (sinks.callback) await sinks.callback(event);

@@ -1,4 +1,6 @@
 import { TusError } from "../errors";
+import { readTextWithin, type BoundedText } from "./bounded-read";
+import { isRedirect, MAX_HOOK_ANSWER_BYTES, postToHook, redirectRefusal } from "./hook-request";
 import { SIGNATURE_HEADER, signatureHeader } from "./signature";
 
 /** What a pre-create hook is asked about: an upload about to be created. */
@@ -63,25 +65,27 @@ async function askWebhook(url: string, proposal: UploadProposal, secret: string 
   if (secret) headers[SIGNATURE_HEADER] = await signatureHeader(secret, body, Math.floor(Date.now() / 1000));
   let response: Response;
   try {
-    response = await fetch(url, {
-      method: "POST",
-      headers,
-      body,
-      signal: AbortSignal.timeout(HOOK_TIMEOUT_MS),
-    });
+    response = await postToHook(url, { headers, body, signal: AbortSignal.timeout(HOOK_TIMEOUT_MS) });
   } catch (error) {
     console.error("pre-create hook unreachable", error);
     throw new TusError("hook-unavailable", undefined, { retryAfterSeconds: 1 });
   }
   if (!response.ok) {
     await response.body?.cancel();
-    console.error(`pre-create hook answered ${response.status}`);
+    console.error(isRedirect(response) ? redirectRefusal("pre-create hook", response) : `pre-create hook answered ${response.status}`);
     throw new TusError("hook-unavailable", undefined, { retryAfterSeconds: 1 });
   }
-  const text = await response.text();
-  if (text.trim() === "") return undefined;
+  let answer: BoundedText;
   try {
-    return JSON.parse(text);
+    answer = await readTextWithin(response, MAX_HOOK_ANSWER_BYTES);
+  } catch (error) {
+    console.error("pre-create hook's answer could not be read", error);
+    throw new TusError("hook-unavailable", undefined, { retryAfterSeconds: 1 });
+  }
+  if (answer.overCap) throw malformed(`its answer is over ${answer.maxBytes} bytes`);
+  if (answer.text.trim() === "") return undefined;
+  try {
+    return JSON.parse(answer.text);
   } catch {
     console.error("pre-create hook answered something that is not JSON");
     throw new TusError("hook-unavailable", undefined, { retryAfterSeconds: 1 });
@@ -105,7 +109,7 @@ function validate(decision: unknown): CreateDecision {
   return { metadata: d.metadata as Record<string, string> | undefined, objectKey: d.objectKey as string | undefined };
 }
 
-function malformed(): TusError {
-  console.error("pre-create hook answered with a malformed decision");
+function malformed(why?: string): TusError {
+  console.error(`pre-create hook answered with a malformed decision${why ? `: ${why}` : ""}`);
   return new TusError("hook-unavailable", "the server's pre-create hook answered with a malformed decision", { retryAfterSeconds: 1 });
 }

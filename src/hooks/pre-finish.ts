@@ -1,3 +1,5 @@
+import { readTextWithin, type BoundedText } from "./bounded-read";
+import { isRedirect, MAX_HOOK_ANSWER_BYTES, postToHook, redirectRefusal } from "./hook-request";
 import { SIGNATURE_HEADER, signatureHeader } from "./signature";
 
 /**
@@ -83,11 +85,43 @@ const MAX_ANSWER_HEADERS_BYTES = 8 * 1024;
 const MAX_REJECT_MESSAGE_BYTES = 1024;
 
 /**
- * Headers the hook may not set: the protocol's own (a tus client must still
- * read the upload's offset and location), framing, CORS, and cookies (the
- * gateway's origin is not the hook's to write cookies for).
+ * Headers the hook may set: an allow-list, since the answer is served from
+ * the gateway's origin and a deny-list let through whatever it forgot
+ * (Content-Security-Policy, Refresh, Clear-Site-Data, Content-Location,
+ * CDN-Cache-Control, `Content-Type: text/html` all reached clients and HEAD).
+ * `X-*` carries the application's results (`X-Video-Id`); `Content-Type`
+ * only names data a script reads, never a document a browser renders.
  */
-const RESERVED_HEADER = /^(tus-|upload-|access-control-|content-length$|content-encoding$|transfer-encoding$|connection$|keep-alive$|location$|set-cookie$|retry-after$|cache-control$|www-authenticate$|vary$|date$|server$)/i;
+const APPLICATION_HEADER = /^x-/i;
+/** `X-*` headers that browsers obey as the origin's policy (the gateway sets X-Content-Type-Options on downloads): not the hook's. */
+const POLICY_X_HEADERS = new Set([
+  "x-content-type-options",
+  "x-frame-options",
+  "x-xss-protection",
+  "x-permitted-cross-domain-policies",
+  "x-dns-prefetch-control",
+  "x-download-options",
+  "x-ua-compatible",
+]);
+/** Media types the answer's body may be: `application/json`, `application/*+json` (e.g. problem+json) and `text/plain`. */
+const ANSWER_MEDIA_TYPE = /^(application\/json|application\/[!#$%&'*.^_`|~0-9a-z-]+\+json|text\/plain)$/;
+const ALLOWED_HEADERS_TEXT = "X-* headers (other than browser policies such as X-Frame-Options) and Content-Type";
+const ALLOWED_MEDIA_TYPES_TEXT = "application/json, application/*+json or text/plain";
+
+/**
+ * Why the hook may not set this header, or undefined if it may. Also applied
+ * to answers stored before the allow-list, when they are served again.
+ */
+export function answerHeaderRefusal(name: string, value: string): string | undefined {
+  const lower = name.toLowerCase();
+  if (lower === "content-type") {
+    const mediaType = value.split(";")[0]!.trim().toLowerCase();
+    return ANSWER_MEDIA_TYPE.test(mediaType) ? undefined : `header ${name} must be ${ALLOWED_MEDIA_TYPES_TEXT}, not ${JSON.stringify(value)}`;
+  }
+  if (APPLICATION_HEADER.test(name) && !POLICY_X_HEADERS.has(lower)) return undefined;
+  return `header ${name} may not be set by the hook: allowed are ${ALLOWED_HEADERS_TEXT} (${ALLOWED_MEDIA_TYPES_TEXT})`;
+}
+
 const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 const FIELD_VALUE = /^[\t\x20-\x7e]*$/;
 
@@ -113,20 +147,25 @@ async function askWebhook(url: string, question: FinishingQuestion, hooks: Finis
   const headers: Record<string, string> = { "Content-Type": "application/json", "Idempotency-Key": question.idempotencyKey };
   if (hooks.secret) headers[SIGNATURE_HEADER] = await signatureHeader(hooks.secret, body, Math.floor(Date.now() / 1000));
   let response: Response;
-  let text: string;
+  let answer: BoundedText;
   try {
     // The timeout covers the answer's body too: a hook that sends headers and then stalls has not answered.
     const signal = AbortSignal.timeout(hooks.timeoutMs);
-    response = await fetch(url, { method: "POST", headers, body, signal });
-    text = await response.text();
+    response = await postToHook(url, { headers, body, signal });
+    if (isRedirect(response) || !response.ok) {
+      await response.body?.cancel();
+      throw new HookUnanswered(isRedirect(response) ? redirectRefusal("PRE_FINISH_HOOK_URL", response) : `PRE_FINISH_HOOK_URL answered ${response.status}`);
+    }
+    answer = await readTextWithin(response, MAX_HOOK_ANSWER_BYTES);
   } catch (error) {
+    if (error instanceof HookUnanswered) throw error;
     const timedOut = error instanceof Error && (error.name === "TimeoutError" || error.name === "AbortError");
     throw new HookUnanswered(timedOut ? `PRE_FINISH_HOOK_URL did not answer within ${hooks.timeoutMs} ms` : `PRE_FINISH_HOOK_URL could not be reached: ${String(error)}`);
   }
-  if (!response.ok) throw new HookUnanswered(`PRE_FINISH_HOOK_URL answered ${response.status}`);
-  if (text.trim() === "") return {};
+  if (answer.overCap) throw new HookUnanswered(`PRE_FINISH_HOOK_URL answered a malformed decision: the answer is over ${answer.maxBytes} bytes`);
+  if (answer.text.trim() === "") return {};
   try {
-    return JSON.parse(text);
+    return JSON.parse(answer.text);
   } catch {
     throw new HookUnanswered("PRE_FINISH_HOOK_URL answered something that is not JSON");
   }
@@ -180,8 +219,9 @@ export function parseDecision(value: unknown, source: string): FinishDecision {
   const checked: Record<string, string> = {};
   for (const [name, headerValue] of Object.entries(headers)) {
     if (!TOKEN.test(name)) throw malformed(`${JSON.stringify(name)} is not a header name`);
-    if (RESERVED_HEADER.test(name)) throw malformed(`header ${name} is the gateway's to set`);
     if (typeof headerValue !== "string" || !FIELD_VALUE.test(headerValue)) throw malformed(`header ${name} needs a printable ASCII value`);
+    const refusal = answerHeaderRefusal(name, headerValue);
+    if (refusal) throw malformed(refusal);
     checked[name] = headerValue;
   }
   if (byteLength(JSON.stringify(checked)) > MAX_ANSWER_HEADERS_BYTES) throw malformed(`response.headers are over ${MAX_ANSWER_HEADERS_BYTES} bytes`);

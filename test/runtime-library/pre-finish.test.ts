@@ -108,6 +108,24 @@ describe("onUploadFinishing decides", () => {
     expect(await eventTypes(id)).toEqual(["created", "finished"]);
   });
 
+  it("answers a JSON body without a Content-Type: the client gets application/json; a text body, text/plain", { timeout: TIMEOUT }, async () => {
+    const token = await tokenFor("fiona");
+    for (const [body, type] of [
+      [JSON.stringify({ videoId: "v_json" }), "application/json"],
+      ["registered as v_text", "text/plain; charset=utf-8"],
+    ] as const) {
+      const data = randomBytes(20, 16);
+      const { url } = await create(token, { length: data.length, metadata: script({ response: { status: 201, headers: { "X-Video-Id": "v" }, body } }) });
+      const completing = await patch(url, 0, data, bearer(token));
+      expect(completing.status).toBe(201);
+      expect(completing.headers.get("Content-Type")).toBe(type);
+      expect(await completing.text()).toBe(body);
+      const retried = await patch(url, data.length, null, bearer(token));
+      expect(retried.headers.get("Content-Type"), "the stored answer is served the same way").toBe(type);
+      await retried.body?.cancel();
+    }
+  });
+
   it("rejects: the client gets the hook's status and message on the completing request and every later one; the object is deleted; a rejected event, never finished", { timeout: TIMEOUT }, async () => {
     const token = await tokenFor("fiona");
     const data = randomBytes(3000, 3);
@@ -234,6 +252,38 @@ describe("onUploadFinishing gives no decision", () => {
       return head.status === 423 ? undefined : head;
     });
     expect(accepted.status).toBe(200);
+    expect(await questionsAbout(id)).toHaveLength(2);
+  });
+
+  // Security issue 18: each of these reached the client, and HEAD, through the deny-list the allow-list replaced.
+  it.each([
+    ["Content-Security-Policy", "default-src *; script-src 'unsafe-inline'"],
+    ["Refresh", "0; url=https://elsewhere.example/"],
+    ["Clear-Site-Data", '"cookies", "storage"'],
+    ["Content-Location", "https://elsewhere.example/"],
+    ["CDN-Cache-Control", "max-age=31536000"],
+    ["Content-Type", "text/html"],
+  ])("answers with %s: not an allowed header, so no decision (503); it reaches neither the client nor HEAD", { timeout: TIMEOUT }, async (name, value) => {
+    const token = await tokenFor("fiona");
+    const data = randomBytes(10, 15);
+    const refused = { response: { status: 200, headers: { "X-Video-Id": "v_refused", [name]: value }, body: "<script>alert(1)</script>" } };
+    const { url, id } = await create(token, { length: data.length, metadata: script(refused, ANSWER) });
+    const completing = await patch(url, 0, data, bearer(token));
+    expect(completing.status).toBe(503);
+    expect(completing.headers.get(name) ?? "").not.toBe(value);
+    expect(completing.headers.get("X-Video-Id")).toBeNull();
+    await completing.body?.cancel();
+
+    const answered = await waitFor("the retry's decision", async () => {
+      const head = await headAs(token, url);
+      return head.status === 423 ? undefined : head;
+    });
+    expect(answered.status).toBe(200);
+    expect(answered.headers.get("X-Video-Id"), "the next, valid answer is the one served").toBe("v_123");
+    expect(answered.headers.get(name) ?? "").not.toBe(value);
+    const retried = await patch(url, data.length, null, bearer(token));
+    expect(retried.headers.get(name) ?? "").not.toBe(value);
+    expect(JSON.parse(await retried.text())).toEqual({ videoId: "v_123" });
     expect(await questionsAbout(id)).toHaveLength(2);
   });
 

@@ -1,7 +1,8 @@
 /**
  * A Worker of someone else's that mounts tus-edge through the library API:
  * `createTusGateway` with its own configuration (base path, key prefix and
- * template, JWT access control) and the four in-process callbacks.
+ * template, JWT access control), the four in-process callbacks, and the
+ * three hook URLs, answered by hook-server.ts in this isolate.
  *
  * The callbacks record every call in R2 under `calls/`, because R2 is the
  * one place that the Worker, the upload Durable Objects and the tests all
@@ -12,6 +13,7 @@
 import { env } from "cloudflare:workers";
 import keys from "../fixtures/jwt-test-keys.json";
 import { createTusGateway, type CreateDecision, type FinishingCallbackResult, type FinishingQuestion, type UploadEvent, type UploadProposal } from "../../src/index";
+import { HOOK_URLS, installHookNetwork } from "./hook-server";
 import { recordingMetrics } from "./recorded-metrics";
 
 /**
@@ -24,9 +26,10 @@ import { recordingMetrics } from "./recorded-metrics";
  *  - `failEvent` (`<type>:<count>`): onEvent throws that many times for the upload's event of that type;
  *  - `finishing` (a JSON array, one step per call, the last repeating): what onUploadFinishing does when
  *    asked about the upload: `"throw"`, `{"delayMs": n}` (answers `{}` after n ms), or a decision to return.
- *    Without it, onUploadFinishing accepts. Every call is recorded at `finishing/<upload id>/<attempt>.json`.
+ *    Without it, onUploadFinishing accepts. Every call is recorded at `finishing/<upload id>/<attempt>.json`;
+ *  - `webhooks`: what the hook URLs answer (hook-server.ts); without it they accept and take every event.
  */
-export const CONTROL = ["probe", "reject", "rejectStatus", "replaceMetadata", "objectKey", "failFinish", "failEvent", "finishing"] as const;
+export const CONTROL = ["probe", "reject", "rejectStatus", "replaceMetadata", "objectKey", "failFinish", "failEvent", "finishing", "webhooks"] as const;
 
 /** PRE_FINISH_HOOK_TIMEOUT_MS of this Worker: short, so that a test can outwait it. */
 export const FINISHING_TIMEOUT_MS = 1000;
@@ -105,8 +108,14 @@ function faultyBucket(bucket: R2Bucket): R2Bucket {
   });
 }
 
+// The webhooks (hook-server.ts) answer in this isolate; each is asked before its callback.
+installHookNetwork();
+
 const gateway = createTusGateway({
   config: {
+    preCreateHookUrl: HOOK_URLS.preCreate,
+    preFinishHookUrl: HOOK_URLS.preFinish,
+    webhookUrl: HOOK_URLS.events,
     basePath: BASE_PATH,
     objectKeyPrefix: KEY_PREFIX,
     objectKeyTemplate: "{subject}/{filename}",

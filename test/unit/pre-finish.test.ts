@@ -17,6 +17,13 @@ describe("parseDecision", () => {
       { kind: "answer", answer: { status: 201, headers: { "X-Video-Id": "v_1", "content-type": "application/json" }, body: "{}" } },
     ],
     [{ response: { status: 204 } }, { kind: "answer", answer: { status: 204, headers: {}, body: "" } }],
+    ...[
+      { "X-Video-Id": "v_1", "x-trace": "t" },
+      { "Content-Type": "application/json" },
+      { "content-type": "application/json; charset=utf-8" },
+      { "Content-Type": "Application/Problem+JSON" },
+      { "Content-Type": "text/plain;charset=UTF-8" },
+    ].map((headers): [unknown, unknown] => [{ response: { headers, body: "{}" } }, { kind: "answer", answer: { status: 200, headers, body: "{}" } }]),
     [{ reject: { message: "no" } }, { kind: "reject", status: 422, message: "no" }],
     [{ reject: { status: 403, message: "not yours" } }, { kind: "reject", status: 403, message: "not yours" }],
   ])("reads %j", (value, decision) => {
@@ -39,7 +46,17 @@ describe("parseDecision", () => {
     [{ response: { headers: { "X-A": "é" } } }, "needs a printable ASCII value"],
     [{ response: { headers: { "X-A": 1 } } }, "needs a printable ASCII value"],
     ...["Upload-Offset", "tus-resumable", "Location", "Content-Length", "Set-Cookie", "Access-Control-Allow-Origin", "Retry-After"].map(
-      (name): [unknown, string] => [{ response: { headers: { [name]: "1" } } }, `header ${name} is the gateway's to set`],
+      (name): [unknown, string] => [{ response: { headers: { [name]: "1" } } }, `header ${name} may not be set by the hook: allowed are X-* headers`],
+    ),
+    // Security issue 18: each reached the client, and HEAD, through the deny-list this allow-list replaced.
+    ...["Content-Security-Policy", "Refresh", "Clear-Site-Data", "Content-Location", "CDN-Cache-Control", "Link", "Content-Disposition", "X-Frame-Options", "x-content-type-options"].map(
+      (name): [unknown, string] => [{ response: { headers: { [name]: "1" } } }, `header ${name} may not be set by the hook: allowed are X-* headers`],
+    ),
+    ...["text/html", "text/html; charset=utf-8", "image/svg+xml", "application/xhtml+xml", "application/javascript", "text/plain+html", "application/jsonp"].map(
+      (type): [unknown, string] => [
+        { response: { headers: { "Content-Type": type }, body: "{}" } },
+        `header Content-Type must be application/json, application/*+json or text/plain, not ${JSON.stringify(type)}`,
+      ],
     ),
     [{ response: { headers: Object.fromEntries(Array.from({ length: 200 }, (_, i) => [`X-H${i}`, "y".repeat(50)])) } }, "response.headers are over"],
     [{ reject: "no" }, "reject is not an object"],

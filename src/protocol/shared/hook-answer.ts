@@ -1,4 +1,4 @@
-import type { HookAnswer } from "../../hooks/pre-finish";
+import { answerHeaderRefusal, type HookAnswer } from "../../hooks/pre-finish";
 import type { UploadInfo } from "../../upload/upload-record";
 
 /**
@@ -10,22 +10,48 @@ import type { UploadInfo } from "../../upload/upload-record";
  * otherwise hide them from a tus client's `onSuccess`.
  */
 export function answeredResponse(answer: HookAnswer, dialectHeaders: Headers): Response {
-  const headers = new Headers(answer.headers);
+  const headers = new Headers(servedHeaders(answer));
   for (const [name, value] of dialectHeaders) headers.set(name, value);
   exposeHeaders(headers, answer);
-  return new Response(answer.body === "" ? null : answer.body, { status: answer.status, headers });
+  if (answer.body === "") return new Response(null, { status: answer.status, headers });
+  // Without a type, Response would label every body text/plain, and a client
+  // reading the README's JSON answer would have to know better.
+  if (!headers.has("Content-Type")) headers.set("Content-Type", isJsonDocument(answer.body) ? "application/json" : "text/plain; charset=utf-8");
+  return new Response(answer.body, { status: answer.status, headers });
 }
 
 /** A finished upload's HEAD repeats the answer's headers, for a client that lost the completing response. */
 export function withAnswerHeaders(info: UploadInfo, headers: Headers): Headers {
   if (!info.answer) return headers;
-  for (const [name, value] of Object.entries(info.answer.headers)) if (!headers.has(name)) headers.set(name, value);
+  for (const [name, value] of Object.entries(servedHeaders(info.answer))) if (!headers.has(name)) headers.set(name, value);
   exposeHeaders(headers, info.answer);
   return headers;
 }
 
+/**
+ * The answer's headers that may be served. New answers were checked
+ * (hooks/pre-finish.ts parseDecision); an answer stored before the
+ * allow-list may hold others, which are dropped, since its upload is decided
+ * and its answer cannot be refused any more.
+ */
+function servedHeaders(answer: HookAnswer): Record<string, string> {
+  return Object.fromEntries(Object.entries(answer.headers).filter(([name, value]) => answerHeaderRefusal(name, value) === undefined));
+}
+
+/** A JSON object or array: what an application's answer body is when it is JSON (a bare `42` or `"x"` is as likely text). */
+function isJsonDocument(body: string): boolean {
+  const text = body.trim();
+  if (!text.startsWith("{") && !text.startsWith("[")) return false;
+  try {
+    JSON.parse(text);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 function exposeHeaders(headers: Headers, answer: HookAnswer): void {
-  const names = Object.keys(answer.headers);
+  const names = Object.keys(servedHeaders(answer));
   // withCors (protocol/http/cors.ts) adds the gateway's own to these.
   if (names.length) headers.set("Access-Control-Expose-Headers", names.join(", "));
 }
