@@ -54,6 +54,12 @@ export type Caller = string | undefined;
 export interface AppendCall extends AppendRequest {
   checksum: ExpectedChecksum | undefined;
   caller: Caller;
+  /**
+   * The most bytes this request's body may bring (MAX_APPEND_SIZE, IETF
+   * dialect), counted as they arrive: a chunked body announces no length
+   * that the Worker could check. None: no such cap.
+   */
+  appendLimit?: number;
 }
 
 /** Header that carries an `AppendCall` on the internal append request. */
@@ -394,6 +400,7 @@ export class UploadObject extends DurableObject<UploadObjectEnv> {
         checksum: call.checksum,
         contentLength: call.contentLength,
         sizeLimit: sizeLimitOf({ ...record, partSize }, call.lengthLimit),
+        appendLimit: call.appendLimit,
       });
     } catch (error) {
       writeError = error;

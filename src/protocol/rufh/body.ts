@@ -10,7 +10,8 @@ import type { InteropRules } from "./versions";
 /**
  * The body of a creation or append request: how long it says it is (0 for
  * none), held to `max-append-size` when the server announces one. A body
- * without Content-Length (chunked) is measured as it arrives instead.
+ * without Content-Length (chunked) is measured as it arrives instead (see
+ * `appendBody`).
  */
 export function bodyLength(context: RequestContext, rules: InteropRules): number | undefined {
   const { request, uploads, config } = context;
@@ -64,7 +65,8 @@ export async function appendBody(
 ): Promise<UploadInfo> {
   const { uploads, request } = context;
   try {
-    return await uploads.append(id, { ...call, checksum: undefined }, request.body);
+    // The cap goes with the call: a chunked body is only measured as the upload's object reads it.
+    return await uploads.append(id, { ...call, checksum: undefined, appendLimit: context.config.maxAppendSize }, request.body);
   } catch (error) {
     if (isSizeRefusal(error)) throw withLimits(error, context, rules, await uploads.peek(id).catch(() => undefined));
     if (!(error instanceof TusError && error.code === "exceeds-upload-length")) throw error;

@@ -31,9 +31,10 @@ export interface WriterDeps {
 export type BodyEnding = "complete" | "interrupted" | "refused";
 
 /**
- * A body refused as it was read: it went past the upload's length, or past
- * the most bytes the upload may hold. What it brought that is not yet stored
- * is dropped; parts it already completed stay.
+ * A body refused as it was read: it went past the upload's length, past
+ * the most bytes the upload may hold, or past the most one request may
+ * bring. What it brought that is not yet stored is dropped; parts it
+ * already completed stay.
  */
 export function isRefusedBody(error: unknown): boolean {
   return error instanceof TusError && (error.code === "exceeds-upload-length" || error.code === "upload-too-large");
@@ -92,6 +93,8 @@ export class UploadWriter {
   private bytesRead = 0;
   /** The most bytes the upload may hold; a body that would pass it is refused as it arrives. */
   private sizeLimit = Infinity;
+  /** The most bytes this request may bring (MAX_APPEND_SIZE), and the offset they end at. */
+  private appendLimit: { bytes: number; end: number } | undefined;
 
   constructor(
     private readonly deps: WriterDeps,
@@ -128,17 +131,19 @@ export class UploadWriter {
    * Reads `body` into the upload until it ends, breaks, or a newer request
    * takes over. With `checksum`, the chunk is only counted once verified.
    * `contentLength`, when the client announced it, lets parts the body will
-   * fill be streamed to R2 as they arrive. `sizeLimit` is enforced on the
-   * bytes as they are read, since a chunked body announces no length and a
+   * fill be streamed to R2 as they arrive. `sizeLimit` and `appendLimit`
+   * (the most bytes one request may bring) are enforced on the bytes as
+   * they are read, since a chunked body announces no length and a
    * deferred-length upload has none to check it against.
    */
   async write(
     body: ReadableStream<Uint8Array> | null,
     holder: LockHolder,
-    { checksum, contentLength, sizeLimit }: { checksum?: ExpectedChecksum; contentLength?: number; sizeLimit?: number } = {},
+    { checksum, contentLength, sizeLimit, appendLimit }: { checksum?: ExpectedChecksum; contentLength?: number; sizeLimit?: number; appendLimit?: number } = {},
   ): Promise<BodyEnding> {
     if (checksum) this.digest = new ChunkDigest(checksum);
     if (sizeLimit !== undefined) this.sizeLimit = sizeLimit;
+    if (appendLimit !== undefined) this.appendLimit = { bytes: appendLimit, end: this.received + appendLimit };
     if (!body) return "complete";
     if (contentLength !== undefined) this.bodyEnd = this.received + contentLength;
     const reader = openReader(body);
@@ -234,24 +239,52 @@ export class UploadWriter {
           { offset: this.received },
         );
       }
-      if (this.received >= this.sizeLimit) {
-        throw new TusError(
-          "upload-too-large",
-          `the body goes past this upload's limit: it may hold at most ${this.sizeLimit} bytes (the server's maximum or the token's max_upload_size); the bytes of this request that were not yet stored were discarded`,
-          { offset: this.received },
-        );
-      }
+      this.refuseBeyondLimits();
       this.buffer ??= await this.deps.buffers.takePart(Math.min(this.capacity - this.stored, this.deps.partBufferLimit));
       if (!this.streaming && this.bodyFillsPart()) await this.stream(() => this.startStreaming());
       const buffer = this.buffer;
       const start = this.filled;
-      // Never past the limit: the bytes beyond it are refused above, not stored.
-      const take = Math.min(chunk.length - at, buffer.length - start, this.sizeLimit - this.received);
+      // Never past a limit: the bytes beyond it are refused above, not stored.
+      const take = Math.min(chunk.length - at, buffer.length - start, this.sizeLimit - this.received, this.appendEnd - this.received);
       buffer.set(chunk.subarray(at, at + take), start);
       this.filled += take;
       at += take;
       if (this.streaming) await this.stream(() => this.streaming!.write(buffer.subarray(start, this.filled)));
       if (this.filled === buffer.length) await this.onBufferFull();
+    }
+  }
+
+  /**
+   * A body that goes on past the upload's size limit, or past the most bytes
+   * one request may bring, is refused (413) when its first byte beyond the
+   * limit arrives. Both limits are refused alike: the bytes of the request
+   * not yet stored (those in memory, all before the limit) are dropped, and
+   * parts it already completed stay, being in R2 and counted. So a 413 means
+   * the same whichever limit was passed: the request was refused, what it
+   * left is at the offset HEAD answers, and the client, told the limit
+   * (`Upload-Limit` in the IETF dialect), sends the rest in requests within
+   * it. Keeping the bytes before the cap would store most of a request the
+   * client was told had been refused.
+   */
+  private get appendEnd(): number {
+    return this.appendLimit?.end ?? Infinity;
+  }
+
+  private refuseBeyondLimits(): void {
+    const discarded = "the bytes of this request that were not yet stored were discarded";
+    if (this.received >= this.sizeLimit) {
+      throw new TusError(
+        "upload-too-large",
+        `the body goes past this upload's limit: it may hold at most ${this.sizeLimit} bytes (the server's maximum or the token's max_upload_size); ${discarded}`,
+        { offset: this.received },
+      );
+    }
+    if (this.appendLimit && this.received >= this.appendEnd) {
+      throw new TusError(
+        "upload-too-large",
+        `the body goes past ${this.appendLimit.bytes} bytes: this server takes at most ${this.appendLimit.bytes} bytes per request (Upload-Limit max-append-size), so send the rest in appends within it from the upload's offset; ${discarded}`,
+        { offset: this.received },
+      );
     }
   }
 
