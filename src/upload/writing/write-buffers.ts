@@ -9,12 +9,17 @@
  * has ended (finished, terminated, expired) they are let go: Durable Objects
  * that share an isolate share its memory, and a finished upload's object may
  * stay in memory for a while.
+ *
+ * Kept buffers hold no upload bytes: a PATCH ends only once what it
+ * received is in the stored tail or in R2, so letting go of them loses
+ * nothing, and the isolate's budget may take them back whenever a PATCH of
+ * another upload needs the room (see BufferBudget).
  */
 export class WriteBuffers {
   readonly #budget: BufferBudget;
   #part: Uint8Array | undefined;
   #read: Uint8Array | undefined;
-  /** Bytes of this upload's part and read buffers counted in the isolate's budget (only while a PATCH runs). */
+  /** Bytes of this upload's part and read buffers counted in the isolate's budget, in a PATCH and while kept. */
   #counted = { part: 0, read: 0 };
   /** Settles once R2 has let go of an abandoned part's bytes (see StreamingPart). */
   #busy: Promise<void> = Promise.resolve();
@@ -23,22 +28,28 @@ export class WriteBuffers {
     this.#budget = budget;
   }
 
-  /** A PATCH starts writing: the buffers it may reuse count against the isolate's budget again. */
+  /** A PATCH starts writing: the budget may no longer take back the buffers it will reuse. */
   beginWrite(): void {
-    this.#count("part", this.#part?.length ?? 0);
-    this.#count("read", this.#read?.byteLength ?? 0);
+    this.#budget.unpark(this);
   }
 
   /**
-   * The PATCH is done: its buffers no longer count. An object may be
-   * evicted before its next PATCH, so nothing is counted between PATCHes;
-   * instead, while others hold more than half the budget, this upload keeps
-   * no buffers for its next PATCH.
+   * The PATCH is done. The buffers it handed back stay counted while they
+   * are kept, lent by the isolate's budget until another upload's PATCH
+   * needs the room. They are kept only while the budget is within its
+   * limit: past it (PATCHes in flight got small buffers), this upload keeps
+   * none, so what is kept between PATCHes never exceeds the budget.
    */
   endWrite(): void {
-    this.#count("part", 0);
-    this.#count("read", 0);
-    if (this.#budget.held > this.#budget.limit / 2) this.release();
+    this.#count("part", this.#part?.length ?? 0);
+    this.#count("read", this.#read?.byteLength ?? 0);
+    if (this.#budget.held > this.#budget.limit) this.release();
+    else if (this.keptBytes > 0) this.#budget.park(this);
+  }
+
+  /** Bytes of the buffers kept for the next PATCH (none while a PATCH has them). */
+  get keptBytes(): number {
+    return (this.#part?.length ?? 0) + (this.#read?.byteLength ?? 0);
   }
 
   /**
@@ -92,10 +103,18 @@ export class WriteBuffers {
     return new Uint8Array(this.#grant("read", size));
   }
 
-  /** No more writes will come: lets go of both buffers (an abandoned part's upload keeps its own reference). */
+  /**
+   * Lets go of both buffers and gives their room back to the budget: no
+   * more writes will come, or the budget takes them back for another
+   * upload (an abandoned part's upload keeps its own reference until R2
+   * lets go of it).
+   */
   release(): void {
     this.#part = undefined;
     this.#read = undefined;
+    this.#count("part", 0);
+    this.#count("read", 0);
+    this.#budget.unpark(this);
   }
 
   /** Keeps a read buffer, unless a read detached it (its bytes moved to another view). */
@@ -108,28 +127,49 @@ export class WriteBuffers {
 export const SMALL_BUFFER_SIZE = 128 * 1024;
 
 /**
- * The part and read buffers of the PATCHes in flight in one isolate, against
- * one budget (ISOLATE_BUFFER_BUDGET). Instances of a Durable Object class may
- * share an isolate and its 128 MB, and each upload in flight holds up to a
- * part in memory; once the budget is spent, further PATCHes get small
- * buffers whose bytes go to the stored tail as they fill — slower (no
- * streamed parts, more SQLite), but memory stays bounded.
+ * The part and read buffers of one isolate's uploads, against one budget
+ * (ISOLATE_BUFFER_BUDGET): those of the PATCHes in flight and those kept
+ * between PATCHes. Instances of a Durable Object class may share an isolate
+ * and its 128 MB, and each upload in flight holds up to a part in memory;
+ * once the budget is spent, further PATCHes get small buffers whose bytes
+ * go to the stored tail as they fill — slower (no streamed parts, more
+ * SQLite), but memory stays bounded.
+ *
+ * Buffers kept between PATCHes count too, or a thousand uploads each left
+ * waiting with a part buffer would hold gigabytes that no budget sees. But
+ * an upload may never send another PATCH, and its object may be evicted
+ * with nothing to say so, so kept buffers are only lent: a PATCH that needs
+ * room takes back the buffers of the uploads that have waited longest.
+ * The budget refers to those uploads until then, which keeps their buffers
+ * alive even after an eviction; that is memory it counts, and can take back.
  */
 export class BufferBudget {
   readonly limit: number;
   #held = 0;
+  /** Uploads between PATCHes whose kept buffers count here, longest waiting first (a Set keeps insertion order). */
+  readonly #parked = new Set<ParkedBuffers>();
 
   constructor(limit: number) {
     this.limit = limit;
   }
 
-  /** Bytes counted now. */
+  /** Bytes counted now: in PATCHes in flight and kept between them. */
   get held(): number {
     return this.#held;
   }
 
-  /** Counts and answers the size a new buffer of `wanted` bytes may have. */
+  /**
+   * Counts and answers the size a new buffer of `wanted` bytes may have:
+   * all of it if the budget has the room, after taking back kept buffers if
+   * that makes it, else a small buffer.
+   */
   grant(wanted: number): number {
+    if (this.#held + wanted > this.limit && this.#held - this.#parkedBytes() + wanted <= this.limit) {
+      for (const parked of this.#parked) {
+        if (this.#held + wanted <= this.limit) break;
+        parked.release();
+      }
+    }
     const size = this.#held + wanted <= this.limit ? wanted : Math.min(wanted, SMALL_BUFFER_SIZE);
     this.#held += size;
     return size;
@@ -143,6 +183,29 @@ export class BufferBudget {
   give(bytes: number): void {
     this.#held -= bytes;
   }
+
+  /** `buffers` are kept until the upload's next PATCH, and may be taken back before it. */
+  park(buffers: ParkedBuffers): void {
+    this.#parked.delete(buffers);
+    this.#parked.add(buffers);
+  }
+
+  /** `buffers` are in use again (or let go of): no longer to be taken back. */
+  unpark(buffers: ParkedBuffers): void {
+    this.#parked.delete(buffers);
+  }
+
+  #parkedBytes(): number {
+    let bytes = 0;
+    for (const parked of this.#parked) bytes += parked.keptBytes;
+    return bytes;
+  }
+}
+
+/** Kept buffers, as the budget sees them: their size, and a way to have them let go of (which unparks them). */
+interface ParkedBuffers {
+  readonly keptBytes: number;
+  release(): void;
 }
 
 const isolateBudgets = new Map<number, BufferBudget>();
