@@ -111,10 +111,15 @@ export class Uploads {
   }
 
   private async partialInfo(id: string): Promise<UploadInfo & { length: number }> {
-    const outcome = await this.stub(id).peek(this.caller);
     const url = this.config.basePath + id;
-    if (!outcome.ok) throw new TusError("invalid-concat", `Upload-Concat: ${url} is not an upload that can be concatenated (${outcome.error.message})`);
-    const info = outcome.value;
+    let info: UploadInfo;
+    try {
+      // A made-up id is refused before any object is asked: the same answer as an upload it may not see.
+      info = await this.peek(id);
+    } catch (error) {
+      if (!(error instanceof TusError)) throw error;
+      throw new TusError("invalid-concat", `Upload-Concat: ${url} is not an upload that can be concatenated (${error.message})`);
+    }
     if (info.concat?.kind !== "partial") throw new TusError("invalid-concat", `Upload-Concat: ${url} is not a partial upload (it was created without Upload-Concat: partial)`);
     if (info.length === undefined) throw new TusError("invalid-concat", `Upload-Concat: ${url} has no length yet; declare it before concatenating`);
     return { ...info, length: info.length };

@@ -51,8 +51,8 @@ function observedGateway() {
                 await reader.cancel(reason);
               },
             });
-            const { size, etag, httpEtag, httpMetadata } = object;
-            return { size, etag, httpEtag, httpMetadata, body: observed } as unknown as R2ObjectBody;
+            const { size, etag, httpEtag, httpMetadata, customMetadata } = object;
+            return { size, etag, httpEtag, httpMetadata, customMetadata, body: observed } as unknown as R2ObjectBody;
           };
         },
       }),
