@@ -23,6 +23,7 @@ const testKeys = JSON.parse(readFileSync(new URL("./test/fixtures/jwt-test-keys.
  *    Chromium, Uppy, tuspy), read from README.md and run against a real local server.
  *  - faults: cut, stalled and racing requests, restarts, expiry races and
  *    failing R2 against real local servers (test/faults);
+ *  - soak: a one-minute seeded chaos soak, every client under every fault at once (test/soak);
  *  - faults-load: 200 and 20 concurrent uploads and a 10,000-request fuzz run;
  *    not part of `npm test` (`npm run test:faults` runs both fault projects).
  *
@@ -64,7 +65,7 @@ const nodeSide = { isolate: false } as const;
  * node_modules/.vite); files it has not timed yet first, by project in
  * COLD_ORDER, the projects with long scenarios ahead.
  */
-const COLD_ORDER = ["faults", "e2e", "runtime-small-buffers", "runtime", "runtime-listing", "browser", "readme", "runtime-library", "runtime-auth", "unit"];
+const COLD_ORDER = ["faults", "soak", "e2e", "runtime-small-buffers", "runtime", "runtime-listing", "browser", "readme", "runtime-library", "runtime-auth", "unit"];
 
 class LongestFirst extends BaseSequencer {
   override async sort(files: TestSpecification[]): Promise<TestSpecification[]> {
@@ -196,6 +197,16 @@ export default defineConfig({
             "test/faults/rufh.test.ts",
           ],
           testTimeout: 300_000,
+          hookTimeout: 90_000,
+          ...nodeSide,
+        },
+      },
+      {
+        test: {
+          // The chaos soak (test/soak): one minute of every client under every fault at once, seeded, then the checks.
+          name: "soak",
+          include: ["test/soak/**/*.test.ts"],
+          testTimeout: 600_000,
           hookTimeout: 90_000,
           ...nodeSide,
         },

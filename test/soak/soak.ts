@@ -41,6 +41,8 @@ export interface SoakResult {
   bytes: number;
   faults: number;
   faultsByKind: Record<string, number>;
+  /** Outcomes the design expects (expiries, 423s, refused checksums), by kind. */
+  expected: Record<string, number>;
   violations: Violation[];
   summary: string;
   lastLine: string;
@@ -84,7 +86,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
         },
         log,
       };
-      return runLane(ctx);
+      return runLane(ctx, lane);
     });
     const faults = runFaults(gw, rec, memory, new Random(`${seed}:faults`), deadline, log);
     await Promise.all(laneRuns);
@@ -100,7 +102,8 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
     const resumeDeadline = performance.now() + 180_000;
     await mapLimit(toResume, 4, (upload) => resume(quietCtx, upload, resumeDeadline));
     for (const upload of toResume) {
-      if (upload.state === "finished" || upload.state === "expired" || upload.state === "lost") continue;
+      // A partial is complete once its final consumed it; a lost or expired upload has its violation or count already.
+      if (upload.state === "finished" || upload.state === "consumed" || upload.state === "expired" || upload.state === "lost") continue;
       rec.violation(3, upload, `resumed after the faults stopped, but not complete within 180 s (state ${upload.state}, acknowledged offset ${upload.url ? rec.acknowledged(upload.url) : 0} of ${upload.length})`);
     }
     log(`soak: ${toResume.length} interrupted uploads resumed; checking stored objects`);
@@ -123,9 +126,25 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
   }
 }
 
-async function runLane(ctx: Ctx): Promise<void> {
-  while (performance.now() < ctx.deadline) {
-    const scenario = ctx.rng.weighted<() => Promise<void>>([
+/**
+ * Each lane's first scenario, so that even a short run has every kind of
+ * client (and so the faults that come with them: termination, expiry,
+ * concatenation, both dialects); after it, scenarios are drawn by weight.
+ */
+const FIRST_SCENARIOS: ((ctx: Ctx) => Promise<void>)[] = [
+  (ctx) => abandonment(ctx),
+  (ctx) => termination(ctx),
+  (ctx) => concatenation(ctx),
+  // These two begin with one PATCH cut, one stalled and two racing, so that every run has them.
+  (ctx) => ietf(ctx, ctx.rng.int(3, 9), ["stall", "cut", "race"]),
+  (ctx) => rawTus(ctx, { deferred: true, withUpload: true, checksums: true, script: ["cut", "stall", "race", "bad checksum"] }),
+  (ctx) => tusJs(ctx, ctx.rng.pick(CHUNK_SIZES)),
+];
+
+async function runLane(ctx: Ctx, lane: number): Promise<void> {
+  for (let round = 0; performance.now() < ctx.deadline; round++) {
+    const first = round === 0 ? FIRST_SCENARIOS[lane % FIRST_SCENARIOS.length] : undefined;
+    const scenario = first ? () => first(ctx) : ctx.rng.weighted<() => Promise<void>>([
       [24, () => tusJs(ctx, ctx.rng.pick(CHUNK_SIZES))],
       [20, () => rawTus(ctx, { deferred: ctx.rng.chance(0.3), withUpload: ctx.rng.chance(0.4), checksums: ctx.rng.chance(0.4) })],
       [16, () => ietf(ctx, ctx.rng.int(3, 9))],
@@ -170,9 +189,12 @@ function installHook(gw: SoakGateway, rec: Recorder, isQuiet: () => boolean): vo
 async function runFaults(gw: SoakGateway, rec: Recorder, memory: MemoryWatch, rng: Random, deadline: number, log: (line: string) => void): Promise<void> {
   const start = performance.now();
   const span = deadline - start;
-  // Restarts: about one a minute, at least one; none in the first 15 s or the last 10 s.
+  // Restarts: about one a minute, at least one; none in the first 15 s or the last 10 s. In runs of
+  // 5 minutes or more they fall in the first 60 %, so the runtime's last life is long enough to show
+  // a leak (check 7).
   const restarts = Math.max(1, Math.round(span / 60_000));
-  const moments = Array.from({ length: restarts }, (_, index) => start + 15_000 + ((span - 25_000) * (index + rng.next() * 0.8)) / restarts).sort((a, b) => a - b);
+  const within = span >= 300_000 ? span * 0.6 : span - 10_000;
+  const moments = Array.from({ length: restarts }, (_, index) => start + 15_000 + ((within - 15_000) * (index + rng.next() * 0.8)) / restarts).sort((a, b) => a - b);
   const restartLoop = (async () => {
     for (const moment of moments) {
       await sleep(Math.max(0, moment - performance.now()));
@@ -186,6 +208,7 @@ async function runFaults(gw: SoakGateway, rec: Recorder, memory: MemoryWatch, rn
       } finally {
         memory.resume();
       }
+      rec.events.push(`${(performance.now() - rec.began).toFixed(0)} SIGKILL: runtime back`);
       log(`soak: runtime SIGKILLed and restarted in ${((performance.now() - began) / 1000).toFixed(1)} s`);
     }
   })();
@@ -195,6 +218,8 @@ async function runFaults(gw: SoakGateway, rec: Recorder, memory: MemoryWatch, rn
       if (performance.now() + 3_000 > deadline) return;
       const plan: FaultPlan = {};
       const operations = [...R2_OPERATIONS].filter(() => rng.chance(0.5));
+      // The first window fails the busiest calls (parts and heads), so that every run has R2 faults that land.
+      if (rec.r2Windows.length === 0) operations.push("uploadPart", "head");
       if (operations.length === 0) operations.push(rng.pick(R2_OPERATIONS));
       for (const operation of operations) {
         // A lost answer to createMultipartUpload leaves a multipart upload no one can name (R2 aborts it after 7 days): not injected, so check 5 stays exact.
@@ -209,6 +234,7 @@ async function runFaults(gw: SoakGateway, rec: Recorder, memory: MemoryWatch, rn
       await sleep(length);
       await gw.setPlan({}).catch(() => {});
       window.end = performance.now();
+      rec.events.push(`${(performance.now() - rec.began).toFixed(0)} R2 fault window ends`);
     }
   })();
   await Promise.all([restartLoop, r2Loop]);
@@ -272,7 +298,7 @@ function summarise(
     "",
     `- uploads: ${uploads} (${Object.entries(byState).map(([state, count]) => `${count} ${state}`).join(", ")})`,
     `- bytes sent by clients: ${rec.bytesSent} (${(rec.bytesSent / 1024 / 1024).toFixed(0)} MiB)`,
-    `- requests answered: ${rec.requests}`,
+    `- requests answered: ${rec.requests}; Upload-Offset answers compared (check 2): ${rec.offsetsSeen}`,
     `- latency under faults (${sorted.length} requests answered during the fault phase, time to response headers): p50 ${quantile(sorted, 0.5).toFixed(0)} ms, p99 ${quantile(sorted, 0.99).toFixed(0)} ms`,
     `- objects checked byte for byte: ${figures.checkedObjects}; uploads compared with the listing: ${figures.listed}; after expiry R2 held ${figures.orphans.objects} objects and ${figures.orphans.multiparts} multipart uploads in progress, ${figures.orphans.uploads} uploads inspected`,
     `- memory: ${figures.memoryFigures}`,
@@ -292,7 +318,8 @@ function summarise(
     `Violations: ${rec.violations.length}`,
     table(byCheck),
     ...rec.violations.slice(0, 50).map((violation) => `  - check ${violation.check} (${CHECK_NAMES[violation.check]}), seed ${rec.seed}${violation.upload ? `, ${violation.upload}` : ""}: ${violation.message}`),
+    ...(rec.violations.length ? ["", "Global faults (ms since the soak began):", ...rec.events.filter((event) => /SIGKILL|R2 fault window/.test(event)).map((event) => `  - ${event}`)] : []),
     ...(rec.notes.length ? ["", "Notes:", ...rec.notes.slice(0, 20).map((note) => `  - ${note}`)] : []),
   ].join("\n");
-  return { seed: rec.seed, uploads, bytes: rec.bytesSent, faults, faultsByKind: { ...rec.faults }, violations: rec.violations, summary, lastLine };
+  return { seed: rec.seed, uploads, bytes: rec.bytesSent, faults, faultsByKind: { ...rec.faults }, expected: { ...rec.expected }, violations: rec.violations, summary, lastLine };
 }

@@ -80,7 +80,8 @@ export async function checkIntegrity(rec: Recorder, gw: SoakGateway): Promise<nu
   }
   let checked = 0;
   for (const upload of rec.uploads) {
-    if (upload.state !== "finished" || !upload.id) continue;
+    // A partial claimed by a final: its bytes are checked in the final's object (it is deleted after assembly).
+    if (upload.state !== "finished" || !upload.id || upload.finalOf) continue;
     const stored = await sha256OnDisk(gw.server.persistDir, local.db, `uploads/${upload.id}`);
     if (!stored) {
       rec.violation(1, upload, `finished, but R2 holds no object at uploads/${upload.id}`);
@@ -225,6 +226,8 @@ export async function checkOrphans(rec: Recorder, gw: SoakGateway, expiryWaitMs:
     if (unfinished.length === 0 || Date.now() > deadline) break;
     await sleep(2000);
   }
+  const expired = entries.filter((entry) => entry.state === "expired").length;
+  if (expired > 0) rec.expect("uploads expired (administration's listing at the end)", expired);
   const ids = new Set([...entries.map((entry) => entry.id), ...rec.uploads.flatMap((upload) => (upload.id ? [upload.id] : []))]);
   const ownedObjects = new Map<string, string>();
   const ownedMultiparts = new Map<string, string>();

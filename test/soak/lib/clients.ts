@@ -97,6 +97,12 @@ const past = (ctx: Ctx) => performance.now() > ctx.deadline;
 export function gone(ctx: Ctx, upload: UploadRecord, status: number, where: string): void {
   const slackMs = 2_000;
   if (upload.state === "terminated" || upload.state === "consumed") return;
+  // A partial claimed by a final is deleted once the final is assembled (CONCAT_DELETES_PARTIALS):
+  // gone after every byte of it was acknowledged, it was consumed, not lost.
+  if (upload.finalOf && status === 410 && upload.url && ctx.rec.acknowledged(upload.url) === upload.length) {
+    upload.state = "consumed";
+    return;
+  }
   if (status === 410 && upload.expiresAt !== undefined && Date.now() >= upload.expiresAt - slackMs) {
     upload.state = "expired";
     ctx.rec.expect("expired while its client was away (restart, faults)");
@@ -198,9 +204,11 @@ async function probe(ctx: Ctx, upload: UploadRecord, dialect: Dialect, deadline:
  * Sends `data` to the upload from wherever HEAD says it stands, with faults
  * of the client's own on some PATCHes, until HEAD says it is complete.
  */
-async function push(ctx: Ctx, upload: UploadRecord, data: Buffer, dialect: Dialect, options: { checksums?: boolean; faults?: boolean; deadline?: number } = {}): Promise<Push> {
+async function push(ctx: Ctx, upload: UploadRecord, data: Buffer, dialect: Dialect, options: { checksums?: boolean; faults?: boolean; deadline?: number; script?: string[] } = {}): Promise<Push> {
   const deadline = options.deadline ?? ctx.deadline;
   const faults = options.faults ?? true;
+  /** Faults for the first PATCHes, in order, before drawing them. */
+  const script = [...(options.script ?? [])];
   for (;;) {
     const seen = await probe(ctx, upload, dialect, deadline);
     if (seen === "gone") return "gone";
@@ -219,7 +227,7 @@ async function push(ctx: Ctx, upload: UploadRecord, data: Buffer, dialect: Diale
     const body = data.subarray(offset, offset + count);
     const last = offset + count === data.length;
     const headers: Record<string, string> = { ...dialect.base(ctx, upload), ...dialect.patchHeaders(upload, offset, last, count) };
-    const fault = faults && count > 0 ? ctx.rng.weighted<string>([[70, "none"], [10, "cut"], [7, "stall"], [7, "race"], [options.checksums ? 6 : 0, "bad checksum"]]) : "none";
+    const fault = !faults || count === 0 ? "none" : script.shift() ?? ctx.rng.weighted<string>([[70, "none"], [10, "cut"], [7, "stall"], [7, "race"], [options.checksums ? 6 : 0, "bad checksum"]]);
     if (options.checksums && fault !== "bad checksum") headers["Upload-Checksum"] = `sha256 ${createHash("sha256").update(body).digest("base64")}`;
     const init = { method: "PATCH", url: upload.url!, headers, upload };
     switch (fault) {
@@ -298,7 +306,7 @@ async function createTus(ctx: Ctx, upload: UploadRecord, headers: Record<string,
       ctx.rec.fault("connection cut mid-POST (creation-with-upload)");
       response = await ctx.http.cut({ ...init, body: firstBytes }, ctx.rng.int(0, firstBytes.length - 1));
       if (!response) {
-        ctx.rec.expect("creation answer lost: an unknown upload left to expire");
+        ctx.rec.expect("creation without an answer (retried; an upload it made unseen is left to expire)");
         continue;
       }
     } else {
@@ -312,7 +320,7 @@ async function createTus(ctx: Ctx, upload: UploadRecord, headers: Record<string,
       ctx.rec.violation(3, upload, `POST answered ${response.status}: ${response.body.toString("utf8").slice(0, 200)}`);
       return false;
     }
-    if (!response) ctx.rec.expect("creation answer lost: an unknown upload left to expire");
+    if (!response) ctx.rec.expect("creation without an answer (retried; an upload it made unseen is left to expire)");
     await sleep(500 * (attempt + 1));
   }
   upload.state = "abandoned";
@@ -320,18 +328,18 @@ async function createTus(ctx: Ctx, upload: UploadRecord, headers: Record<string,
 }
 
 /** raw tus: known length or deferred, optionally creation-with-upload and per-PATCH sha256 checksums. */
-export async function rawTus(ctx: Ctx, variant: { deferred: boolean; withUpload: boolean; checksums: boolean }): Promise<void> {
+export async function rawTus(ctx: Ctx, variant: { deferred: boolean; withUpload: boolean; checksums: boolean; script?: string[] }): Promise<void> {
   const name = ["raw tus", variant.deferred ? "deferred" : "", variant.withUpload ? "creation-with-upload" : "", variant.checksums ? "checksums" : ""].filter(Boolean).join(" ");
   const upload = newUpload(ctx, name, size(ctx.rng));
   const data = dataOf(upload);
   const first = variant.withUpload ? data.subarray(0, ctx.rng.int(1, Math.min(data.length, 6 * MiB))) : undefined;
   const headers: Record<string, string> = variant.deferred ? { "Upload-Defer-Length": "1" } : { "Upload-Length": String(upload.length) };
   if (!(await createTus(ctx, upload, headers, first))) return;
-  finish(ctx, upload, await push(ctx, upload, data, tusDialect(variant.deferred), { checksums: variant.checksums }));
+  finish(ctx, upload, await push(ctx, upload, data, tusDialect(variant.deferred), { checksums: variant.checksums, script: variant.script }));
 }
 
 /** The IETF dialect at `version`: an empty `?0` creation, then appends, the last with `?1`. */
-export async function ietf(ctx: Ctx, version: number): Promise<void> {
+export async function ietf(ctx: Ctx, version: number, script?: string[]): Promise<void> {
   const upload = newUpload(ctx, `ietf interop ${version}`, size(ctx.rng), { interop: version });
   const data = dataOf(upload);
   const endpoint = ctx.gw.server.endpoint;
@@ -357,7 +365,7 @@ export async function ietf(ctx: Ctx, version: number): Promise<void> {
     }
     await sleep(500 * (attempt + 1));
   }
-  finish(ctx, upload, await push(ctx, upload, data, dialect));
+  finish(ctx, upload, await push(ctx, upload, data, dialect, { script }));
 }
 
 /* ---------- tus-js-client ---------- */
@@ -368,7 +376,9 @@ export async function ietf(ctx: Ctx, version: number): Promise<void> {
  * recorded; a new upload it makes after a failed HEAD is followed.
  */
 export async function tusJs(ctx: Ctx, chunkSize: number): Promise<void> {
-  const label = chunkSize === Infinity ? "one PATCH" : chunkSize % MiB === 0 ? `${chunkSize / MiB}MiB` : `${chunkSize}B`;
+  const near = (size: number) => [[-1, "-1"], [0, ""], [1, "+1"], [3, "+3"]].find(([delta]) => (size - (delta as number)) % MiB === 0);
+  const nearMiB = near(chunkSize);
+  const label = chunkSize === Infinity ? "one PATCH" : chunkSize < MiB ? `${chunkSize / 1024}KiB` : nearMiB ? `${(chunkSize - (nearMiB[0] as number)) / MiB}MiB${nearMiB[1]}` : `${chunkSize}B`;
   const upload = newUpload(ctx, `tus-js-client ${label}`, size(ctx.rng));
   const data = dataOf(upload);
   for (let round = 0; ; round++) {
@@ -471,21 +481,27 @@ export async function concatenation(ctx: Ctx): Promise<void> {
   // A final may name only uploads of its own subject (another's are 404 to it, as to any request).
   const subject = ctx.rng.pick(SUBJECTS);
   const partials = Array.from({ length: ctx.rng.int(2, 4) }, () => newUpload(ctx, `partial (${variant})`, ctx.rng.int(256 * 1024, 7 * MiB), { subject }));
-  for (const partial of partials) {
-    if (!(await createTus(ctx, partial, { "Upload-Concat": "partial", "Upload-Length": String(partial.length) }))) return;
-  }
-  const pushAll = async () => {
-    for (const partial of partials) {
-      if (variant === "abandoned") {
-        const data = dataOf(partial);
-        await push(ctx, partial, data.subarray(0, ctx.rng.int(0, data.length - 1)), tusDialect(false), { faults: false });
-        partial.state = "abandoned";
-        continue;
-      }
-      finish(ctx, partial, await push(ctx, partial, dataOf(partial), tusDialect(false)));
+  const create = (partial: UploadRecord) => createTus(ctx, partial, { "Upload-Concat": "partial", "Upload-Length": String(partial.length) });
+  // Each partial is sent as soon as it is made: one left waiting for the others could expire meanwhile.
+  const send = async (partial: UploadRecord) => {
+    if (variant === "abandoned") {
+      const data = dataOf(partial);
+      await push(ctx, partial, data.subarray(0, ctx.rng.int(0, data.length - 1)), tusDialect(false), { faults: false });
+      partial.state = "abandoned";
+      return;
     }
+    finish(ctx, partial, await push(ctx, partial, dataOf(partial), tusDialect(false)));
   };
-  if (variant !== "before") await pushAll();
+  // Created before the final (which names them), then sent side by side.
+  const pushAll = () => Promise.all(partials.map(send));
+  if (variant === "before") {
+    for (const partial of partials) if (!(await create(partial))) return;
+  } else {
+    for (const partial of partials) {
+      if (!(await create(partial))) return;
+      await send(partial);
+    }
+  }
   if (variant === "abandoned") {
     ctx.rec.expect("partials abandoned (to expire)");
     return;
@@ -493,6 +509,8 @@ export async function concatenation(ctx: Ctx): Promise<void> {
   if (variant === "after" && partials.some((partial) => partial.state !== "finished")) return;
   const final = newUpload(ctx, `final (${variant})`, partials.reduce((sum, partial) => sum + partial.length, 0), { partials, subject });
   final.sha256 = sha256Hex(dataOf(final));
+  // Claimed from the moment the POST is sent: a final whose answer is lost still assembles them.
+  for (const partial of partials) partial.finalOf = final;
   const response = await ctx.http.send({
     method: "POST",
     url: ctx.gw.server.endpoint,
@@ -504,12 +522,11 @@ export async function concatenation(ctx: Ctx): Promise<void> {
     // A lost answer: the final may exist (the partials are claimed) at a URL its client never learned.
     final.state = "abandoned";
     if (response && response.status < 500) ctx.rec.violation(3, final, `final POST answered ${response.status}: ${response.body.toString("utf8").slice(0, 200)}`);
-    else ctx.rec.expect("final's creation answer lost");
+    else ctx.rec.expect("final's creation answer lost (its partials claimed by a final of unknown URL)");
     if (variant === "before") await pushAll();
     return;
   }
   ctx.rec.located(final, new URL(response.headers.location, ctx.gw.server.endpoint).href);
-  for (const partial of partials) partial.finalOf = final;
   if (variant === "before") await pushAll();
   await awaitFinal(ctx, final, ctx.deadline);
 }
@@ -575,7 +592,8 @@ export async function abandonment(ctx: Ctx): Promise<void> {
 
 /** Downloads a finished upload whole or by Range and compares the bytes with what its client sent. */
 export async function downloadOne(ctx: Ctx): Promise<void> {
-  const finished = ctx.rec.uploads.filter((upload) => upload.state === "finished" && upload.url);
+  // Not a partial claimed by a final: it is deleted once the final is assembled.
+  const finished = ctx.rec.uploads.filter((upload) => upload.state === "finished" && upload.url && !upload.finalOf);
   if (finished.length === 0) {
     await sleep(1000);
     return;

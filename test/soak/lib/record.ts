@@ -110,7 +110,12 @@ export class Recorder {
   readonly latencies: number[] = [];
   requests = 0;
   bytesSent = 0;
+  /** Upload-Offset answers compared for check 2. */
+  offsetsSeen = 0;
   private readonly byUrl = new Map<string, UploadRecord>();
+  /** Per upload URL, its answers in short (for violations' messages); the last 40. */
+  private readonly history = new Map<string, string[]>();
+  readonly began = performance.now();
   private readonly sightings = new Map<string, Sighting[]>();
   private readonly log: (line: string) => void;
   /** Called with every new upload record (the runner sets the hook's answer for it). */
@@ -123,13 +128,20 @@ export class Recorder {
 
   violation(check: CheckNumber, upload: UploadRecord | string | undefined, message: string): void {
     const label = typeof upload === "string" ? upload : upload ? `${upload.label}${upload.id ? ` (${upload.id})` : ""}` : undefined;
+    const url = typeof upload === "string" ? undefined : upload?.url;
+    const history = url ? this.history.get(url) : undefined;
+    if (history?.length) message += `\n    its last answers (ms since the soak began, method, status, offset, body):\n${history.slice(-15).map((line) => `      ${line}`).join("\n")}`;
     this.violations.push({ check, upload: label, message, at: Date.now() });
     this.log(`VIOLATION check ${check} (${CHECK_NAMES[check]}), seed ${this.seed}${label ? `, upload ${label}` : ""}: ${message}`);
   }
 
   fault(kind: string, count = 1): void {
     this.faults[kind] = (this.faults[kind] ?? 0) + count;
+    this.events.push(`${(performance.now() - this.began).toFixed(0)} ${kind}`);
   }
+
+  /** Faults with their time (ms since the soak began), for reading a violation against them. */
+  readonly events: string[] = [];
 
   /** Outcomes the design expects and that are not faults (expiries, 423s, checksum refusals asked for). */
   expect(kind: string, count = 1): void {
@@ -178,6 +190,13 @@ export class Recorder {
       if (Number.isFinite(at)) upload.expiresAt = Math.max(upload.expiresAt ?? 0, at);
     }
     const offsetText = header("Upload-Offset");
+    if (init.url) {
+      const lines = this.history.get(init.url) ?? [];
+      const body = init.status >= 400 ? ` ${init.body.replace(/\s+/g, " ").slice(0, 120)}` : "";
+      lines.push(`${(init.sentAt - this.began).toFixed(0)}–${(init.answeredAt - this.began).toFixed(0)} ${init.method} ${init.status} ${offsetText ?? "-"}${body}`);
+      if (lines.length > 40) lines.shift();
+      this.history.set(init.url, lines);
+    }
     if (init.url && offsetText !== undefined && /^[0-9]+$/.test(offsetText) && init.status < 500) {
       this.sighting(init.url, { what: `${init.method} ${init.status}`, offset: Number(offsetText), sentAt: init.sentAt, answeredAt: init.answeredAt });
     }
@@ -199,6 +218,7 @@ export class Recorder {
       }
     }
     list.push(seen);
+    this.offsetsSeen++;
     this.sightings.set(url, list);
   }
 
