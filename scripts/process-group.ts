@@ -7,16 +7,41 @@
  */
 import { spawn } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
+import { createInterface } from "node:readline";
 
 const STOP_SIGNALS = ["SIGINT", "SIGTERM", "SIGHUP"] as const;
 /** How long the group gets to stop by itself before SIGKILL. */
 const GRACE_MS = 10_000;
 
-/** Runs `command` until it exits or a stop signal arrives; resolves with the exit code for this process. */
-export function runAsGroup(command: string, args: readonly string[], env: NodeJS.ProcessEnv): Promise<number> {
+/**
+ * Runs `command` until it exits or a stop signal arrives; resolves with the
+ * exit code for this process. With `lineFilter`, its output is read line by
+ * line and each line printed as a filter (one per stream, made by
+ * `lineFilter`) returns it: on the stream it came from, or on stdout when the
+ * filter says so; undefined prints nothing.
+ */
+export function runAsGroup(
+  command: string,
+  args: readonly string[],
+  env: NodeJS.ProcessEnv,
+  lineFilter?: () => (line: string) => { text: string; toStdout?: boolean } | undefined,
+): Promise<number> {
   // stdin is not passed on: a process group other than the terminal's that
   // reads from it would be stopped by SIGTTIN (wrangler's key shortcuts).
-  const child = spawn(command, args, { detached: true, stdio: ["ignore", "inherit", "inherit"], env });
+  const output = lineFilter ? "pipe" : "inherit";
+  const child = spawn(command, args, { detached: true, stdio: ["ignore", output, output], env });
+  if (lineFilter) {
+    for (const [from, to] of [
+      [child.stdout!, process.stdout],
+      [child.stderr!, process.stderr],
+    ] as const) {
+      const filterLine = lineFilter();
+      createInterface({ input: from, crlfDelay: Infinity }).on("line", (line) => {
+        const shown = filterLine(line);
+        if (shown !== undefined) (shown.toStdout ? process.stdout : to).write(`${shown.text}\n`);
+      });
+    }
+  }
   return new Promise((resolveCode, reject) => {
     let stopping: Promise<void> | undefined;
     const stop = (signal: NodeJS.Signals) => {

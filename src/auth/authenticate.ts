@@ -52,7 +52,8 @@ export class Authenticator {
     try {
       const bearer = bearerToken(request);
       if (bearer === undefined) {
-        throw new TusError("unauthorized", undefined, { headers: { "WWW-Authenticate": REALM } });
+        // Said in words so that the request's log line tells a missing token from a refused one.
+        throw new TusError("unauthorized", "no bearer token: this server needs one (Authorization: Bearer <JWT>)", { headers: { "WWW-Authenticate": REALM } });
       }
       const claims = await verifyJwt(bearer.token, await this.verificationKeys(), {
         audience: this.config.audience,

@@ -49,7 +49,14 @@ const ADMIN_SCOPE = "tus:admin";
 export async function answerOperatorRequest(target: OperatorRequest, context: OperatorContext): Promise<Response> {
   const { request, config, principal } = context;
   if (config.auth.mode !== "jwt") {
-    throw new TusError("forbidden", "listing and administration are off in open mode (AUTH_MODE=open): anyone could list every upload; set AUTH_MODE = \"jwt\"");
+    // Say which open mode it is: a developer who never set AUTH_MODE should not read that they chose it.
+    const why = config.auth.loopbackOnly
+      ? "AUTH_MODE is not set, so the gateway is open to loopback clients only"
+      : "AUTH_MODE=open";
+    throw new TusError(
+      "forbidden",
+      `listing and administration are off in open mode (${why}): anyone could list every upload; set AUTH_MODE = "jwt" and send a token (for npm start: JWT_SECRET in .dev.vars, then npm run token)`,
+    );
   }
   refuseLinkTokens(principal, target.kind === "list-own" ? "listing uploads" : "administration");
   if (target.kind === "list-own") return listOwn(context);

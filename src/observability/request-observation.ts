@@ -18,6 +18,8 @@ export class RequestObservation {
   dialect = "tus";
   subject: string | undefined;
   errorCode: string | undefined;
+  /** Why access was refused (401, 403): the one thing an operator needs to answer "why was I refused?". */
+  reason: string | undefined;
 
   constructor(request: Request, basePath: string) {
     const path = new URL(request.url).pathname;
@@ -37,9 +39,17 @@ export class RequestObservation {
     this.dialect = isTus ? "tus" : `ietf-${version}`;
   }
 
-  /** The error a request ended in: a TusError's code, anything else `internal` (it was answered 500). */
+  /**
+   * The error a request ended in: a TusError's code, anything else
+   * `internal` (it was answered 500). A refusal of access also keeps its
+   * message, which says why (expired, bad signature, wrong audience, no
+   * token, a link's token valid too long, a missing scope): the code alone,
+   * `unauthorized`, cannot tell these apart. The messages are the gateway's
+   * own (src/auth) and quote no token; URLs are cut out all the same.
+   */
   setError(error: unknown): void {
     this.errorCode = error instanceof TusError ? error.code : "internal";
+    if (error instanceof TusError && ACCESS_REFUSALS.has(error.code)) this.reason = describeReason(error.message);
   }
 
   /** The request's line, once `response` is its answer; a creation's line names the upload it created. */
@@ -54,11 +64,21 @@ export class RequestObservation {
       bytesReceived: this.bytesReceived,
       durationMs: Date.now() - this.startedAt,
       errorCode: this.errorCode,
+      reason: this.reason,
     };
   }
 }
 
 const MAX_PATH_LENGTH = 512;
+
+/** The error codes whose message is logged as the request's `reason`. */
+const ACCESS_REFUSALS: ReadonlySet<string> = new Set(["unauthorized", "forbidden"]);
+
+/** A refusal's message for the log: URLs out, at most 300 characters (a token's kid is the client's to choose). */
+function describeReason(message: string): string {
+  const text = message.replace(/\b[a-z][a-z0-9+.-]*:\/\/[^\s"'<>]*/gi, "<url>");
+  return text.length > 300 ? `${text.slice(0, 300)}…` : text;
+}
 
 function createdUploadId(response: Response): string | undefined {
   const location = response.status === 201 ? response.headers.get("Location") : null;

@@ -45,6 +45,8 @@ export interface RequestLine {
   bytesReceived: number | undefined;
   durationMs: number;
   errorCode: string | undefined;
+  /** A 401's or 403's cause in words (request-observation.ts); never the token. */
+  reason: string | undefined;
 }
 
 /**

@@ -1,36 +1,30 @@
 /**
- * tus-edge as a library, the way someone else's Worker gets it: `npm pack`
- * builds and packs the package, and a scratch Worker in a temporary folder is
- * made of the packed files plus the README's own `wrangler.toml` and Worker
- * code (section "Using tus-edge as a library", read out of README.md). It
- * must type-check under the Workers types with and without @types/node, run
- * under `wrangler dev`, and take a tus-js-client upload large enough to be a
- * multi-part R2 object.
- *
- * The tarball is unpacked into the Worker's node_modules/tus-edge by hand:
- * `npm install <tarball>` would ask the registry about the package's
- * dependency even with a warm cache, and the test runs offline. Exactly the
- * dependencies the packed package.json declares are linked in from this
- * repository's node_modules, so a runtime import that is not declared fails
- * the Worker's build here as it would in a user's project.
+ * tus-edge as a library, the way someone else's Worker gets it, from the
+ * README's section "Using tus-edge as a library" as written: `npm pack`
+ * builds and packs the package into `tus-edge/` of a scratch folder, and an
+ * empty folder beside it, `my-app/`, gets the section's four files
+ * (package.json, tsconfig.json, wrangler.toml, src/index.ts, read out of
+ * README.md). Then the section's commands, with nothing but npm on the
+ * machine's own Node (20 here; this repository's Node 24 is taken off PATH):
+ * `npm install` from the registry and the tarball, `npm run typecheck`,
+ * `npm start`; and a tus-js-client upload large enough to be a multi-part R2
+ * object, downloaded again byte for byte.
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
-import { mkdir, mkdtemp, readFile, rm, symlink, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, rm, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { delimiter, dirname, join } from "node:path";
+import { delimiter, join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { describeRun, readmeSnippets, run, snippet } from "../readme/snippets";
+import { describeRun, readmeSnippets, run, snippet, type Ran } from "../readme/snippets";
 import { download, freePort, MiB, ROOT, seededBytes, sha256, sleep } from "./server";
 import { startTusUpload } from "./tus";
 
-const BIN = join(ROOT, "node_modules", ".bin");
-
 /** The README's snippets for this section; the readme project leaves every `library-` snippet to this file. */
-const LIBRARY_SNIPPETS = ["library-install", "library-wrangler-toml", "library-worker"];
+const LIBRARY_SNIPPETS = ["library-install", "library-package-json", "library-tsconfig", "library-wrangler-toml", "library-worker"];
 
-/** The type packages a Worker project has beside tus-edge (linked from this repository). */
-const TYPE_PACKAGES = ["@cloudflare/workers-types", "@types/node"];
+/** The section's commands, run in my-app/ as the reader runs them (library-install). */
+const COMMANDS = ["mkdir my-app && cd my-app", "npm install", "npm run typecheck", "npm start"];
 
 interface PackedPackage {
   /** The tarball, in the scratch folder. */
@@ -39,6 +33,8 @@ interface PackedPackage {
   files: string[];
   manifest: {
     dependencies?: Record<string, string>;
+    peerDependencies?: Record<string, string>;
+    engines?: Record<string, string>;
     exports?: Record<string, { types?: string; default?: string }>;
     main?: string;
     types?: string;
@@ -47,15 +43,68 @@ interface PackedPackage {
 
 let scratch: string;
 let packed: PackedPackage;
-/** The user's Worker project: package.json, wrangler.toml, src/index.ts, node_modules. */
+/** The user's Worker project: package.json, tsconfig.json, wrangler.toml, src/index.ts, node_modules. */
 let app: string;
 let worker: RunningWorker | undefined;
 
+/**
+ * The environment of a reader's shell: this repository's tools off PATH (its
+ * node_modules/.bin holds Node 24 and wrangler), and none of the `npm_*`
+ * variables that the npm running this test set, which the inner npm would
+ * read as its own configuration.
+ */
+const READER_ENV: Record<string, string> = Object.fromEntries(
+  Object.entries({
+    ...process.env,
+    PATH: (process.env.PATH ?? "").split(delimiter).filter((dir) => !dir.startsWith(ROOT)).join(delimiter),
+    WRANGLER_SEND_METRICS: "false",
+    NO_COLOR: "1",
+  }).filter((entry): entry is [string, string] => entry[1] !== undefined && !/^npm_/i.test(entry[0]) && entry[0] !== "INIT_CWD"),
+);
+
+/**
+ * Runs a command in my-app/ in the reader's environment, to its end
+ * (snippets.ts's `run` puts this repository's tools first on PATH, which is
+ * what this test must not do).
+ */
+function inApp(command: string, args: string[], timeoutMs: number): Promise<Ran> {
+  const child = spawn(command, args, { cwd: app, detached: true, stdio: ["ignore", "pipe", "pipe"], env: READER_ENV });
+  let stdout = "";
+  let stderr = "";
+  child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString("utf8")));
+  child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString("utf8")));
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      try {
+        process.kill(-child.pid!, "SIGKILL");
+      } catch {
+        // already gone
+      }
+      reject(new Error(`${command} ${args.join(" ")} did not finish within ${timeoutMs} ms\n--- stdout ---\n${stdout}\n--- stderr ---\n${stderr}`));
+    }, timeoutMs);
+    child.on("error", (error) => {
+      clearTimeout(timer);
+      reject(error);
+    });
+    child.on("close", (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code, signal, stdout, stderr });
+    });
+  });
+}
+
 beforeAll(async () => {
   scratch = await mkdtemp(join(tmpdir(), "tus-edge-library-"));
-  packed = await pack(scratch);
+  await mkdir(join(scratch, "tus-edge"));
+  packed = await pack(join(scratch, "tus-edge"));
   app = join(scratch, "my-app");
-  await makeWorkerProject(app, packed);
+  await mkdir(app);
+  expect(await readdir(app), "my-app/ starts empty").toEqual([]);
+  await writeFile(join(app, "package.json"), snippet("library-package-json").code);
+  await writeFile(join(app, "tsconfig.json"), snippet("library-tsconfig").code);
+  await writeFile(join(app, "wrangler.toml"), snippet("library-wrangler-toml").code);
+  await mkdir(join(app, "src"));
+  await writeFile(join(app, "src", "index.ts"), snippet("library-worker").code);
 }, 180_000);
 
 afterAll(async () => {
@@ -76,52 +125,6 @@ async function pack(destination: string): Promise<PackedPackage> {
   return { tarball, files: report!.files.map((file) => file.path), manifest };
 }
 
-/**
- * The user's project, as the README tells them to set it up: the package
- * installed from the tarball, the README's wrangler.toml and Worker code.
- */
-async function makeWorkerProject(dir: string, from: PackedPackage): Promise<void> {
-  const installed = join(dir, "node_modules", "tus-edge");
-  await mkdir(installed, { recursive: true });
-  await mkdir(join(dir, "src"));
-  const unpacked = await run("tar", ["-xzf", from.tarball, "-C", installed, "--strip-components=1"], { cwd: dir, timeoutMs: 30_000 });
-  expect(unpacked.code, describeRun(unpacked)).toBe(0);
-  for (const name of [...Object.keys(from.manifest.dependencies ?? {}), ...TYPE_PACKAGES]) {
-    const link = join(dir, "node_modules", name);
-    await mkdir(dirname(link), { recursive: true });
-    await symlink(join(ROOT, "node_modules", name), link, "dir");
-  }
-  await writeFile(join(dir, "package.json"), JSON.stringify({ name: "my-app", private: true, type: "module" }, null, 2));
-  await writeFile(join(dir, "wrangler.toml"), snippet("library-wrangler-toml").code);
-  await writeFile(join(dir, "src", "index.ts"), snippet("library-worker").code);
-  // A Worker project's usual settings (Cloudflare's templates): bundler
-  // resolution, strict. Under the Workers types alone tus-edge's declarations
-  // are checked too; with @types/node beside them the two type packages
-  // conflict with each other, so such a project must skip library checks.
-  const compilerOptions = {
-    target: "ES2022",
-    lib: ["ES2022"],
-    module: "ES2022",
-    moduleResolution: "Bundler",
-    strict: true,
-    isolatedModules: true,
-    noEmit: true,
-  };
-  await writeFile(
-    join(dir, "tsconfig.workers.json"),
-    JSON.stringify({ compilerOptions: { ...compilerOptions, types: ["@cloudflare/workers-types"], skipLibCheck: false }, include: ["src"] }),
-  );
-  await writeFile(
-    join(dir, "tsconfig.node.json"),
-    JSON.stringify({ compilerOptions: { ...compilerOptions, types: ["@cloudflare/workers-types", "node"], skipLibCheck: true }, include: ["src"] }),
-  );
-}
-
-async function typeCheck(cwd: string, project: string): Promise<void> {
-  const ran = await run(join(BIN, "tsc"), ["-p", project], { cwd, timeoutMs: 90_000 });
-  expect(ran.code, describeRun(ran)).toBe(0);
-}
-
 describe("the packed tus-edge package", () => {
   it("holds the compiled library and its declarations, not the sources, and package.json points at them", () => {
     expect(packed.files).toContain("dist/index.js");
@@ -134,25 +137,55 @@ describe("the packed tus-edge package", () => {
     }
   });
 
-  it("is installed by the README's command under the file name npm pack gives it", () => {
+  it("states what it needs: engines, and peer dependencies that the README's package.json asks for with the same ranges", () => {
+    expect(packed.manifest.engines?.node).toBeTypeOf("string");
+    const peers = packed.manifest.peerDependencies ?? {};
+    expect(Object.keys(peers).sort()).toEqual(["@cloudflare/workers-types", "node", "wrangler"]);
+    const readme = JSON.parse(snippet("library-package-json").code) as { devDependencies: Record<string, string> };
+    for (const [name, range] of Object.entries(peers)) expect(readme.devDependencies[name], name).toBe(range);
+  });
+
+  it("is what the README's package.json installs, under the file name npm pack gives it, with the README's commands", () => {
     const names = readmeSnippets().map((found) => found.name).filter((name) => name.startsWith("library-"));
     expect(names.sort()).toEqual([...LIBRARY_SNIPPETS].sort());
-    const fileName = packed.tarball.slice(scratch.length + 1);
-    expect(snippet("library-install").code).toContain(`npm install ../tus-edge/${fileName}\n`);
+    const fileName = packed.tarball.slice(join(scratch, "tus-edge").length + 1);
+    const manifest = JSON.parse(snippet("library-package-json").code) as { dependencies: Record<string, string> };
+    expect(manifest.dependencies["tus-edge"]).toBe(`file:../tus-edge/${fileName}`);
+    const install = snippet("library-install").code.split("\n").map((line) => line.replace(/\s+#.*$/, "").trim());
+    expect(install).toContain("git clone <tus-edge repository URL> tus-edge && (cd tus-edge && npm install && npm pack)");
+    for (const command of COMMANDS) expect(install).toContain(command);
   });
 });
 
-describe("the README's Worker on the packed package", () => {
-  it("type-checks under @cloudflare/workers-types, tus-edge's declarations included", async () => {
-    await typeCheck(app, "tsconfig.workers.json");
-  }, 120_000);
+describe("the README's Worker on the packed package, from an empty folder", () => {
+  it("installs with `npm install` on the machine's own Node: wrangler, workerd and Node 24 at versions that run it", async () => {
+    const ownNode = await inApp("node", ["--version"], 10_000);
+    const installed = await inApp("npm", ["install"], 300_000);
+    expect(installed.code, `on Node ${ownNode.stdout.trim()}\n${describeRun(installed)}`).toBe(0);
+    // What npm run and npx put first on PATH: the node package's Node 24, whatever Node ran npm.
+    const projectNode = await inApp("npm", ["exec", "--", "node", "--version"], 30_000);
+    expect(projectNode.stdout.trim(), describeRun(projectNode)).toMatch(/^v24\./);
+  }, 320_000);
 
-  it("type-checks with @types/node beside the Workers types", async () => {
-    await typeCheck(app, "tsconfig.node.json");
-  }, 120_000);
+  it("type-checks with `npm run typecheck` under @cloudflare/workers-types, tus-edge's declarations included", async () => {
+    const checked = await inApp("npm", ["run", "typecheck"], 120_000);
+    expect(checked.code, describeRun(checked)).toBe(0);
+  }, 130_000);
 
-  it("serves uploads under wrangler dev: its hook refuses a non-video, a 12 MiB video arrives intact", async () => {
-    worker = await startWorker(app, join(scratch, "state"));
+  it("type-checks with @types/node beside the Workers types, as the README says to set it up", async () => {
+    // This repository's @types/node, linked in: the README's project has none of its own.
+    await mkdir(join(app, "node_modules", "@types"), { recursive: true });
+    await symlink(join(ROOT, "node_modules", "@types", "node"), join(app, "node_modules", "@types", "node"), "dir");
+    await writeFile(
+      join(app, "tsconfig.node.json"),
+      JSON.stringify({ extends: "./tsconfig.json", compilerOptions: { types: ["@cloudflare/workers-types", "node"], skipLibCheck: true } }),
+    );
+    const checked = await inApp("npm", ["exec", "--", "tsc", "-p", "tsconfig.node.json"], 120_000);
+    expect(checked.code, describeRun(checked)).toBe(0);
+  }, 130_000);
+
+  it("serves uploads under `npm start`: its hook refuses a non-video, a 12 MiB video arrives intact", async () => {
+    worker = await startWorker(join(scratch, "state"));
     const home = await fetch(worker.url, { signal: AbortSignal.timeout(10_000) });
     expect(await home.text(), "the Worker's own route").toBe("my app");
     const endpoint = `${worker.url}/uploads/`;
@@ -216,15 +249,16 @@ describe("a Worker with an env type of its own", () => {
   it("passes it to the gateway's fetch: hand-written bindings type-check against the packed declarations", async () => {
     await mkdir(join(app, "own-env"));
     await writeFile(join(app, "own-env", "index.ts"), OWN_ENV_WORKER);
-    const config = JSON.parse(await readFile(join(app, "tsconfig.workers.json"), "utf8")) as { include: string[] };
-    await writeFile(join(app, "tsconfig.own-env.json"), JSON.stringify({ ...config, include: ["own-env"] }));
-    await typeCheck(app, "tsconfig.own-env.json");
+    await writeFile(join(app, "tsconfig.own-env.json"), JSON.stringify({ extends: "./tsconfig.json", include: ["own-env"] }));
+    const checked = await inApp("npm", ["exec", "--", "tsc", "-p", "tsconfig.own-env.json"], 120_000);
+    expect(checked.code, describeRun(checked)).toBe(0);
   }, 120_000);
 });
 
 describe("tus-edge's sources", () => {
   it("type-check with @types/node beside the Workers types (where setTimeout returns a Timeout)", async () => {
-    await typeCheck(ROOT, "test/library/tsconfig.node-types.json");
+    const ran = await run(join(ROOT, "node_modules", ".bin", "tsc"), ["-p", "test/library/tsconfig.node-types.json"], { cwd: ROOT, timeoutMs: 90_000 });
+    expect(ran.code, describeRun(ran)).toBe(0);
   }, 120_000);
 });
 
@@ -244,21 +278,22 @@ interface RunningWorker {
 }
 
 /**
- * `wrangler dev` in the user's project on a free port, with its own state
- * directory; ready once the tus collection answers OPTIONS. (test/e2e/server.ts
- * runs this repository's Worker from a snapshot of src/; this one is a project
- * of its own, with its own node_modules.)
+ * The README's `npm start` (wrangler dev) in the user's project, on a free
+ * port and with its own state directory; ready once the tus collection
+ * answers OPTIONS. (test/e2e/server.ts runs this repository's Worker from a
+ * snapshot of src/; this one is a project of its own, with its own
+ * node_modules and Node.)
  */
-async function startWorker(cwd: string, persistDir: string): Promise<RunningWorker> {
+async function startWorker(persistDir: string): Promise<RunningWorker> {
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
-  const args = ["dev", "--ip", "127.0.0.1", "--port", String(port), "--persist-to", persistDir, "--show-interactive-dev-session=false", "--log-level", "warn"];
-  const child = spawn(join(BIN, "wrangler"), args, {
-    cwd,
-    // Its own process group: wrangler starts workerd, and stop() must end both.
+  const args = ["start", "--", "--ip", "127.0.0.1", "--port", String(port), "--persist-to", persistDir, "--show-interactive-dev-session=false", "--log-level", "warn"];
+  const child = spawn("npm", args, {
+    cwd: app,
+    // Its own process group: npm starts wrangler, wrangler workerd, and stop() must end them all.
     detached: true,
     stdio: ["ignore", "pipe", "pipe"],
-    env: { ...process.env, PATH: `${BIN}${delimiter}${process.env.PATH ?? ""}`, WRANGLER_SEND_METRICS: "false", NO_COLOR: "1" },
+    env: READER_ENV,
   });
   let output = "";
   const keep = (chunk: Buffer) => (output = (output + chunk.toString("utf8")).slice(-64 * 1024));
@@ -280,7 +315,7 @@ async function startWorker(cwd: string, persistDir: string): Promise<RunningWork
     await sleep(200);
   }
   await running.stop();
-  throw new Error(`wrangler dev in ${cwd} did not come up (last attempt: ${last})\n--- wrangler output ---\n${output}`);
+  throw new Error(`npm start in ${app} did not come up (last attempt: ${last})\n--- wrangler output ---\n${output}`);
 }
 
 /** SIGTERM to the group, then SIGKILL to whatever of it is left once wrangler has gone or 10 s have passed. */

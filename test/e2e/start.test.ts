@@ -4,16 +4,21 @@
  * serves, and SIGTERM or SIGINT to the npm process stops every process it
  * started (wrangler, workerd), so the port is free again. And a Worker that
  * is misconfigured anyway (started without the check) answers with a 500 that
- * a browser on another origin can read.
+ * a browser on another origin can read. Its output is plain: every gateway
+ * log line a JSON line (warnings too), each request logged once. And a port
+ * held by what a killed `npm start` left behind is freed, while a port held
+ * by anyone else's process is named with what to do.
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
 import { rm, writeFile } from "node:fs/promises";
 import { readFileSync } from "node:fs";
+import { createServer } from "node:net";
 import { delimiter, join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { describeRun, run } from "../readme/snippets";
 import { cleanCopy, killProcessesIn, portIsFree, processesIn, waitForAnswer, waitUntilNoProcessIn, type CleanCopy } from "./clean-copy";
+import { bearer, HS256_SECRET, signHs256, tokenFor } from "./jwt";
 import { freePort, ROOT, sleep } from "./server";
 
 const TEN_GIB = 10 * 1024 ** 3;
@@ -108,6 +113,91 @@ describe("npm start", () => {
     expect(output).toMatch(/Not starting/);
     expect(output).not.toMatch(/Ready on/);
     expect(processesIn(copy.dir)).toEqual([]);
+  }, 120_000);
+});
+
+describe("npm start's output", () => {
+  it("is plain JSON for every gateway log line, warnings included, logs each request once, and says why a 401 was", async () => {
+    await writeFile(join(copy.dir, ".dev.vars"), `AUTH_MODE=jwt\nJWT_SECRET=${HS256_SECRET}\n`);
+    const port = await freePort();
+    // A webhook nobody listens on: the upload's created event fails to deliver, a HookInvocationError at warn level.
+    const npm = startIn("npm", ["start", "--", "--port", String(port), "--var", "WEBHOOK_URL:http://127.0.0.1:9/hook"]);
+    try {
+      const endpoint = `http://127.0.0.1:${port}/files/`;
+      await waitForAnswer(endpoint, 90_000, npm.output, npm.exited);
+      const creation = { "Tus-Resumable": "1.0.0", "Upload-Length": "5" };
+      const created = await fetch(endpoint, { method: "POST", headers: { ...creation, ...bearer(tokenFor("alice")) } });
+      expect(created.status).toBe(201);
+      const expired = signHs256({ sub: "alice", exp: Math.floor(Date.now() / 1000) - 3600 });
+      expect((await fetch(endpoint, { method: "POST", headers: creation })).status).toBe(401);
+      expect((await fetch(endpoint, { method: "POST", headers: { ...creation, ...bearer(expired) } })).status).toBe(401);
+      const deadline = Date.now() + 30_000;
+      while (!/"event":"HookInvocationError"/.test(npm.output()) && Date.now() < deadline) await sleep(200);
+      await sleep(500);
+
+      const lines = npm.output().split("\n");
+      const structured = lines.filter((line) => line.includes('"event":'));
+      for (const line of structured) expect(() => JSON.parse(line), `not a JSON line: ${JSON.stringify(line)}`).not.toThrow();
+      const events = structured.map((line) => JSON.parse(line) as { level: string; event: string; method?: string; status?: number; reason?: string });
+      expect(events.find((event) => event.event === "HookInvocationError")?.level, npm.output()).toBe("warn");
+      expect(lines.filter((line) => /\[(WARNING|ERROR)\]/.test(line) && line.includes("{")), "no boxed JSON").toEqual([]);
+      const posts = events.filter((event) => event.event === "ResponseOutgoing" && event.method === "POST");
+      expect(posts.map((event) => event.status)).toEqual([201, 401, 401]);
+      expect(posts[1]!.reason).toMatch(/^no bearer token/);
+      expect(posts[2]!.reason).toMatch(/the token has expired/);
+      expect(npm.output()).not.toContain(expired.split(".")[2]!);
+      expect(lines.filter((line) => /\bPOST \/files\/ (201|401)\b/.test(line)), "wrangler's own request lines").toEqual([]);
+    } finally {
+      process.kill(npm.child.pid!, "SIGTERM");
+      await waitForExit(npm, 30_000);
+    }
+  }, 150_000);
+});
+
+describe("npm start on a port in use", () => {
+  it("ends what an npm start killed with SIGKILL left running (wrangler, workerd), says so, and serves", async () => {
+    const port = await freePort();
+    const first = startIn("npm", ["start", "--", "--port", String(port)]);
+    await waitForAnswer(`http://127.0.0.1:${port}/files/`, 90_000, first.output, first.exited);
+    // npm and scripts/start.ts die at once; wrangler's own process group lives on, as after `kill -9`.
+    process.kill(-first.child.pid!, "SIGKILL");
+    await waitForExit(first, 10_000);
+    expect(await portIsFree(port), "the leftover keeps the port").toBe(false);
+    expect(processesIn(copy.dir).map((found) => found.command).join("\n")).toMatch(/workerd/);
+
+    const second = startIn("npm", ["start", "--", "--port", String(port)]);
+    try {
+      // The leftover answers until it is ended: wait for the second's own wrangler to be ready.
+      const deadline = Date.now() + 90_000;
+      while (!/Ready on/.test(second.output()) && !second.exited() && Date.now() < deadline) await sleep(200);
+      const options = await waitForAnswer(`http://127.0.0.1:${port}/files/`, 30_000, second.output, second.exited);
+      expect(options.ok, second.output()).toBe(true);
+      expect(second.output()).toMatch(new RegExp(`port ${port} is held by a wrangler dev that an earlier \`npm start\` of this checkout left running .*Ending it`));
+      expect(second.output()).not.toMatch(/Address already in use/);
+    } finally {
+      process.kill(second.child.pid!, "SIGTERM");
+      await waitForExit(second, 30_000);
+    }
+    expect(processesIn(copy.dir), "nothing is left after the second stops").toEqual([]);
+  }, 200_000);
+
+  it("leaves anyone else's process alone: names it, its pid, and what to do, and does not start", async () => {
+    const holder = createServer();
+    await new Promise<void>((listening) => holder.listen(0, "127.0.0.1", () => listening()));
+    const port = (holder.address() as { port: number }).port;
+    try {
+      const ran = await run("npm", ["start", "--", "--port", String(port)], { cwd: copy.dir, timeoutMs: 90_000, env: { WRANGLER_SEND_METRICS: "false" } });
+      const output = `${ran.stdout}\n${ran.stderr}`;
+      expect(ran.code, describeRun(ran)).not.toBe(0);
+      expect(output).toContain(`Not starting: port ${port} is in use by:`);
+      expect(output).toContain(`pid ${process.pid}: `);
+      expect(output).toContain(`kill ${process.pid}`);
+      expect(output).toContain(`npm start -- --port ${port + 1}`);
+      expect(output).not.toMatch(/Address already in use|Ready on/);
+      expect(processesIn(copy.dir)).toEqual([]);
+    } finally {
+      await new Promise((closed) => holder.close(closed));
+    }
   }, 120_000);
 });
 
