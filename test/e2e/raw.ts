@@ -6,10 +6,13 @@
  */
 import { createHash } from "node:crypto";
 import { request as httpRequest, type IncomingHttpHeaders } from "node:http";
+import { tus, wireClient } from "../lib/wire";
 import { sleep } from "./server";
 
-export const TUS = { "Tus-Resumable": "1.0.0" } as const;
-export const OCTETS = { "Content-Type": "application/offset+octet-stream" } as const;
+export { OCTETS, TUS } from "../lib/wire";
+
+/** The shared wire client (test/lib/wire.ts) over Node's fetch. */
+export const wire = wireClient((url, init) => fetch(url, init));
 
 /** Base64 digest of `data`, as `Upload-Checksum` carries it. */
 export function digest(algorithm: "sha1" | "sha256" | "sha512" | "md5", data: Uint8Array): string {
@@ -18,7 +21,7 @@ export function digest(algorithm: "sha1" | "sha256" | "sha512" | "md5", data: Ui
 
 /** POST on the collection; anything but 201 is an error. Returns the absolute upload URL. */
 export async function createUpload(endpoint: string, headers: Record<string, string>): Promise<string> {
-  const response = await fetch(endpoint, { method: "POST", headers: { ...TUS, ...headers } });
+  const response = await wire.create(endpoint, { headers });
   const text = await response.text();
   if (response.status !== 201) throw new Error(`POST ${endpoint} answered ${response.status}: ${text}`);
   const location = response.headers.get("Location");
@@ -28,22 +31,18 @@ export async function createUpload(endpoint: string, headers: Record<string, str
 
 /** PATCH `body` at `offset`. The body is read (and dropped) so the connection can be reused. */
 export async function patch(url: string, offset: number, body: Uint8Array, headers: Record<string, string> = {}): Promise<Response> {
-  const response = await fetch(url, {
-    method: "PATCH",
-    headers: { ...TUS, ...OCTETS, "Upload-Offset": String(offset), ...headers },
-    body,
-  });
+  const response = await wire.patch(url, offset, body, headers);
   await response.arrayBuffer();
   return response;
 }
 
 export async function head(url: string, headers: Record<string, string> = {}): Promise<Response> {
-  return fetch(url, { method: "HEAD", headers: { ...TUS, ...headers }, cache: "no-store" });
+  return fetch(url, { ...tus.head(headers), cache: "no-store" });
 }
 
 /** A request with no body of interest (GET/DELETE/OPTIONS…); its body is drained. */
 export async function send(method: string, url: string, headers: Record<string, string> = {}): Promise<Response> {
-  const response = await fetch(url, { method, headers });
+  const response = await wire.send(url, { method, headers });
   await response.arrayBuffer();
   return response;
 }
@@ -92,7 +91,7 @@ export function slowPatch(
     const request = httpRequest(url, {
       method: "PATCH",
       agent: false,
-      headers: { ...TUS, ...OCTETS, "Upload-Offset": String(offset), "Content-Length": String(length), ...headers },
+      headers: tus.patch(offset, null, { "Content-Length": String(length), ...headers }).headers,
     });
     let answered = false;
     request.on("response", (response) => {

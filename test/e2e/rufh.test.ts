@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { download, MiB, seededBytes, sha256, sleep, startServer, type TestServer } from "./server";
 import type { UploadOptions } from "tus-js-client";
 import { startTusUpload, type TusRun } from "./tus";
+import { ietf, interop, isComplete } from "../lib/wire";
 
 let server: TestServer;
 
@@ -29,16 +30,8 @@ function speaking(protocol: IetfProtocol, options: UploadOptions): UploadOptions
   return Object.assign(options, { protocol });
 }
 
-function interop(version: Version): Record<string, string> {
-  return { "Upload-Draft-Interop-Version": String(version) };
-}
-
-function completion(version: Version, complete: boolean): Record<string, string> {
-  return version === 3 ? { "Upload-Incomplete": complete ? "?0" : "?1" } : { "Upload-Complete": complete ? "?1" : "?0" };
-}
-
 async function offsetOf(version: Version, url: string): Promise<number> {
-  const response = await fetch(url, { method: "HEAD", headers: interop(version) });
+  const response = await fetch(url, ietf.offset(version));
   expect(response.status, `HEAD ${url}`).toBe(204);
   return Number(response.headers.get("Upload-Offset"));
 }
@@ -123,16 +116,14 @@ describe.each([
 describe.each([3, 6, 8] as const)("URLSession's requests at interop version %i", (version) => {
   it("sends a whole file in one ?1 POST: stored like any upload", async () => {
     const data = seededBytes(24 * MiB + 3, `urlsession-whole-${version}`);
-    const response = await fetch(server.endpoint, {
-      method: "POST",
-      headers: {
-        ...interop(version),
-        ...completion(version, true),
-        "Content-Type": "image/heic",
-        "Content-Disposition": `inline; filename="IMG_0001.HEIC"`,
-      },
-      body: data,
-    });
+    const response = await fetch(
+      server.endpoint,
+      ietf.create(version, {
+        complete: true,
+        headers: { "Content-Type": "image/heic", "Content-Disposition": `inline; filename="IMG_0001.HEIC"` },
+        body: data,
+      }),
+    );
     expect(response.status, await response.clone().text()).toBe(201);
     const url = response.headers.get("Location")!;
     expect((await response.json()) as unknown).toEqual({ url, length: data.length });
@@ -145,18 +136,10 @@ describe.each([3, 6, 8] as const)("URLSession's requests at interop version %i",
 
   it("creates with an empty ?0 request, appends the file with ?1, is cut, asks for the offset, and resumes", async () => {
     const data = seededBytes(30 * MiB + 11, `urlsession-cut-${version}`);
-    const created = await fetch(server.endpoint, {
-      method: "POST",
-      headers: { ...interop(version), ...completion(version, false), "Content-Type": "video/quicktime" },
-    });
+    const created = await fetch(server.endpoint, ietf.create(version, { complete: false, headers: { "Content-Type": "video/quicktime" } }));
     expect(created.status).toBe(201);
     const url = created.headers.get("Location")!;
-    const appendHeaders = (offset: number) => ({
-      ...interop(version),
-      ...completion(version, true),
-      "Upload-Offset": String(offset),
-      ...(version >= 6 ? { "Content-Type": "application/partial-upload" } : {}),
-    });
+    const appendHeaders = (offset: number) => ietf.append(version, offset, true, undefined).headers;
 
     await cutRequest(url, "PATCH", appendHeaders(0), data, 13 * MiB);
     const offset = await offsetOf(version, url);
@@ -165,7 +148,7 @@ describe.each([3, 6, 8] as const)("URLSession's requests at interop version %i",
 
     const rest = await fetch(url, { method: "PATCH", headers: appendHeaders(offset), body: data.subarray(offset) });
     expect(rest.status, await rest.clone().text()).toBe(200);
-    expect(rest.headers.get(version === 3 ? "Upload-Incomplete" : "Upload-Complete")).toBe(version === 3 ? "?0" : "?1");
+    expect(isComplete(version, rest.headers)).toBe(true);
     await rest.arrayBuffer();
     await expectStored(url, data);
   }, 120_000);
@@ -187,17 +170,16 @@ describe("MAX_APPEND_SIZE", () => {
     expect(options.headers.get("Upload-Limit")).toContain(`max-append-size=${MiB}`);
 
     const data = seededBytes(2 * MiB, "append-size");
-    const tooLarge = await fetch(limited.endpoint, { method: "POST", headers: { ...interop(8), ...completion(8, true) }, body: data });
+    const tooLarge = await fetch(limited.endpoint, ietf.create(8, { complete: true, body: data }));
     expect(tooLarge.status).toBe(413);
     expect(tooLarge.headers.get("Upload-Limit")).toContain(`max-append-size=${MiB}`);
     expect(await tooLarge.text()).toMatch(/at most 1048576 bytes per request/);
 
-    const created = await fetch(limited.endpoint, { method: "POST", headers: { ...interop(8), ...completion(8, false) }, body: data.subarray(0, MiB) });
+    const created = await fetch(limited.endpoint, ietf.create(8, { complete: false, body: data.subarray(0, MiB) }));
     expect(created.status).toBe(201);
     const url = created.headers.get("Location")!;
-    const headers = { ...interop(8), ...completion(8, true), "Upload-Offset": String(MiB), "Content-Type": "application/partial-upload" };
-    expect((await fetch(url, { method: "PATCH", headers, body: data.subarray(MiB - 1) })).status).toBe(413);
-    const rest = await fetch(url, { method: "PATCH", headers, body: data.subarray(MiB) });
+    expect((await fetch(url, ietf.append(8, MiB, true, data.subarray(MiB - 1)))).status).toBe(413);
+    const rest = await fetch(url, ietf.append(8, MiB, true, data.subarray(MiB)));
     expect(rest.status).toBe(200);
     await rest.arrayBuffer();
     await expectStored(url, data);

@@ -13,11 +13,11 @@ import { OffsetHistory } from "./lib/offsets";
 import { Random, runSeed } from "./lib/random";
 import { expectIntact } from "./lib/uploads";
 import { expectNoGateway5xx, Tally } from "./lib/verdicts";
+import { ietf } from "../lib/wire";
 import { exchange, NoAnswerError, openRequest, writeInPieces, type OpenRequest, type WireResponse } from "./lib/wire";
 
 const SEED = runSeed("FAULTS_SEED");
 const VERSION = 8;
-const INTEROP = { "Upload-Draft-Interop-Version": String(VERSION) } as const;
 const TAKE_OVER_WITHIN_MS = 8000;
 
 let server: TestServer;
@@ -34,19 +34,13 @@ afterAll(async () => {
 
 /** An empty `?0` creation: the upload URL before any byte is sent. */
 async function createEmpty(): Promise<string> {
-  const response = await exchange(server.endpoint, { method: "POST", headers: { ...INTEROP, "Upload-Complete": "?0" }, timeoutMs: 30_000 });
+  const response = await exchange(server.endpoint, { ...ietf.create(VERSION, { complete: false }), timeoutMs: 30_000 });
   expect(response.status).toBe(201);
   return String(response.headers.location);
 }
 
 function appendHeaders(offset: number, length: number, complete = true): OutgoingHttpHeaders {
-  return {
-    ...INTEROP,
-    "Upload-Complete": complete ? "?1" : "?0",
-    "Upload-Offset": String(offset),
-    "Content-Type": "application/partial-upload",
-    "Content-Length": String(length),
-  };
+  return { ...ietf.append(VERSION, offset, complete, undefined).headers, "Content-Length": String(length) };
 }
 
 /** An append of all of `data` from `offset`, with `?1`; the caller writes, cuts or stalls it. */
@@ -55,7 +49,7 @@ function openAppend(url: string, data: Buffer, offset: number): OpenRequest {
 }
 
 async function headOffset(url: string, history: OffsetHistory, what: string): Promise<number> {
-  const response = await exchange(url, { method: "HEAD", headers: INTEROP, timeoutMs: 30_000 });
+  const response = await exchange(url, { ...ietf.offset(VERSION), timeoutMs: 30_000 });
   expectNoGateway5xx(response, what, tally);
   expect(response.status, what).toBe(204);
   return history.seeResponse(what, response)!;
@@ -153,12 +147,12 @@ describe(`the IETF dialect under faults (interop ${VERSION}, seed ${SEED})`, () 
     const append = openAppend(doomed, data, 0);
     const writing = writeInPieces(append, data, 256 * 1024, 2);
     await sleep(random.int(50, 500));
-    const deleted = await exchange(doomed, { method: "DELETE", headers: INTEROP, timeoutMs: 30_000 });
+    const deleted = await exchange(doomed, { ...ietf.cancel(VERSION), timeoutMs: 30_000 });
     expectNoGateway5xx(deleted, "DELETE during an append", tally);
     expect(deleted.status).toBe(204);
     append.destroy();
     await writing;
-    const after = await exchange(doomed, { method: "HEAD", headers: INTEROP, timeoutMs: 30_000 });
+    const after = await exchange(doomed, { ...ietf.offset(VERSION), timeoutMs: 30_000 });
     expect(after.status, "HEAD after DELETE").toBe(410);
   }, 180_000);
 });

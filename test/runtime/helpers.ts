@@ -5,6 +5,9 @@
  */
 import { env, runInDurableObject, SELF } from "cloudflare:test";
 import { expect } from "vitest";
+import { tus, wireClient } from "../lib/wire";
+
+export { OCTET, TUS } from "../lib/wire";
 
 export const KiB = 1024;
 export const MiB = 1024 * KiB;
@@ -16,8 +19,6 @@ export const MAX_UPLOAD_SIZE = 5 * 1024 * 1024 * MiB - 5 * 1024 * MiB;
 
 export const ORIGIN = "http://tus.test";
 export const COLLECTION = `${ORIGIN}/files/`;
-export const OCTET = "application/offset+octet-stream";
-export const TUS = { "Tus-Resumable": "1.0.0" } as const;
 
 /** Every status the gateway answered, so a test can assert it never answered 5xx. */
 const seenStatuses: Array<{ request: string; status: number }> = [];
@@ -28,6 +29,9 @@ export async function send(url: string, init: RequestInit = {}): Promise<Respons
   seenStatuses.push({ request: `${init.method ?? "GET"} ${url}`, status: response.status });
   return response;
 }
+
+/** The shared wire client (test/lib/wire.ts) over `send`. */
+export const wire = wireClient(send);
 
 /** Asserts that no request since the last call was answered with a 5xx, then forgets them. */
 export function expectNoServerErrors(): void {
@@ -54,12 +58,7 @@ export interface CreatedUpload {
 
 /** POST on the collection; asserts 201 and a well-formed Location. */
 export async function createUpload(options: CreateOptions): Promise<CreatedUpload> {
-  const headers: Record<string, string> = { ...TUS, ...options.headers };
-  if (options.length !== undefined) headers["Upload-Length"] = String(options.length);
-  if (options.deferred) headers["Upload-Defer-Length"] = "1";
-  if (options.metadata !== undefined) headers["Upload-Metadata"] = options.metadata;
-  if (options.body) headers["Content-Type"] = OCTET;
-  const response = await send(COLLECTION, { method: "POST", headers, body: options.body });
+  const response = await send(COLLECTION, tus.create(options));
   expect(response.status, await bodyText(response)).toBe(201);
   const url = response.headers.get("Location") ?? "";
   expect(url).toMatch(/^http:\/\/tus\.test\/files\/[0-9a-f]{64}$/);
@@ -77,15 +76,12 @@ export function patch(
   body: BodyInit | null,
   headers: Record<string, string> = {},
 ): Promise<Response> {
-  return send(url, {
-    method: "PATCH",
-    headers: { ...TUS, "Content-Type": OCTET, "Upload-Offset": String(offset), ...headers },
-    body,
-  });
+  return wire.patch(url, offset, body, headers);
 }
 
-export function head(url: string, headers: Record<string, string> = { ...TUS }): Promise<Response> {
-  return send(url, { method: "HEAD", headers });
+/** HEAD, with `Tus-Resumable` and `headers`. */
+export function head(url: string, headers: Record<string, string> = {}): Promise<Response> {
+  return wire.head(url, headers);
 }
 
 /** The upload's offset according to HEAD. */
@@ -144,7 +140,7 @@ export async function download(
   url: string,
   headers: Record<string, string> = {},
 ): Promise<{ response: Response; bytes: Uint8Array }> {
-  const response = await send(url, { headers });
+  const response = await wire.get(url, headers);
   const bytes = new Uint8Array(await response.arrayBuffer());
   return { response, bytes };
 }

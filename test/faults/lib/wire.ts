@@ -3,13 +3,14 @@
  * piece by piece, where every write is known to have reached the kernel, and
  * which can be cut (socket destroyed) or left stalled at any byte. Built on
  * `node:http` with one socket per request (no keep-alive), so a socket's fate
- * is its request's.
+ * is its request's. The requests' headers are the shared wire client's
+ * (test/lib/wire.ts); this is the transport that needs sockets.
  */
 import { request as httpRequest, type IncomingHttpHeaders, type OutgoingHttpHeaders } from "node:http";
 import { performance } from "node:perf_hooks";
+import { tus } from "../../lib/wire.ts";
 
-export const TUS = { "Tus-Resumable": "1.0.0" } as const;
-export const OCTETS = { "Content-Type": "application/offset+octet-stream" } as const;
+export { OCTETS, TUS } from "../../lib/wire.ts";
 
 export interface WireResponse {
   status: number;
@@ -180,7 +181,7 @@ export async function exchange(url: string, init: OpenRequestInit & { headers?: 
 export function openPatch(url: string, offset: number, declaredLength: number, timeoutMs: number, headers: OutgoingHttpHeaders = {}): OpenRequest {
   return openRequest(url, {
     method: "PATCH",
-    headers: { ...TUS, ...OCTETS, "Upload-Offset": String(offset), "Content-Length": String(declaredLength), ...headers },
+    headers: { ...tus.patch(offset, undefined).headers, "Content-Length": String(declaredLength), ...headers },
     timeoutMs,
   });
 }
@@ -211,10 +212,11 @@ export function offsetOf(response: { headers: IncomingHttpHeaders }): number | u
 }
 
 export function head(url: string, timeoutMs = 30_000): Promise<WireResponse> {
-  return exchange(url, { method: "HEAD", headers: TUS, timeoutMs });
+  return exchange(url, { ...tus.head(), timeoutMs });
 }
 
 /** A PATCH sent whole. */
 export function patch(url: string, offset: number, body: Uint8Array, timeoutMs = 60_000, headers: OutgoingHttpHeaders = {}): Promise<WireResponse> {
-  return exchange(url, { method: "PATCH", headers: { ...TUS, ...OCTETS, "Upload-Offset": String(offset), ...headers }, body, timeoutMs });
+  const request = tus.patch(offset, body);
+  return exchange(url, { ...request, headers: { ...request.headers, ...headers }, timeoutMs });
 }

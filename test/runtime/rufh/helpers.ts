@@ -4,26 +4,18 @@
  */
 import { parseDictionary } from "structured-headers";
 import { expect } from "vitest";
-import { bodyText, COLLECTION, send } from "../helpers";
+import { ietf, isComplete as isCompleteIn } from "../../lib/wire";
+import { bodyText, COLLECTION, send, wire } from "../helpers";
+
+export { completion, interop } from "../../lib/wire";
 
 /** Every interop version the gateway speaks by default. */
 export const VERSIONS = [3, 4, 5, 6, 7, 8, 9] as const;
 export type Version = (typeof VERSIONS)[number];
 
-/** The completion field of a version: `Upload-Incomplete` (inverted) at 3, `Upload-Complete` after. */
-export function completion(version: Version, complete: boolean): Record<string, string> {
-  return version === 3 ? { "Upload-Incomplete": complete ? "?0" : "?1" } : { "Upload-Complete": complete ? "?1" : "?0" };
-}
-
 /** Reads the completion field of a response in the version's words; undefined if absent. */
 export function isComplete(version: Version, response: Response): boolean | undefined {
-  const value = response.headers.get(version === 3 ? "Upload-Incomplete" : "Upload-Complete");
-  if (value === null) return undefined;
-  return version === 3 ? value === "?0" : value === "?1";
-}
-
-export function interop(version: Version): Record<string, string> {
-  return { "Upload-Draft-Interop-Version": String(version) };
+  return isCompleteIn(version, response.headers);
 }
 
 /** The members of `Upload-Limit`, or undefined without one. */
@@ -43,11 +35,7 @@ export async function create(
   version: Version,
   options: { complete: boolean; body?: BodyInit; headers?: Record<string, string>; method?: "POST" | "PUT" },
 ): Promise<Created> {
-  const response = await send(COLLECTION, {
-    method: options.method ?? "POST",
-    headers: { ...interop(version), ...completion(version, options.complete), ...options.headers },
-    body: options.body,
-  });
+  const response = await send(COLLECTION, ietf.create(version, options));
   expect(response.status, await bodyText(response)).toBeLessThan(300);
   const url = response.headers.get("Location") ?? "";
   expect(url).toMatch(/^http:\/\/tus\.test\/files\/[0-9a-f]{64}$/);
@@ -63,19 +51,9 @@ export function append(
   body: BodyInit | null,
   headers: Record<string, string> = {},
 ): Promise<Response> {
-  return send(url, {
-    method: "PATCH",
-    headers: {
-      ...interop(version),
-      ...completion(version, complete),
-      "Upload-Offset": String(offset),
-      ...(version >= 6 ? { "Content-Type": "application/partial-upload" } : {}),
-      ...headers,
-    },
-    body,
-  });
+  return wire.ietf.append(url, version, offset, complete, body, headers);
 }
 
 export function headUpload(version: Version, url: string): Promise<Response> {
-  return send(url, { method: "HEAD", headers: interop(version) });
+  return wire.ietf.offset(url, version);
 }
