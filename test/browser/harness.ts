@@ -4,14 +4,14 @@
  * from npm: ./chromium.ts) driven by playwright-core, and the page's controls
  * and lists by what a person sees.
  */
-import { createHmac } from "node:crypto";
-import { readFileSync } from "node:fs";
 import { mkdir, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { chromium, type Browser, type BrowserContext, type Locator, type Page } from "playwright-core";
 import { expect } from "vitest";
+import { HS256_SECRET, tokenFor as e2eTokenFor } from "../e2e/jwt";
 import { ROOT, startServer, writeSeededFile, type TestServer } from "../e2e/server";
+import { TUS } from "../lib/wire";
 import { chooseChromium } from "./chromium";
 
 /** Screenshots land here (gitignored), for people to look at after a run. */
@@ -182,19 +182,15 @@ export class UploadPage {
 
 /** The gateway's current offset of an upload, asked from Node (the browser may be offline). */
 export async function serverOffset(uploadUrl: string, headers: Record<string, string> = {}): Promise<number> {
-  const response = await fetch(uploadUrl, { method: "HEAD", headers: { "Tus-Resumable": "1.0.0", ...headers } });
+  const response = await fetch(uploadUrl, { method: "HEAD", headers: { ...TUS, ...headers } });
   expect(response.status, `HEAD ${uploadUrl}`).toBe(200);
   return Number(response.headers.get("Upload-Offset"));
 }
 
 /** The test-only HS256 secret (test/fixtures): give it to a server as JWT_SECRET. */
-export const JWT_SECRET = (
-  JSON.parse(readFileSync(join(ROOT, "test", "fixtures", "jwt-test-keys.json"), "utf8")) as { hs256Secret: string }
-).hs256Secret;
+export const JWT_SECRET = HS256_SECRET;
 
-/** A bearer token for `subject`, valid for ten minutes, signed with JWT_SECRET. */
+/** A bearer token for `subject`, valid for ten minutes, signed with JWT_SECRET (test/lib/tokens.ts). */
 export function tokenFor(subject: string): string {
-  const part = (value: unknown) => Buffer.from(JSON.stringify(value)).toString("base64url");
-  const input = `${part({ alg: "HS256", typ: "JWT" })}.${part({ sub: subject, exp: Math.floor(Date.now() / 1000) + 600 })}`;
-  return `${input}.${createHmac("sha256", JWT_SECRET).update(input).digest("base64url")}`;
+  return e2eTokenFor(subject);
 }
