@@ -92,6 +92,26 @@ export interface LatencyResult {
   samples: number[];
 }
 
+/** One kind of client request and the Durable Object calls the Worker made for it, each time it was sent. */
+export interface DoCallsRow {
+  dialect: "tus" | "IETF";
+  kind: string;
+  /** The status of the first of them. */
+  status: number;
+  /** Per request sent: the Worker's Durable Object calls by method (`fetch`, `create`, `peek` …). */
+  samples: Array<Record<string, number>>;
+}
+
+export interface DoCallsResult {
+  /** The interop version of the IETF requests. */
+  ietfVersion: number;
+  repeats: number;
+  rows: DoCallsRow[];
+  /** When and at which commit they were counted (`--do-calls` counts them apart from a full run). */
+  measuredAt: string;
+  commit: string;
+}
+
 export interface ConcurrencyResult extends ResourceUse {
   server: ServerName;
   uploads: number;
@@ -120,6 +140,8 @@ export interface BenchResults {
   floor?: ThroughputResult[];
   latency: LatencyResult[];
   latencyRequests: number;
+  /** Durable Object calls per client request (absent in results of earlier versions; `--do-calls` adds them to a full run's). */
+  doCalls?: DoCallsResult;
   concurrency: ConcurrencyResult[];
   isolateCheck: string;
   notes: string[];
@@ -295,6 +317,20 @@ function latencySection(results: BenchResults): string {
   return table(
     ["request", ...servers.flatMap((s) => [`${s} p50 ms`, `${s} p99 ms`, `${s} mean ms`])],
     kinds.map((kind) => [kind, ...servers.flatMap((s) => [cell(s, kind, 50), cell(s, kind, 99), cell(s, kind, "mean")])]),
+  );
+}
+
+/** One row per request kind: the calls per request (a range if they differed between repeats), and by method. */
+function doCallsSection(doCalls: DoCallsResult): string {
+  const total = (calls: Record<string, number>) => Object.values(calls).reduce((a, b) => a + b, 0);
+  return table(
+    ["dialect", "client request", "status", "Durable Object calls", "by method"],
+    doCalls.rows.map((row) => {
+      const totals = row.samples.map(total);
+      const [low, high] = [Math.min(...totals), Math.max(...totals)];
+      const methods = [...new Set(row.samples.map((calls) => Object.entries(calls).map(([method, n]) => `${method} ${n}`).join(", ")))];
+      return [row.dialect, row.kind, String(row.status), low === high ? String(low) : `${low}–${high}`, methods.map((m) => m || "none").join(" / ")];
+    }),
   );
 }
 
@@ -625,6 +661,7 @@ export function renderReport(
   const memory = memorySection(results);
   const cost = costSection(results);
   const latency = latencySection(results);
+  const doCalls = results.doCalls && doCallsSection(results.doCalls);
   const concurrency = concurrencySection(results);
   const sink = sinkSection(results);
   const rounds = Object.entries(results.rounds)
@@ -642,6 +679,13 @@ export function renderReport(
     `Latency (${results.latencyRequests} sequential requests each, keep-alive)`,
     latency,
     "",
+    ...(doCalls
+      ? [
+          `Durable Object calls per client request (counted by the bench Worker, each kind ${results.doCalls!.repeats} times; IETF at interop version ${results.doCalls!.ietfVersion}; ${results.doCalls!.measuredAt}, commit ${results.doCalls!.commit})`,
+          doCalls,
+          "",
+        ]
+      : []),
     "Concurrency",
     concurrency,
     "",
@@ -715,7 +759,24 @@ asks for one upload's offset; **PATCH 1 KiB** appends 1,024 bytes to one upload 
 offset (none of them completes it; a last untimed PATCH does, and the result is verified by sha256).
 
 ${latency}
+${
+  doCalls
+    ? `
+## Durable Object calls per client request
 
+How many requests the gateway's Worker made to Durable Objects (stub \`fetch\`, which carries an
+append's bytes, and RPC calls) for one client request of each kind, counted by the bench Worker's
+wrapped \`UPLOADS\` namespace: its running totals by method read before and after the request,
+which was sent alone (and again after 50 ms, until they stop changing, so that calls made after the
+answer count too). Each kind ${results.doCalls!.repeats} times, on small uploads (1–3 KiB); IETF requests at interop
+version ${results.doCalls!.ietfVersion}. Counted on ${results.doCalls!.measuredAt}, commit ${escapeMd(results.doCalls!.commit)}. Calls one Durable Object makes to another (a final upload's to its partials) are not
+the Worker's and are not counted. In production each of these calls is a round trip from the
+Worker's location to the upload's Durable Object.
+
+${doCalls}
+`
+    : ""
+}
 ## Concurrency
 
 All uploads started at once with tus-js-client (each its own connection, one PATCH each, no retries),

@@ -22,6 +22,11 @@
  *     operations and Durable Object requests of the upload.
  *  2. Latency of creation (POST), HEAD and a 1 KiB PATCH: p50 and p99 over
  *     1,000 sequential requests each, on both servers.
+ *     Beside it, the Durable Object calls the Worker makes for one client
+ *     request of each kind, in both dialects (tus POST, POST with a body,
+ *     PATCH, HEAD, GET, DELETE, a final POST; IETF creation with and without
+ *     a body, appends `?0` and `?1`, offset HEAD, GET of an unfinished upload,
+ *     DELETE), counted by the bench Worker (`doCallsPhase`).
  *  3. Concurrency: 200 uploads of 1 MiB started at once, on both servers.
  *  4. Downloads of 2 GiB and 10 GiB finished uploads through the gateway's
  *     GET, beside a plain `BUCKET.get` of the same object: time to first
@@ -41,7 +46,8 @@
  * cost cases (what Cloudflare would bill per terabyte, bench/cost.ts: one
  * 256 MiB upload per client mode, with a CPU profile of the isolate split
  * between the Worker and the Durable Object, bench/cpu-attribution.ts) and
- * puts them beside the rest; --render only renders the
+ * puts them beside the rest; --do-calls likewise runs only the count of
+ * Durable Object calls per client request (a minute or two); --render only renders the
  * report again from bench/results/latest.json.
  * Environment: BENCH_RUNS (rounds at 256 MiB, default 3), BENCH_RUNS_LARGE
  * (rounds at 1 GiB, default 1), BENCH_LATENCY_REQUESTS (default 1000),
@@ -68,6 +74,9 @@ const { startServer, writeSeededFile, seededBytes, sha256, downloadSha256, ROOT 
   new URL("../test/e2e/server.ts", import.meta.url).href
 )) as ServerModule;
 const { startTusUpload } = (await import(new URL("../test/e2e/tus.ts", import.meta.url).href)) as TusModule;
+// The tests' wire client (request shapes of both dialects); sent here with node:http on a keep-alive agent.
+const { tus, ietf } = (await import(new URL("../test/lib/wire.ts", import.meta.url).href)) as typeof import("../test/lib/wire");
+type WireRequest = import("../test/lib/wire").WireRequest<Buffer>;
 const { IsolateMemory } = (await import(new URL("./isolate-memory.ts", import.meta.url).href)) as typeof import("./isolate-memory");
 type IsolateMemory = import("./isolate-memory").IsolateMemory;
 const { renderReport, sizeLabel, LIMIT, CHUNKED_LIMIT, SINK, FLOOR, MiB, GiB } = (await import(new URL("./report.ts", import.meta.url).href)) as ReportModule;
@@ -86,6 +95,8 @@ type Measurement = import("./report").Measurement;
 type ResourceUse = import("./report").ResourceUse;
 type ThroughputResult = import("./report").ThroughputResult;
 type LatencyResult = import("./report").LatencyResult;
+type DoCallsResult = import("./report").DoCallsResult;
+type DoCallsRow = import("./report").DoCallsRow;
 type ConcurrencyResult = import("./report").ConcurrencyResult;
 type UploadOps = import("./report").UploadOps;
 type ServerName = import("./report").ServerName;
@@ -94,6 +105,7 @@ type CaseServer = import("./report").CaseServer;
 const QUICK = process.argv.includes("--quick");
 const DOWNLOADS_ONLY = process.argv.includes("--downloads");
 const COST_ONLY = process.argv.includes("--cost");
+const DO_CALLS_ONLY = process.argv.includes("--do-calls");
 /** The cost cases upload this much once per client mode. */
 const COST_SIZE = 256 * MiB;
 const SIZES = QUICK ? [256 * MiB] : [256 * MiB, GiB];
@@ -114,7 +126,6 @@ const MODES: ClientMode[] = [
   { label: "8 MiB chunks", chunkSize: 8 * MiB },
   { label: "50 MiB chunks", chunkSize: 50 * MiB },
 ];
-const TUS = { "Tus-Resumable": "1.0.0" };
 
 function positive(name: string, fallback: number): number {
   const value = Number(process.env[name] ?? fallback);
@@ -332,6 +343,11 @@ function send(url: string, method: string, headers: Record<string, string>, body
   });
 }
 
+/** A request of the tests' wire client (test/lib/wire.ts). */
+function sendWire(url: string, request: WireRequest, agent?: Agent): Promise<Reply> {
+  return send(url, request.method, request.headers, request.body, agent);
+}
+
 function expectStatus(reply: Reply, status: number, what: string): Reply {
   if (reply.status !== status) throw new Error(`${what}: answered ${reply.status}, expected ${status}: ${reply.body.toString("utf8").slice(0, 300)}`);
   return reply;
@@ -375,7 +391,7 @@ async function verify(url: string, expected: string, size: number, what: string)
 }
 
 async function terminate(uploadUrl: string): Promise<void> {
-  expectStatus(await send(uploadUrl, "DELETE", TUS), 204, `DELETE ${uploadUrl}`);
+  expectStatus(await sendWire(uploadUrl, tus.delete()), 204, `DELETE ${uploadUrl}`);
 }
 
 const uploadIdOf = (uploadUrl: string) => new URL(uploadUrl).pathname.split("/").pop()!;
@@ -806,26 +822,20 @@ async function latencyPhase(server: ServerName, endpoint: string): Promise<Laten
   };
   try {
     const post = await timedLoop("POST (creation)", async () => {
-      expectStatus(await send(endpoint, "POST", { ...TUS, "Upload-Length": "1024" }, undefined, agent), 201, `POST ${endpoint}`);
+      expectStatus(await sendWire(endpoint, tus.create({ length: 1024 }), agent), 201, `POST ${endpoint}`);
     });
 
     const chunk = 1024;
     const length = (total + 1) * chunk;
     const data = seededBytes(length, `latency ${server}`);
-    const created = expectStatus(await send(endpoint, "POST", { ...TUS, "Upload-Length": String(length) }, undefined, agent), 201, `POST ${endpoint}`);
+    const created = expectStatus(await sendWire(endpoint, tus.create({ length }), agent), 201, `POST ${endpoint}`);
     const uploadUrl = new URL(String(created.headers.location), endpoint).href;
     const head = await timedLoop("HEAD", async () => {
-      expectStatus(await send(uploadUrl, "HEAD", TUS, undefined, agent), 200, `HEAD ${uploadUrl}`);
+      expectStatus(await sendWire(uploadUrl, tus.head(), agent), 200, `HEAD ${uploadUrl}`);
     });
     const patchAt = async (i: number) => {
       const reply = expectStatus(
-        await send(
-          uploadUrl,
-          "PATCH",
-          { ...TUS, "Upload-Offset": String(i * chunk), "Content-Type": "application/offset+octet-stream" },
-          data.subarray(i * chunk, (i + 1) * chunk),
-          agent,
-        ),
+        await sendWire(uploadUrl, tus.patch(i * chunk, data.subarray(i * chunk, (i + 1) * chunk)), agent),
         204,
         `PATCH ${uploadUrl} at ${i * chunk}`,
       );
@@ -848,6 +858,115 @@ async function latencyPhase(server: ServerName, endpoint: string): Promise<Laten
 function percentileOf(samples: number[], p: number): string {
   const sorted = [...samples].sort((a, b) => a - b);
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!.toFixed(2);
+}
+
+/* ---------- Durable Object calls per client request ---------- */
+
+/** Each request kind is counted this many times (each on an upload of its own where it changes one). */
+const DO_CALL_REPEATS = 3;
+/** The interop version of the IETF rows: the newest the gateway speaks. */
+const DO_CALLS_IETF_VERSION = 9;
+
+/** Every Durable Object call the bench Worker's namespace made since it started, by method. */
+async function doCallTotals(edgeUrl: string): Promise<Record<string, number>> {
+  const reply = expectStatus(await send(`${edgeUrl}/__bench/do-calls`, "GET", {}), 200, "GET /__bench/do-calls");
+  return (JSON.parse(reply.body.toString("utf8")) as { calls: Record<string, number> }).calls;
+}
+
+/**
+ * Sends one client request alone and counts the Durable Object calls the
+ * Worker made for it: the Worker's running totals before and after. Nothing
+ * else runs meanwhile, and the totals are read until two readings 50 ms apart
+ * agree, so calls the Worker makes after answering (`waitUntil`) count too.
+ */
+async function countedRequest(edgeUrl: string, url: string, request: WireRequest, agent: Agent): Promise<{ reply: Reply; calls: Record<string, number> }> {
+  const before = await doCallTotals(edgeUrl);
+  const reply = await sendWire(url, request, agent);
+  let after = await doCallTotals(edgeUrl);
+  for (;;) {
+    await sleep(50);
+    const again = await doCallTotals(edgeUrl);
+    if (JSON.stringify(again) === JSON.stringify(after)) break;
+    after = again;
+  }
+  const calls: Record<string, number> = {};
+  for (const [method, n] of Object.entries(after)) if (n - (before[method] ?? 0) > 0) calls[method] = n - (before[method] ?? 0);
+  return { reply, calls };
+}
+
+/**
+ * How many Durable Object requests (stub `fetch` and RPC calls) the Worker
+ * makes for one client request of each kind, in both dialects: measured by
+ * the bench Worker's counting namespace, each kind DO_CALL_REPEATS times.
+ */
+async function doCallsPhase(edgeUrl: string, endpoint: string): Promise<DoCallsResult> {
+  const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+  const rows: DoCallsRow[] = [];
+  const KiB = 1024;
+  const bytes = (n: number, label: string) => seededBytes(n, `do-calls ${label}`);
+  const locationOf = (reply: Reply) => new URL(String(reply.headers.location), endpoint).href;
+  /** Sends what `step` builds (given the repeat's number), counts it, checks its status; answers the replies. */
+  const count = async (dialect: DoCallsRow["dialect"], kind: string, expected: number | "any", step: (i: number) => Promise<[string, WireRequest]>): Promise<Reply[]> => {
+    const samples: Array<Record<string, number>> = [];
+    const replies: Reply[] = [];
+    for (let i = 0; i < DO_CALL_REPEATS; i++) {
+      const [url, request] = await step(i);
+      const { reply, calls } = await countedRequest(edgeUrl, url, request, agent);
+      if (expected !== "any") expectStatus(reply, expected, `${dialect} ${kind}`);
+      samples.push(calls);
+      replies.push(reply);
+    }
+    const row: DoCallsRow = { dialect, kind, status: replies[0]!.status, samples };
+    rows.push(row);
+    const totals = samples.map((calls) => Object.values(calls).reduce((a, b) => a + b, 0));
+    log(`  ${dialect.padEnd(5)} ${kind.padEnd(44)} ${[...new Set(totals)].join("–")} (${Object.entries(samples[0]!).map(([m, n]) => `${m} ${n}`).join(", ") || "none"})`);
+    return replies;
+  };
+  const sendOk = async (url: string, request: WireRequest, status: number, what: string) => expectStatus(await sendWire(url, request, agent), status, what);
+
+  try {
+    /* tus 1.0: each upload 3 KiB; the counted request is the only one of its kind in the loop. */
+    const created = await count("tus", "POST (creation)", 201, async () => [endpoint, tus.create({ length: 3 * KiB })]);
+    const urls = created.map(locationOf);
+    const withBody = await count("tus", "POST with body (creation-with-upload)", 201, async (i) => [endpoint, tus.create({ length: 3 * KiB, body: bytes(KiB, `tus ${i}`) })]);
+    const bodyUrls = withBody.map(locationOf);
+    await count("tus", "PATCH 1 KiB", 204, async (i) => [urls[i]!, tus.patch(0, bytes(KiB, `tus ${i}`))]);
+    await count("tus", "PATCH 1 KiB (completing)", 204, async (i) => {
+      await sendOk(bodyUrls[i]!, tus.patch(KiB, bytes(KiB, `tus rest ${i}`)), 204, "PATCH");
+      return [bodyUrls[i]!, tus.patch(2 * KiB, bytes(KiB, `tus last ${i}`))];
+    });
+    await count("tus", "HEAD", 200, async (i) => [urls[i]!, tus.head()]);
+    await count("tus", "GET (finished upload, 3 KiB)", 200, async (i) => [bodyUrls[i]!, tus.get()]);
+    await count("tus", "POST final (concatenation of 2 partials)", 201, async (i) => {
+      const partials: string[] = [];
+      for (const half of [0, 1]) {
+        const reply = await sendOk(endpoint, tus.create({ length: KiB, headers: { "Upload-Concat": "partial" } }), 201, "POST partial");
+        partials.push(locationOf(reply));
+        await sendOk(locationOf(reply), tus.patch(0, bytes(KiB, `partial ${i} ${half}`)), 204, "PATCH partial");
+      }
+      return [endpoint, tus.final(partials.map((url) => new URL(url).pathname))];
+    });
+    await count("tus", "DELETE", 204, async (i) => [urls[i]!, tus.delete()]);
+    for (const url of bodyUrls) await sendOk(url, tus.delete(), 204, "DELETE");
+
+    /* The IETF draft at interop version DO_CALLS_IETF_VERSION. */
+    const v = DO_CALLS_IETF_VERSION;
+    const ietfCreated = await count("IETF", "creation with 1 KiB body (?0)", 201, async (i) => [endpoint, ietf.create(v, { complete: false, body: bytes(KiB, `ietf ${i}`) })]);
+    const ietfUrls = ietfCreated.map(locationOf);
+    const whole = await count("IETF", "creation with the whole body (?1)", 201, async (i) => [endpoint, ietf.create(v, { complete: true, body: bytes(KiB, `ietf whole ${i}`) })]);
+    await count("IETF", "append 1 KiB ?0", 204, async (i) => [ietfUrls[i]!, ietf.append(v, KiB, false, bytes(KiB, `ietf ${i} 2`))]);
+    await count("IETF", "offset HEAD", 204, async (i) => [ietfUrls[i]!, ietf.offset(v)]);
+    await count("IETF", "GET of an unfinished upload", "any", async (i) => [ietfUrls[i]!, tus.get(ietf.offset(v).headers)]);
+    const open = await count("IETF", "creation without body (?0)", 201, async () => [endpoint, ietf.create(v, { complete: false })]);
+    const openUrls = open.map(locationOf);
+    await count("IETF", "append 1 KiB ?1 (completing)", 200, async (i) => [ietfUrls[i]!, ietf.append(v, 2 * KiB, true, bytes(KiB, `ietf ${i} 3`))]);
+    await count("IETF", "DELETE (cancel)", 204, async (i) => [openUrls[i]!, ietf.cancel(v)]);
+    // Tidy up; whatever a finished upload's DELETE answers is not the point here.
+    for (const url of [...ietfUrls, ...whole.map(locationOf)]) await sendWire(url, ietf.cancel(v), agent);
+  } finally {
+    agent.destroy();
+  }
+  return { ietfVersion: DO_CALLS_IETF_VERSION, repeats: DO_CALL_REPEATS, rows, measuredAt: new Date().toISOString(), commit: gitDescription() };
 }
 
 async function concurrencyPhase(targets: Targets, server: ServerName): Promise<ConcurrencyResult> {
@@ -989,6 +1108,9 @@ async function main(): Promise<void> {
       ...(await latencyPhase("@tus/server", peer.endpoint)),
     ];
 
+    log(`Durable Object calls per client request (each kind ${DO_CALL_REPEATS} times) …`);
+    const doCalls = await doCallsPhase(edge.url, edge.endpoint);
+
     log(`concurrency (${CONCURRENT_UPLOADS} × ${sizeLabel(CONCURRENT_SIZE)}) …`);
     const concurrency = [await concurrencyPhase(targets, "tus-edge"), await concurrencyPhase(targets, "@tus/server")];
 
@@ -1026,6 +1148,7 @@ async function main(): Promise<void> {
       floor,
       latency,
       latencyRequests: LATENCY_REQUESTS,
+      doCalls,
       concurrency,
       isolateCheck,
       notes,
@@ -1326,5 +1449,9 @@ else if (DOWNLOADS_ONLY)
 else if (COST_ONLY)
   await onePhaseOnly("--cost", "cost per terabyte", async (targets, work, results) => {
     results.cost = await costPhase(targets, work);
+  });
+else if (DO_CALLS_ONLY)
+  await onePhaseOnly("--do-calls", "Durable Object calls per client request", async (targets, _work, results) => {
+    results.doCalls = await doCallsPhase(targets.edge.url, targets.edge.endpoint);
   });
 else await main();

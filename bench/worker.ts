@@ -23,6 +23,7 @@
  *                             floor for moving bytes, with no tus code (memory reference)
  *   GET    /__bench/ops        every count so far, as JSON (see `Counts`)
  *   GET    /__bench/ops/<id>   the counts of one upload (or of one R2 key)
+ *   GET    /__bench/do-calls   every Durable Object call the Worker made since it started, by method
  *   DELETE /__bench/ops        forgets every count
  *
  *   /null/…                    a second gateway (base path /null/, object keys under null/)
@@ -36,9 +37,12 @@
  * wrapper counts every R2 operation by kind and by object key, and adds up
  * the wall time spent awaiting each kind. Durable Object requests are counted
  * where they are made: the Worker's `UPLOADS` namespace is wrapped so that
- * each call on a stub (`fetch` for PATCH, `create`, `info`, `peek`, …) is
- * counted under the upload id it was made for. Alarms are counted in the
- * Durable Object class.
+ * each call on a stub (`fetch` for PATCH, and every RPC method: `create`,
+ * `info`, `peek`, …, whatever their names) is counted under the upload id it
+ * was made for, and in a running total by method that `GET /__bench/do-calls`
+ * answers: the bench reads it before and after one client request, sent
+ * alone, to count that request's calls. Alarms are counted in the Durable
+ * Object class.
  *
  * Each upload object's storage is instrumented too (before the gateway's
  * class sees it): SQL statements by verb, rows read and written (from each
@@ -90,6 +94,8 @@ const doCounts = new Map<string, Map<string, OpCount>>();
 const storageCounts = new Map<string, Map<string, OpCount>>();
 /** Durable Object id (hex) → upload id, recorded by the Worker's namespace wrapper. */
 const idNames = new Map<string, string>();
+/** Durable Object calls made by the Worker since the isolate started, by method; never cleared. */
+const doCallTotals = new Map<string, number>();
 let alarms = 0;
 const isolatesSeen = { worker: new Set<string>(), durableObject: new Set<string>() };
 
@@ -178,9 +184,6 @@ function countingBucket(bucket: R2Bucket, where: "worker" | "durableObject"): R2
 
 /* ---------- the counting Durable Object namespace (Worker side) ---------- */
 
-/** The stub methods the gateway's Worker calls (src/upload/uploads.ts). */
-const STUB_METHODS = ["fetch", "create", "info", "peek", "terminate", "attachFinal", "partialFinished"] as const;
-
 function countingNamespace(namespace: GatewayEnv["UPLOADS"]): GatewayEnv["UPLOADS"] {
   const names = new WeakMap<DurableObjectId, string>();
   const wrapped = {
@@ -193,13 +196,24 @@ function countingNamespace(namespace: GatewayEnv["UPLOADS"]): GatewayEnv["UPLOAD
     idFromString: (id: string) => namespace.idFromString(id),
     newUniqueId: (options?: DurableObjectNamespaceNewUniqueIdOptions) => namespace.newUniqueId(options),
     get(id: DurableObjectId, options?: DurableObjectNamespaceGetDurableObjectOptions) {
-      const stub = namespace.get(id, options) as unknown as Record<string, (...args: unknown[]) => Promise<unknown>>;
+      const stub = namespace.get(id, options) as unknown as Record<string | symbol, unknown>;
       const name = names.get(id) ?? id.toString();
-      const counted: Record<string, unknown> = { id: stub.id };
-      for (const method of STUB_METHODS) {
-        counted[method] = (...args: unknown[]) => timed(doCounts, name, method, () => stub[method]!(...args));
-      }
-      return counted;
+      // Every method the gateway calls on the stub is counted, whatever its name: a list
+      // of them would miss one added to the upload object's RPC interface later.
+      return new Proxy(
+        {},
+        {
+          get(_target, property) {
+            if (typeof property === "symbol" || property === "id" || property === "name") return stub[property];
+            // Not a method: awaiting the stub must not look like an RPC call named `then`.
+            if (property === "then") return undefined;
+            return (...args: unknown[]) => {
+              doCallTotals.set(property, (doCallTotals.get(property) ?? 0) + 1);
+              return timed(doCounts, name, property, () => (stub[property] as (...args: unknown[]) => Promise<unknown>)(...args));
+            };
+          },
+        },
+      );
     },
   };
   return wrapped as unknown as GatewayEnv["UPLOADS"];
@@ -476,6 +490,7 @@ export default {
     if (pathname.startsWith("/__bench/floor/")) return floor(request, env);
     if (pathname.startsWith(SHA256_PREFIX)) return sha256Of(env.BUCKET, decodeURIComponent(pathname.slice(SHA256_PREFIX.length)));
     if (pathname === OPS_PATH || pathname.startsWith(`${OPS_PATH}/`)) return ops(request, pathname.slice(OPS_PATH.length + 1));
+    if (pathname === "/__bench/do-calls") return Response.json({ calls: Object.fromEntries(doCallTotals), reportedBy: thisIsolate() });
     if (pathname.startsWith("/null/")) return sinkGateway.fetch(request, benchEnv(env));
     if (pathname.startsWith(MULTIPART_PREFIX)) {
       const key = decodeURIComponent(pathname.slice(MULTIPART_PREFIX.length));
