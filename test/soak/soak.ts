@@ -98,6 +98,8 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
 
     // Check 3: once faults stop, every unfinished upload that is resumed completes.
     const quietCtx: Ctx = { rec, http, gw, rng: new Random(`${seed}:quiet`), deadline: Infinity, next: () => 0, log };
+    // An upload never created (its client stopped before, e.g. a partial after a failed creation of another) has nothing to resume.
+    for (const upload of rec.uploads) if (!upload.url && (upload.state === "running" || upload.state === "interrupted")) upload.state = "abandoned";
     const toResume = rec.uploads.filter((upload) => upload.state === "interrupted" || upload.state === "running");
     const resumeDeadline = performance.now() + 180_000;
     await mapLimit(toResume, 4, (upload) => resume(quietCtx, upload, resumeDeadline));
@@ -105,6 +107,11 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
       // A partial is complete once its final consumed it; a lost or expired upload has its violation or count already.
       if (upload.state === "finished" || upload.state === "consumed" || upload.state === "expired" || upload.state === "lost") continue;
       rec.violation(3, upload, `resumed after the faults stopped, but not complete within 180 s (state ${upload.state}, acknowledged offset ${upload.url ? rec.acknowledged(upload.url) : 0} of ${upload.length})`);
+    }
+    for (const partial of rec.uploads) {
+      const final = partial.finalOf;
+      if (partial.state !== "consumed" || !final || final.state === "finished" || final.state === "abandoned") continue;
+      rec.violation(3, partial, `a partial answered 410 (deleted as consumed by its final), but its final ${final.label} did not finish (state ${final.state})`);
     }
     log(`soak: ${toResume.length} interrupted uploads resumed; checking stored objects`);
 

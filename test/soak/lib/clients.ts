@@ -98,9 +98,16 @@ export function gone(ctx: Ctx, upload: UploadRecord, status: number, where: stri
   const slackMs = 2_000;
   if (upload.state === "terminated" || upload.state === "consumed") return;
   // A partial claimed by a final is deleted once the final is assembled (CONCAT_DELETES_PARTIALS):
-  // gone after every byte of it was acknowledged, it was consumed, not lost.
-  if (upload.finalOf && status === 410 && upload.url && ctx.rec.acknowledged(upload.url) === upload.length) {
+  // consumed, not lost, when its final finishes (checked after the quiet phase: the answer that
+  // acknowledged its last bytes may have been lost, so its acknowledged offset does not tell).
+  if (upload.finalOf && status === 410) {
     upload.state = "consumed";
+    return;
+  }
+  // A final whose partial expired cannot be assembled and is ended by the gateway.
+  if (upload.partials && status === 410 && upload.partials.some((partial) => partial.state === "expired")) {
+    upload.state = "expired";
+    ctx.rec.expect("final ended because a partial of it expired");
     return;
   }
   if (status === 410 && upload.expiresAt !== undefined && Date.now() >= upload.expiresAt - slackMs) {
