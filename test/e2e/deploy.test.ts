@@ -1,31 +1,26 @@
 /**
- * The README's deploy command on a fresh copy of the repository (no public/,
+ * The documented deploy command on a fresh copy of the repository (no public/,
  * no .dev.vars), with `-- --dry-run --outdir <dir>` appended: wrangler
  * bundles everything a deployment would upload and stops before uploading.
- * The command is read out of README.md's "Deploying" section, so README and
- * test cannot drift apart.
+ * The command is read out of docs/deploying.md, so the documentation and
+ * the test cannot drift apart.
  */
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { mkdir, mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { describeRun, README, run, sectionCodeBlocks, type Ran } from "../readme/snippets";
+import { codeBlocks, describeRun, run, type Ran } from "../readme/snippets";
 import { cleanCopy, type CleanCopy } from "./clean-copy";
 
-const SECTION = "## Deploying";
+const PAGE = "docs/deploying.md";
 
-/** The code blocks of the README's Deploying section: their language and lines. */
+/** The code blocks of docs/deploying.md: their language and lines. */
 function deployingBlocks(): { lang: string; lines: string[] }[] {
-  const text = readFileSync(README, "utf8").split("\n");
-  return sectionCodeBlocks(SECTION).map(({ line }) => {
-    const fence = /^(`{3,})(\S*)/.exec(text[line - 1]!)!;
-    const end = text.findIndex((candidate, at) => at > line - 1 && candidate.trimEnd() === fence[1]);
-    return { lang: fence[2]!, lines: text.slice(line, end) };
-  });
+  return codeBlocks(PAGE);
 }
 
-/** The first command of the section that deploys (a `deploy` word, not a comment), without its trailing comment. */
+/** The first command of the page that deploys (a `deploy` word, not a comment), without its trailing comment. */
 function deployCommand(): string {
   for (const block of deployingBlocks()) {
     if (block.lang !== "sh") continue;
@@ -34,13 +29,13 @@ function deployCommand(): string {
       if (command && !command.startsWith("#") && /(^|\s)deploy(\s|$)/.test(command)) return command;
     }
   }
-  throw new Error(`README.md's "${SECTION}" section has no deploy command in a sh block`);
+  throw new Error(`${PAGE} has no deploy command in a sh block`);
 }
 
-/** The section's example `[vars]` block for a public deployment (a toml block). */
+/** The page's example `[vars]` block for a public deployment (a toml block). */
 function publicVars(): string {
   const block = deployingBlocks().find((candidate) => candidate.lang === "toml" && candidate.lines[0]?.trim() === "[vars]");
-  if (!block) throw new Error(`README.md's "${SECTION}" section has no toml block starting with [vars]`);
+  if (!block) throw new Error(`${PAGE} has no toml block starting with [vars]`);
   return block.lines.slice(1).join("\n");
 }
 
@@ -62,7 +57,7 @@ afterAll(async () => {
   await Promise.all([copy?.remove(), outputs && rm(outputs, { recursive: true, force: true })]);
 });
 
-/** The README's deploy command with extra arguments for npm's script, in the copy. */
+/** The documented deploy command with extra arguments for npm's script, in the copy. */
 async function deploy(extra: string[]): Promise<{ ran: Ran; outdir: string; output: string }> {
   const outdir = await mkdtemp(join(outputs, "bundle-"));
   const command = `${deployCommand()} -- --dry-run --outdir ${outdir} ${extra.join(" ")}`;
@@ -80,7 +75,7 @@ async function filesUnder(dir: string): Promise<string[]> {
   return (await readdir(dir, { recursive: true })).map(String);
 }
 
-describe("the README's deploy command", () => {
+describe("the deploy command of docs/deploying.md", () => {
   it("builds the page from scratch and bundles the Worker, with no source map among the public files", async () => {
     expect(deployCommand()).toBe("npm run deploy");
     expect(existsSync(join(copy.dir, "public")), "a fresh copy has no built page").toBe(false);
@@ -111,7 +106,7 @@ describe("the README's deploy command", () => {
     expect(await filesUnder(outdir), "wrangler did not run").toEqual([]);
   }, 120_000);
 
-  it("accepts the README's [vars] for a public deployment, reminds of the JWT secret, and replaces a stale page", async () => {
+  it("accepts the documented [vars] for a public deployment, reminds of the JWT secret, and replaces a stale page", async () => {
     await setVars(publicVars());
     await mkdir(join(copy.dir, "public"), { recursive: true });
     await writeFile(join(copy.dir, "public", "stale.js"), "an earlier build's file\n");

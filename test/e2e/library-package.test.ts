@@ -1,10 +1,10 @@
 /**
- * tus-edge as a library, the way someone else's Worker gets it, from the
- * README's section "Using tus-edge as a library" as written: `npm pack`
+ * tus-edge as a library, the way someone else's Worker gets it, from
+ * docs/library.md as written: `npm pack`
  * builds and packs the package into `tus-edge/` of a scratch folder, and an
  * empty folder beside it, `my-app/`, gets the section's four files
  * (package.json, tsconfig.json, wrangler.toml, src/index.ts, read out of
- * README.md). Then the section's commands, with nothing but npm on the
+ * docs/library.md). Then the section's commands, with nothing but npm on the
  * machine's own Node (20 here; this repository's Node 24 is taken off PATH):
  * `npm install` from the registry and the tarball, `npm run typecheck`,
  * `npm start`; and a tus-js-client upload large enough to be a multi-part R2
@@ -16,11 +16,11 @@ import { mkdir, mkdtemp, readdir, rm, symlink, writeFile } from "node:fs/promise
 import { tmpdir } from "node:os";
 import { delimiter, join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { describeRun, readmeSnippets, run, snippet, type Ran } from "../readme/snippets";
+import { describeRun, documentationSnippets, run, snippet, type Ran } from "../readme/snippets";
 import { download, freePort, MiB, ROOT, seededBytes, sha256, sleep } from "./server";
 import { startTusUpload } from "./tus";
 
-/** The README's snippets for this section; the readme project leaves every `library-` snippet to this file. */
+/** The snippets of docs/library.md; the readme project leaves every `library-` snippet to this file. */
 const LIBRARY_SNIPPETS = ["library-install", "library-package-json", "library-tsconfig", "library-wrangler-toml", "library-worker"];
 
 /** The section's commands, run in my-app/ as the reader runs them (library-install). */
@@ -137,17 +137,17 @@ describe("the packed tus-edge package", () => {
     }
   });
 
-  it("states what it needs: engines, and peer dependencies that the README's package.json asks for with the same ranges", () => {
+  it("states what it needs: engines, and peer dependencies that the documented package.json asks for with the same ranges", () => {
     expect(packed.manifest.engines?.node).toBeTypeOf("string");
     const peers = packed.manifest.peerDependencies ?? {};
     expect(Object.keys(peers).sort()).toEqual(["@cloudflare/workers-types", "node", "wrangler"]);
-    const readme = JSON.parse(snippet("library-package-json").code) as { devDependencies: Record<string, string> };
-    for (const [name, range] of Object.entries(peers)) expect(readme.devDependencies[name], name).toBe(range);
+    const documented = JSON.parse(snippet("library-package-json").code) as { devDependencies: Record<string, string> };
+    for (const [name, range] of Object.entries(peers)) expect(documented.devDependencies[name], name).toBe(range);
   });
 
-  it("is what the README's package.json installs, under the file name npm pack gives it, with the README's commands", () => {
-    const names = readmeSnippets().map((found) => found.name).filter((name) => name.startsWith("library-"));
-    expect(names.sort()).toEqual([...LIBRARY_SNIPPETS].sort());
+  it("is what the documented package.json installs, under the file name npm pack gives it, with the documented commands", () => {
+    const names = documentationSnippets().filter((found) => found.name.startsWith("library-")).map((found) => `${found.file}: ${found.name}`);
+    expect(names.sort()).toEqual(LIBRARY_SNIPPETS.map((name) => `docs/library.md: ${name}`).sort());
     const fileName = packed.tarball.slice(join(scratch, "tus-edge").length + 1);
     const manifest = JSON.parse(snippet("library-package-json").code) as { dependencies: Record<string, string> };
     expect(manifest.dependencies["tus-edge"]).toBe(`file:../tus-edge/${fileName}`);
@@ -157,7 +157,7 @@ describe("the packed tus-edge package", () => {
   });
 });
 
-describe("the README's Worker on the packed package, from an empty folder", () => {
+describe("the Worker of docs/library.md on the packed package, from an empty folder", () => {
   it("installs with `npm install` on the machine's own Node: wrangler, workerd and Node 24 at versions that run it", async () => {
     const ownNode = await inApp("node", ["--version"], 10_000);
     const installed = await inApp("npm", ["install"], 300_000);
@@ -172,8 +172,8 @@ describe("the README's Worker on the packed package, from an empty folder", () =
     expect(checked.code, describeRun(checked)).toBe(0);
   }, 130_000);
 
-  it("type-checks with @types/node beside the Workers types, as the README says to set it up", async () => {
-    // This repository's @types/node, linked in: the README's project has none of its own.
+  it("type-checks with @types/node beside the Workers types, as docs/library.md says to set it up", async () => {
+    // This repository's @types/node, linked in: the documented project has none of its own.
     await mkdir(join(app, "node_modules", "@types"), { recursive: true });
     await symlink(join(ROOT, "node_modules", "@types", "node"), join(app, "node_modules", "@types", "node"), "dir");
     await writeFile(
@@ -190,7 +190,7 @@ describe("the README's Worker on the packed package, from an empty folder", () =
     expect(await home.text(), "the Worker's own route").toBe("my app");
     const endpoint = `${worker.url}/uploads/`;
 
-    // The README's onUploadCreate answers 415 to anything but a video.
+    // The documented onUploadCreate answers 415 to anything but a video.
     const refused = startTusUpload(Buffer.from("not a video"), {
       endpoint,
       metadata: { filename: "notes.txt", filetype: "text/plain" },
@@ -278,7 +278,7 @@ interface RunningWorker {
 }
 
 /**
- * The README's `npm start` (wrangler dev) in the user's project, on a free
+ * The documented `npm start` (wrangler dev) in the user's project, on a free
  * port and with its own state directory; ready once the tus collection
  * answers OPTIONS. (test/e2e/server.ts runs this repository's Worker from a
  * snapshot of src/; this one is a project of its own, with its own

@@ -1,5 +1,5 @@
 /**
- * The README's tus-js-client snippet (Node) when the upload fails: its
+ * The tus-js-client snippet (Node) of docs/clients.md when the upload fails: its
  * `onError` prints one line that says what happened (the gateway's status
  * and message), not tus-js-client's error object with the request's
  * internals (about 80 lines), and the process exits 1. The gateway here
@@ -23,7 +23,7 @@ afterAll(async () => {
   await Promise.all([server?.stop(), dir?.remove()]);
 }, 30_000);
 
-describe("the README's tus-js-client snippet (Node), on an upload the gateway refuses", () => {
+describe("the tus-js-client snippet (Node) of docs/clients.md, on an upload the gateway refuses", () => {
   it("prints one line, `upload failed: <status> <message>`, and exits 1", async () => {
     await writeFile(join(dir.path, "video.mp4"), "not much of a video");
     await writeFile(join(dir.path, "upload.mjs"), forServer(snippet("tus-js-client-node").code, server.url));

@@ -1,9 +1,10 @@
 /**
- * The README's "Uploading" snippets, run as written against a real local
- * gateway (`wrangler dev`): curl and tuspy in a shell and Python, tus-js-client
+ * The README's first upload and the client snippets of docs/clients.md, run
+ * as written against a real local gateway (`wrangler dev`): curl (tus 1.0 and
+ * the IETF draft) and tuspy in a shell and Python, tus-js-client
  * in Node, tus-js-client and Uppy bundled with esbuild into pages that a
  * Chromium (test/browser/chromium.ts) loads from another origin. The only
- * change made to a snippet is the endpoint's origin (the README's
+ * change made to a snippet is the endpoint's origin (the documentation's
  * `http://127.0.0.1:8787` becomes the test server's). Every upload is then
  * checked from Node: HEAD says it is complete, and the download has the file's
  * bytes and name.
@@ -17,11 +18,11 @@ import { MiB, ROOT, sha256, startServer, writeSeededFile, type TestServer } from
 import { launchBrowser } from "../browser/harness";
 import { startHoldingProxy } from "./holding-proxy";
 import {
+  codeBlocks,
   describeRun,
+  documentationSnippets,
   forServer,
-  readmeSnippets,
   run,
-  sectionCodeBlocks,
   serveDirectory,
   snippet,
   start,
@@ -32,7 +33,7 @@ import {
 const PYTHON = process.env.README_PYTHON ?? "/usr/bin/python3";
 const NODE = join(ROOT, "node_modules", ".bin", "node");
 
-/** The snippets this file runs; a snippet added to the README without a test here fails the first test. */
+/** The snippets this file runs; a snippet added to the README or docs/ without a test (here or below) fails the first test. */
 const CHECKED = [
   "tus-js-client-node",
   "tus-js-client-browser",
@@ -42,7 +43,19 @@ const CHECKED = [
   "uppy-build",
   "uppy-html",
   "curl",
+  "curl-ietf",
   "tuspy",
+];
+
+/** Snippets that other test files run, by the prefix of their names. */
+const RUN_ELSEWHERE: Record<string, string> = {
+  "library-": "test/e2e/library-package.test.ts",
+};
+
+/** Where every code block is a snippet: the README's first upload, and the clients' page. */
+const ALL_SNIPPETS = [
+  { file: "README.md", heading: "## A first upload" },
+  { file: "docs/clients.md", heading: undefined },
 ];
 
 let server: TestServer;
@@ -100,15 +113,17 @@ async function testFile(dir: string, name: string, size: number): Promise<Expect
   return { path, filename: name, size, sha256: await writeSeededFile(path, size, `readme ${name}`) };
 }
 
-describe("the README's Uploading section", () => {
-  it("marks every code block as a snippet, and every snippet is run by a test here", () => {
-    const blocks = sectionCodeBlocks("## Uploading");
-    expect(blocks.length).toBeGreaterThan(0);
-    for (const block of blocks) expect(block.marker, `README.md line ${block.line}: a code block without a snippet marker`).toBeTypeOf("string");
-    const names = readmeSnippets().map((found) => found.name);
+describe("the documentation's client snippets", () => {
+  it("marks every code block of the first upload and the clients' page as a snippet, and every snippet is run by a test", () => {
+    for (const { file, heading } of ALL_SNIPPETS) {
+      const blocks = codeBlocks(file, heading);
+      expect(blocks.length, `${file} ${heading ?? ""}`).toBeGreaterThan(0);
+      for (const block of blocks) expect(block.marker, `${file} line ${block.line}: a code block without a snippet marker`).toBeTypeOf("string");
+    }
+    const names = documentationSnippets().map((found) => found.name);
     expect(new Set(names).size, "snippet names are unique").toBe(names.length);
-    // The library section's snippets (`library-…`) are run by test/e2e/library-package.test.ts.
-    expect(names.filter((name) => !name.startsWith("library-")).sort()).toEqual([...CHECKED].sort());
+    const elsewhere = (name: string) => Object.keys(RUN_ELSEWHERE).some((prefix) => name.startsWith(prefix));
+    expect(names.filter((name) => !elsewhere(name)).sort()).toEqual([...CHECKED].sort());
   }, 10_000);
 });
 
@@ -132,6 +147,40 @@ describe("curl", () => {
     expect(responses[1]).toMatch(/^upload-length: 11\r?$/im);
 
     // curl -OJ saved the download under the upload's filename.
+    expect(readFileSync(join(dir, "hello.txt"), "utf8")).toBe("hello world");
+    await expectUploaded(location!, {
+      size: 11,
+      sha256: sha256(Buffer.from("hello world")),
+      filename: "hello.txt",
+      contentType: "text/plain",
+    });
+  }, 60_000);
+});
+
+describe("curl in the IETF dialect", () => {
+  it("creates with ?0 and bytes (Location), appends (204, offset 9), asks the offset (204, ?0), completes with ?1 (200) and downloads hello.txt", async () => {
+    const { code } = snippet("curl-ietf");
+    const dir = await folder("curl-ietf");
+    const ran = await run("bash", ["-euo", "pipefail", "-c", forServer(code, server.url)], { cwd: dir, timeoutMs: 30_000 });
+    expect(ran.code, describeRun(ran)).toBe(0);
+
+    const location = /^created (\S+)$/m.exec(ran.stdout)?.[1];
+    expect(location, describeRun(ran)).toMatch(new RegExp(`^${server.endpoint}[0-9a-f]{64}$`));
+    // PATCH -i, HEAD -I, PATCH -i: statuses in order, each with its offset and completion.
+    const responses = ran.stdout.split(/^(?=HTTP\/)/m).filter((part) => part.startsWith("HTTP/"));
+    expect(responses, describeRun(ran)).toHaveLength(3);
+    const [append, offset, complete] = responses as [string, string, string];
+    expect(append).toMatch(/^HTTP\/[\d.]+ 204\b/);
+    expect(append).toMatch(/^upload-offset: 9\r?$/im);
+    expect(append).toMatch(/^upload-complete: \?0\r?$/im);
+    expect(offset).toMatch(/^HTTP\/[\d.]+ 204\b/);
+    expect(offset).toMatch(/^upload-offset: 9\r?$/im);
+    expect(offset).toMatch(/^upload-complete: \?0\r?$/im);
+    expect(complete).toMatch(/^HTTP\/[\d.]+ 200\b/);
+    expect(complete).toMatch(/^upload-complete: \?1\r?$/im);
+    const result = JSON.parse(complete.slice(complete.search(/\r?\n\r?\n/)).trim()) as { url: string; length: number };
+    expect(result).toEqual({ url: location, length: 11 });
+
     expect(readFileSync(join(dir, "hello.txt"), "utf8")).toBe("hello world");
     await expectUploaded(location!, {
       size: 11,
@@ -212,7 +261,7 @@ describe("tus-js-client in Node", () => {
 
 /**
  * Why the tuspy snippet cannot run here, or undefined when it can. The
- * README names both `pip install tuspy` and Debian's package; the test runs
+ * page names both `pip install tuspy` and Debian's package; the test runs
  * Debian's, the one .ci/run installs.
  */
 async function tuspyMissing(): Promise<string | undefined> {
@@ -246,7 +295,7 @@ describe("tuspy", () => {
 
 /**
  * Writes a browser snippet's script and page into a work folder, builds the
- * script with the README's esbuild command, and serves the folder on its own
+ * script with the documented esbuild command, and serves the folder on its own
  * loopback port. Returns the page's URL.
  */
 async function buildPage(prefix: string, script: { name: string; snippet: string }, build: string, html: string): Promise<{ dir: string; url: string }> {

@@ -1,19 +1,31 @@
 /**
- * The README's client snippets as the tests run them: each is a fenced code
- * block right after a `<!-- snippet: NAME -->` marker in README.md, read from
- * the file itself, so the text a reader copies is the text that was checked.
- * Plus the tools to run them: work folders, child processes with deadlines,
- * and a static file server for the browser snippets' pages.
+ * The documentation's snippets as the tests run them: each is a fenced code
+ * block right after a `<!-- snippet: NAME -->` marker in README.md or a page
+ * of docs/, read from the file itself, so the text a reader copies is the
+ * text that was checked. Plus the tools to run them: work folders, child
+ * processes with deadlines, and a static file server for the browser
+ * snippets' pages.
  */
 import { spawn } from "node:child_process";
 import { mkdir, mkdtemp, readFile, rm } from "node:fs/promises";
-import { readFileSync } from "node:fs";
+import { readFileSync, readdirSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import { once } from "node:events";
 import { delimiter, extname, join, normalize, sep } from "node:path";
 import { ROOT } from "../e2e/server";
 
 export const README = join(ROOT, "README.md");
+
+/** README.md and every page of docs/, as paths relative to the repository (`docs/clients.md`). */
+export function documentationFiles(): string[] {
+  const pages = readdirSync(join(ROOT, "docs")).filter((name) => name.endsWith(".md")).sort();
+  return ["README.md", ...pages.map((name) => `docs/${name}`)];
+}
+
+/** The text of a documentation file, by its path relative to the repository. */
+export function readDoc(file: string): string {
+  return readFileSync(join(ROOT, file), "utf8");
+}
 
 /** The endpoint every snippet is written for: the gateway of `npm start`. */
 export const README_ORIGIN = "http://127.0.0.1:8787";
@@ -23,53 +35,79 @@ export interface Snippet {
   /** The fence's info string: js, html, sh, python … */
   lang: string;
   code: string;
+  /** Where it is written: `README.md`, `docs/clients.md` … */
+  file: string;
 }
 
 const MARKER = /^<!-- snippet: ([a-z0-9-]+) -->$/;
 
-/** Every marked snippet of the README, in order. Throws on a marker that is not followed by a fenced block. */
-export function readmeSnippets(text = readFileSync(README, "utf8")): Snippet[] {
+/** Every marked snippet of one file's text, in order. Throws on a marker that is not followed by a fenced block. */
+export function parseSnippets(text: string, file: string): Snippet[] {
   const lines = text.split("\n");
   const snippets: Snippet[] = [];
   lines.forEach((line, index) => {
     const name = MARKER.exec(line.trim())?.[1];
     if (name === undefined) return;
     const fence = /^(`{3,})([A-Za-z0-9_-]*)\s*$/.exec(lines[index + 1] ?? "");
-    if (!fence) throw new Error(`README.md line ${index + 1}: the snippet marker "${name}" must be followed by a fenced code block`);
+    if (!fence) throw new Error(`${file} line ${index + 1}: the snippet marker "${name}" must be followed by a fenced code block`);
     const end = lines.findIndex((candidate, at) => at > index + 1 && candidate.trimEnd() === fence[1]);
-    if (end < 0) throw new Error(`README.md line ${index + 2}: the code block of snippet "${name}" is not closed`);
-    snippets.push({ name, lang: fence[2]!, code: lines.slice(index + 2, end).join("\n") + "\n" });
+    if (end < 0) throw new Error(`${file} line ${index + 2}: the code block of snippet "${name}" is not closed`);
+    snippets.push({ name, lang: fence[2]!, code: lines.slice(index + 2, end).join("\n") + "\n", file });
   });
   return snippets;
 }
 
-/** One snippet by name; there must be exactly one. */
+/** Every marked snippet of the README and of docs/, file by file. */
+export function documentationSnippets(): Snippet[] {
+  return documentationFiles().flatMap((file) => parseSnippets(readDoc(file), file));
+}
+
+/** One snippet by name, wherever it is written; there must be exactly one. */
 export function snippet(name: string): Snippet {
-  const found = readmeSnippets().filter((candidate) => candidate.name === name);
-  if (found.length !== 1) throw new Error(`README.md has ${found.length} snippets named "${name}", expected one`);
+  const found = documentationSnippets().filter((candidate) => candidate.name === name);
+  if (found.length !== 1) throw new Error(`README.md and docs/ have ${found.length} snippets named "${name}", expected one`);
   return found[0]!;
 }
 
+export interface CodeBlock {
+  /** The line of its opening fence, counted from 1. */
+  line: number;
+  /** The fence's info string. */
+  lang: string;
+  /** Its lines, without the fences (and without the indentation of a block inside a list item). */
+  lines: string[];
+  /** The snippet marker on the line before, if there is one. */
+  marker?: string;
+}
+
 /**
- * The fenced code blocks of one `## ` section of the README (up to the next
- * `## `), each with the marker line before it if there is one.
+ * The fenced code blocks of a documentation file, or of one of its sections
+ * when `heading` is given (the heading's line as written, e.g. `## A first
+ * upload`, up to the next heading of the same or a higher level), each with
+ * the marker line before it if there is one.
  */
-export function sectionCodeBlocks(heading: string, text = readFileSync(README, "utf8")): { line: number; marker?: string }[] {
-  const lines = text.split("\n");
-  const start = lines.indexOf(heading);
-  if (start < 0) throw new Error(`README.md has no line "${heading}"`);
-  const blocks: { line: number; marker?: string }[] = [];
-  let fence: string | undefined;
-  for (let at = start + 1; at < lines.length && !(fence === undefined && lines[at]!.startsWith("## ")); at++) {
+export function codeBlocks(file: string, heading?: string): CodeBlock[] {
+  const lines = readDoc(file).split("\n");
+  const start = heading === undefined ? -1 : lines.indexOf(heading);
+  if (start < 0 && heading !== undefined) throw new Error(`${file} has no line "${heading}"`);
+  const level = heading === undefined ? 0 : /^#+/.exec(heading)![0].length;
+  const blocks: CodeBlock[] = [];
+  for (let at = start + 1; at < lines.length; at++) {
     const line = lines[at]!;
-    if (fence !== undefined) {
-      if (line.trimEnd() === fence) fence = undefined;
-      continue;
-    }
-    const opening = /^(`{3,})/.exec(line);
+    const ends = /^(#+) /.exec(line);
+    if (ends && ends[1]!.length <= level) break;
+    const opening = /^(\s*)(`{3,})(\S*)/.exec(line);
     if (!opening) continue;
-    fence = opening[1]!;
-    blocks.push({ line: at + 1, marker: MARKER.exec((lines[at - 1] ?? "").trim())?.[1] });
+    const [, indent, fence, lang] = opening;
+    const end = lines.findIndex((candidate, index) => index > at && candidate.trim() === fence);
+    if (end < 0) throw new Error(`${file} line ${at + 1}: a code block that is not closed`);
+    blocks.push({
+      line: at + 1,
+      lang: lang!,
+      lines: lines.slice(at + 1, end).map((inner) => (inner.startsWith(indent!) ? inner.slice(indent!.length) : inner)),
+      marker: MARKER.exec((lines[at - 1] ?? "").trim())?.[1],
+    });
+    at = end;
   }
   return blocks;
 }
