@@ -7,7 +7,7 @@
  * the listing and resumes it where it stopped.
  */
 import { execFile } from "node:child_process";
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { delimiter, join } from "node:path";
 import { promisify } from "node:util";
@@ -16,6 +16,8 @@ import { bearer, HS256_SECRET, tokenFor } from "./jwt";
 import { download, MiB, ROOT, seededBytes, sha256, sleep, startServer, type TestServer } from "./server";
 import { startTusUpload } from "./tus";
 import type { ListedUpload as Entry, Listing } from "../../src/listing/listing-answer";
+import { describeRun, forServer, run, snippet } from "../readme/snippets";
+import { cleanCopy } from "./clean-copy";
 
 
 let server: TestServer;
@@ -128,4 +130,48 @@ describe("listing and administration with tus-js-client", () => {
     },
     180_000,
   );
+});
+
+describe("docs/listing.md's commands", () => {
+  it("npm run token, then alice's unfinished video.mp4 in her listing, in the administrator's and inspected by id", async () => {
+    // An unfinished upload of alice's named video.mp4, and the index showing it.
+    const created = await fetch(server.endpoint, {
+      method: "POST",
+      headers: {
+        "Tus-Resumable": "1.0.0",
+        "Upload-Length": "100",
+        "Upload-Metadata": `filename ${Buffer.from("video.mp4").toString("base64")}`,
+        ...bearer(tokenFor("alice")),
+      },
+    });
+    expect(created.status, await created.text()).toBe(201);
+    const url = created.headers.get("Location")!;
+    const id = url.slice(url.lastIndexOf("/") + 1);
+    await listingWhen(tokenFor("alice"), `${server.endpoint}?state=unfinished`, (entries) => entries.some((entry) => entry.url === url));
+
+    // The page's commands in a copy of the repository whose .dev.vars has the server's secret, as npm start would.
+    const copy = await cleanCopy("listing-docs");
+    try {
+      await writeFile(join(copy.dir, ".dev.vars"), `JWT_SECRET=${HS256_SECRET}\n`);
+      const script = `${snippet("listing-own").code}echo\necho "--- admin ---"\n${snippet("listing-admin").code}`;
+      const ran = await run("bash", ["-euo", "pipefail", "-c", forServer(script, server.url)], {
+        cwd: copy.dir,
+        timeoutMs: 60_000,
+        env: { ID: id, PATH: `${BIN}${delimiter}${process.env.PATH ?? ""}` },
+      });
+      expect(ran.code, describeRun(ran)).toBe(0);
+      const [own, admin] = ran.stdout.split("--- admin ---\n") as [string, string];
+      const hers = (JSON.parse(own) as Listing).uploads;
+      expect(hers.map((entry) => entry.url), describeRun(ran)).toContain(url);
+      for (const entry of hers) expect(entry).toMatchObject({ state: "unfinished", metadata: { filename: "video.mp4" } });
+      // The administrator's listing, then the inspection: two JSON documents, one after the other.
+      const between = [...admin.matchAll(/\}\s*\{/g)].at(-1)!.index + 1;
+      const everyone = JSON.parse(admin.slice(0, between)) as Listing;
+      expect(everyone.uploads.find((entry) => entry.id === id), describeRun(ran)).toMatchObject({ subject: "alice", state: "unfinished" });
+      const inspected = JSON.parse(admin.slice(between)) as Record<string, unknown>;
+      expect(inspected).toMatchObject({ owner: "alice", state: "unfinished", offset: 0, length: 100 });
+    } finally {
+      await copy.remove();
+    }
+  }, 90_000);
 });

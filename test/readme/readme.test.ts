@@ -50,6 +50,7 @@ const CHECKED = [
 /** Snippets that other test files run, by the prefix of their names. */
 const RUN_ELSEWHERE: Record<string, string> = {
   "library-": "test/e2e/library-package.test.ts",
+  "listing-": "test/e2e/listing.test.ts",
 };
 
 /** Where every code block is a snippet: the README's first upload, and the clients' page. */
