@@ -19,8 +19,9 @@ const testKeys = JSON.parse(readFileSync(new URL("./test/fixtures/jwt-test-keys.
  *    library API (createTusGateway with options and callbacks);
  *  - e2e: a real local server (wrangler dev) driven by real tus clients.
  *  - browser: the upload page (page/) in a real Chromium against a real local server.
- *  - readme: the README's client snippets (curl, tus-js-client in Node and in
- *    Chromium, Uppy, tuspy), read from README.md and run against a real local server.
+ *  - readme: the documentation's client snippets (the README's first upload and
+ *    docs/clients.md: curl in both dialects, tus-js-client in Node and in Chromium,
+ *    Uppy, tuspy), read from those files and run against a real local server.
  *  - faults: cut, stalled and racing requests, restarts, expiry races and
  *    failing R2 against real local servers (test/faults);
  *  - soak: a one-minute seeded chaos soak, every client under every fault at once (test/soak);
