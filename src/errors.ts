@@ -90,6 +90,14 @@ export interface ErrorDetails {
   headers?: Record<string, string>;
   /** A status chosen at run time, only for errors passed on from a hook (`hook-rejected`, `upload-rejected`). */
   status?: number;
+  /**
+   * The upload a failed write left behind, for the answer's headers, not
+   * sent as such: its expiry (the IETF dialect's `Upload-Limit` max-age,
+   * tus's `Upload-Expires`), and, when the same request created it
+   * (creation with a body), its id: it exists whatever became of its
+   * bytes, so the answer names it in `Location`.
+   */
+  upload?: { id: string; expiresAt: number | undefined; created: boolean };
 }
 
 export class TusError extends Error {

@@ -1,11 +1,11 @@
 import { DurableObject } from "cloudflare:workers";
 import { configFromEnv, type GatewayConfig } from "../config";
-import { serializeError, TusError, type SerializedError } from "../errors";
+import { deserializeError, TusError } from "../errors";
 import { hasSinks, type EventSinks, type UploadEvent } from "../hooks/events";
 import { hasFinishingHook, type FinishingCallback, type FinishingHooks } from "../hooks/pre-finish";
 import { Logger, MetricsWriter, Telemetry, timedBucket } from "../observability";
 import { assemblyRetryAt, completionGivenUp, completionRetryAt, deliverDueEvents, expiryOf, nextAlarmAt } from "./lifecycle/background";
-import type { ExpectedChecksum } from "./writing/chunk-digest";
+import { readWriteCall, settle, type AppendCall, type Caller, type Outcome } from "./call-contract";
 import { assembleStep, type PartialState } from "./lifecycle/concat-assembler";
 import { confirmationRetryAt, confirmFinish } from "./lifecycle/finish-confirmation";
 import { IdleClock } from "./lifecycle/idle-clock";
@@ -16,10 +16,11 @@ import {
   awaitsCompletion,
   awaitsConfirmation,
   checkAppend,
+  replayFinished,
   sizeLimitOf,
   toInfo,
-  type AppendRequest,
   type NewUpload,
+  type PartialSource,
   type UploadInfo,
   type UploadRecord,
 } from "./upload-record";
@@ -28,6 +29,7 @@ import { PROGRESS_INTERVAL_MS, UploadStore } from "./storage/upload-store";
 import { isRefusedBody, UploadWriter, type BodyEnding, type WriterDeps } from "./writing/upload-writer";
 import { isolateBufferBudget, WriteBuffers } from "./writing/write-buffers";
 import { WriteLock, type LockHolder } from "./writing/write-lock";
+import { uploadObjectId } from "./upload-id";
 
 export interface UploadObjectEnv {
   BUCKET: R2Bucket;
@@ -40,30 +42,6 @@ export interface UploadObjectEnv {
   /** Optional Workers Analytics Engine dataset for metrics. */
   METRICS?: AnalyticsEngineDataset;
 }
-
-/** A call's outcome, in a form that crosses the Durable Object boundary intact. */
-export type Outcome<T> = { ok: true; value: T } | { ok: false; error: SerializedError };
-
-/**
- * Who makes a call: the token's subject, undefined in open mode. An upload
- * with an owner answers only its owner; to anyone else it does not exist.
- */
-export type Caller = string | undefined;
-
-/** An append as it travels to the object: the request, its body's checksum, and who sends it. */
-export interface AppendCall extends AppendRequest {
-  checksum: ExpectedChecksum | undefined;
-  caller: Caller;
-  /**
-   * The most bytes this request's body may bring (MAX_APPEND_SIZE, IETF
-   * dialect), counted as they arrive: a chunked body announces no length
-   * that the Worker could check. None: no such cap.
-   */
-  appendLimit?: number;
-}
-
-/** Header that carries an `AppendCall` on the internal append request. */
-export const APPEND_HEADER = "x-tus-edge-append";
 
 /** Marks the object's own work (alarms, completion), which is not a caller's request. */
 const OWN_WORK = Symbol("own work");
@@ -178,31 +156,82 @@ export class UploadObject extends DurableObject<UploadObjectEnv> {
     return undefined;
   }
 
+  /** Creates the upload, without bytes (a creation with a body is a write: `fetch`). */
   async create(upload: NewUpload): Promise<Outcome<UploadInfo>> {
-    return settle(async () => {
-      if (this.store.load()) throw new Error(`upload ${upload.id} already exists`);
-      // The first expiry is stored with the upload's row: a row written less than setting it after.
-      const record = this.store.create(upload, nextExpiry(upload, Date.now(), this.config));
-      // An upload of length 0 is complete the moment it exists.
-      if (record.concat?.kind !== "final") {
-        await this.finishIfDue(record);
-        await this.lock.run(() => this.confirm(this.store.load()!, "completing"));
-      }
-      // A final upload is assembled once its partials are claimed (`startAssembly`);
-      // should that call never come, the alarm starts it after a poll interval.
-      return toInfo(await this.touch(record.concat?.kind === "final" ? Date.now() + PARTIAL_POLL_MS : undefined));
-    });
+    return settle(async () => toInfo(await this.createUpload(upload)));
+  }
+
+  private async createUpload(upload: NewUpload): Promise<UploadRecord> {
+    if (this.store.load()) throw new Error(`upload ${upload.id} already exists`);
+    // The first expiry is stored with the upload's row: a row written less than setting it after.
+    const record = this.store.create(upload, nextExpiry(upload, Date.now(), this.config));
+    // An upload of length 0 is complete the moment it exists.
+    if (record.concat?.kind !== "final") {
+      await this.finishIfDue(record);
+      await this.lock.run(() => this.confirm(this.store.load()!, "completing"));
+    }
+    // A final upload is assembled once its partials are claimed (`createFinal`);
+    // should that call never come, the alarm starts it after a poll interval.
+    return this.touch(record.concat?.kind === "final" ? Date.now() + PARTIAL_POLL_MS : undefined);
   }
 
   /**
-   * Every partial of this final upload is claimed: assemble it. Up to
-   * `budgetMs` of that happens here, while the caller (the creating POST)
-   * waits, so that a small final can be downloaded as soon as it is created;
-   * whatever is left, and any fault, goes on in the alarm. A budget of 0 (or
-   * partials still unfinished) leaves everything to the alarm.
+   * Concatenation, the first of a final POST's two calls, made to the final
+   * upload's object before the final exists (the pre-create hook, which runs
+   * in the Worker, is told the final's length between the two): checks each
+   * partial (it exists, is the caller's, is partial, has a length). Writes nothing.
    */
-  async startAssembly(budgetMs: number): Promise<Outcome<UploadInfo>> {
+  async planFinal(partialIds: string[], caller: Caller): Promise<Outcome<{ partials: PartialSource[]; partialsFinished: boolean }>> {
     return settle(async () => {
+      const partials: PartialSource[] = [];
+      let partialsFinished = true;
+      for (const id of partialIds) {
+        const partial = await this.partialInfo(id, caller);
+        partials.push({ id, length: partial.length });
+        partialsFinished &&= partial.finished;
+      }
+      return { partials, partialsFinished };
+    });
+  }
+
+  private async partialInfo(id: string, caller: Caller): Promise<UploadInfo & { length: number }> {
+    const url = this.config.basePath + id;
+    // A made-up id is refused before any object is asked: the same answer as an upload the caller may not see.
+    const objectId = uploadObjectId(this.env.UPLOADS, id);
+    const outcome = objectId ? await this.uploadStub(objectId).peek(caller) : undefined;
+    if (!outcome?.ok) {
+      const why = outcome ? outcome.error.message : new TusError("upload-not-found").message;
+      throw new TusError("invalid-concat", `Upload-Concat: ${url} is not an upload that can be concatenated (${why})`);
+    }
+    const info = outcome.value;
+    if (info.concat?.kind !== "partial") throw new TusError("invalid-concat", `Upload-Concat: ${url} is not a partial upload (it was created without Upload-Concat: partial)`);
+    if (info.length === undefined) throw new TusError("invalid-concat", `Upload-Concat: ${url} has no length yet; declare it before concatenating`);
+    return { ...info, length: info.length };
+  }
+
+  /**
+   * Concatenation, the second call of a final POST: creates the final upload
+   * from its checked partials, then claims each of them. If a claim fails,
+   * the final is removed again, so a refused request leaves every partial
+   * free for another try. Once all are claimed it is assembled: up to
+   * `budgetMs` of that happens here, while the creating POST waits, so that
+   * a small final can be downloaded as soon as it is created; whatever is
+   * left, and any fault, goes on in the alarm. A budget of 0 (or partials
+   * still unfinished) leaves everything to the alarm.
+   */
+  async createFinal(upload: NewUpload, caller: Caller, budgetMs: number): Promise<Outcome<UploadInfo>> {
+    return settle(async () => {
+      const final = await this.createUpload(upload);
+      try {
+        for (const partial of upload.concat?.kind === "final" ? upload.concat.partials : []) {
+          const claim = await this.uploadStub(partial.id).attachFinal(final.id, caller);
+          if (!claim.ok) throw deserializeError(claim.error);
+        }
+      } catch (error) {
+        await this.lock.run(() => endUpload(this.writerDeps, this.loadLive(), "terminated", this.config.terminateDeletesObject));
+        await this.scheduleAlarm();
+        throw error;
+      }
       let workDueAt: number | undefined = Date.now();
       if (budgetMs > 0) {
         // R2's faults are counted in `assemble`, and the alarm tries again with back-off.
@@ -270,6 +299,12 @@ export class UploadObject extends DurableObject<UploadObjectEnv> {
     });
   }
 
+  /** An administrator's DELETE: the same as the owner's, whoever owns the upload (the Worker checked the scope). */
+  async terminateAny(): Promise<Outcome<null>> {
+    const record = this.store.load();
+    return this.terminate(record?.owner);
+  }
+
   /**
    * A final upload claims this partial upload. A partial belongs to one live
    * final only, since partials are deleted after assembly; a claim by a final
@@ -302,12 +337,25 @@ export class UploadObject extends DurableObject<UploadObjectEnv> {
     }
   }
 
+  /**
+   * A write (call-contract.ts): the request's body appended to the upload,
+   * which the same call may create first. Either way one call: the client's
+   * request crosses into the object once, and what it asks (append, then
+   * complete; create with these bytes) is decided here under the lock.
+   */
   override async fetch(request: Request): Promise<Response> {
-    const outcome = await settle(() => {
-      const call = JSON.parse(request.headers.get(APPEND_HEADER) ?? "null") as AppendCall;
-      this.loadLive(call.caller);
-      return this.lock.run((holder) => this.append(call, request.body, holder));
+    const { create, append } = readWriteCall(request);
+    let created: UploadRecord | undefined;
+    const outcome = await settle(async () => {
+      if (create) created = await this.createUpload(create);
+      this.loadLive(append.caller);
+      return this.lock.run((holder) => this.append(append, request.body, holder));
     });
+    const record = outcome.ok ? undefined : this.store.load();
+    if (!outcome.ok && record && (created || (outcome.error.code === "upload-too-large" && !record.ended))) {
+      // The answer names the upload this request created (Location), and the limits of one that lives on.
+      outcome.error.details.upload = { id: record.id, expiresAt: record.ended ? undefined : record.expiresAt, created: created !== undefined };
+    }
     return Response.json(outcome);
   }
 
@@ -380,8 +428,43 @@ export class UploadObject extends DurableObject<UploadObjectEnv> {
     return undefined;
   }
 
+  /**
+   * An append and what it intends (call-contract.ts `AppendIntent`): a
+   * finished upload replays or refuses, the body is written, the upload is
+   * completed where the body ends, and a body past the length invalidates
+   * the upload, each as the call asks; all under the lock the caller holds.
+   */
   private async append(call: AppendCall, body: ReadableStream<Uint8Array> | null, holder: LockHolder): Promise<UploadInfo> {
     const record = await this.loadFinished();
+    if (call.replayWhenFinished && toInfo(record).finished) return toInfo(replayFinished(record, call));
+    try {
+      const info = await this.appendBody(call, body, holder, record);
+      if (!call.completeAtEnd || info.finished) return info;
+      // Complete where the body ended: the length becomes the offset reached.
+      const completion = { ...call, offset: info.offset, declaredLength: info.offset, contentLength: 0, checksum: undefined };
+      return await this.appendBody(completion, null, holder, await this.loadFinished());
+    } catch (error) {
+      if (!call.invalidateOnOverflow || !(error instanceof TusError && error.code === "exceeds-upload-length")) throw error;
+      return this.invalidate(error);
+    }
+  }
+
+  /**
+   * A body past the upload's length: "the server MUST prevent the offset
+   * from exceeding the upload length by rejecting the request ..., marking
+   * the upload resource invalid": it is terminated. Unless it completed
+   * meanwhile (a client resending its last append): a complete upload is
+   * never altered, and the client is told it is complete.
+   */
+  private async invalidate(error: TusError): Promise<never> {
+    const current = this.loadLive();
+    if (toInfo(current).finished) throw new TusError("upload-completed");
+    await endUpload(this.writerDeps, current, "terminated", this.config.terminateDeletesObject);
+    await this.scheduleAlarm();
+    throw new TusError("exceeds-upload-length", `${error.message}; the upload is now invalid: create a new one`);
+  }
+
+  private async appendBody(call: AppendCall, body: ReadableStream<Uint8Array> | null, holder: LockHolder, record: UploadRecord): Promise<UploadInfo> {
     // A retry of the request that completed the upload asks the hook again, when its back-off allows.
     const wasAwaitingConfirmation = awaitsConfirmation(record);
     if (record.concat?.kind === "final") throw new TusError("final-upload-is-read-only");
@@ -518,10 +601,10 @@ export class UploadObject extends DurableObject<UploadObjectEnv> {
     await Promise.all(finalIds.map((id) => this.uploadStub(id).partialFinished()));
   }
 
-  private uploadStub(id: string): DurableObjectStub<UploadObject> {
+  /** Another upload's object: by an id from this upload's own storage (minted by the namespace), or an id already checked. */
+  private uploadStub(id: string | DurableObjectId): DurableObjectStub<UploadObject> {
     const uploads = this.env.UPLOADS as DurableObjectNamespace<UploadObject>;
-    // Ids reach here from the upload's own storage: minted by the namespace, so idFromString accepts them.
-    return uploads.get(uploads.idFromString(id));
+    return uploads.get(typeof id === "string" ? uploads.idFromString(id) : id);
   }
 
   private isIdlePastExpiry(record: UploadRecord): boolean {
@@ -665,14 +748,4 @@ export class UploadObject extends DurableObject<UploadObjectEnv> {
 
 function withOffset(error: unknown, offset: number): unknown {
   return error instanceof TusError ? new TusError(error.code, error.message, { ...error.details, offset }) : error;
-}
-
-async function settle<T>(work: () => Promise<T>): Promise<Outcome<T>> {
-  try {
-    return { ok: true, value: await work() };
-  } catch (error) {
-    if (error instanceof TusError) return { ok: false, error: serializeError(error) };
-    console.error("upload object failed", error);
-    return { ok: false, error: serializeError(new TusError("internal")) };
-  }
 }

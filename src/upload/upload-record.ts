@@ -205,3 +205,21 @@ export function checkAppend(record: UploadRecord, append: AppendRequest): number
   }
   return length;
 }
+
+/**
+ * An append to a finished upload whose call asks for a replay (the IETF
+ * dialect): "The server can choose to replay the final response to the
+ * client if the request to append to the completed upload is valid": an
+ * empty completing request at the upload's end is, and gets the finished
+ * upload again. A wrong offset is a 409 with the right one; anything else is
+ * refused, nothing of it stored. tus has no such rule (see `checkAppend`).
+ */
+export function replayFinished(record: UploadRecord, append: Pick<AppendRequest, "offset" | "contentLength"> & { completeAtEnd?: boolean }): UploadRecord {
+  if (append.offset !== record.offset) {
+    throw new TusError("offset-mismatch", `Upload-Offset is ${append.offset} but the upload is complete at ${record.offset}`, { offset: record.offset });
+  }
+  if (append.completeAtEnd && append.contentLength === 0) return record;
+  throw new TusError("upload-completed", `this upload is complete at ${record.offset} bytes and takes no more; nothing of this request was stored`, {
+    offset: record.offset,
+  });
+}

@@ -7,8 +7,9 @@ import { openObjectInRanges, type ObjectDownload } from "./reading/object-reader
 import { planPartSize } from "./storage/part-plan";
 import { r2 } from "./storage/r2-parts";
 import { newUploadId, uploadObjectId } from "./upload-id";
-import { APPEND_HEADER, type AppendCall, type Outcome, type UploadObject } from "./upload-object";
-import type { Concatenation, PartialSource, UploadInfo, UploadMetadata } from "./upload-record";
+import { writeRequest, type AppendCall, type Outcome, type WriteCall } from "./call-contract";
+import type { UploadObject } from "./upload-object";
+import type { Concatenation, NewUpload, PartialSource, UploadInfo, UploadMetadata } from "./upload-record";
 
 export interface UploadsEnv {
   UPLOADS: DurableObjectNamespace<UploadObject>;
@@ -28,13 +29,18 @@ export interface CreateUpload {
   objectKey?: string;
 }
 
-/** A final upload's partials and length, checked. */
+/** A final upload's partials and length, checked by the final's own Durable Object before it exists. */
 export interface FinalPlan {
+  /** The final upload's id, minted for the check: its object checked the partials and will create it. */
+  id: string;
   partials: PartialSource[];
   length: number;
   /** Whether every partial was finished when checked: then the final can be assembled at once. */
   partialsFinished: boolean;
 }
+
+/** An append as the protocol layer asks for it; who asks and their limit are the Uploads' own. */
+export type AppendArguments = Omit<AppendCall, "caller" | "lengthLimit">;
 
 /**
  * The upload layer as the protocol layer sees it: create, inspect, append to
@@ -53,84 +59,58 @@ export class Uploads {
     return Math.min(this.config.maxUploadSize, this.principal.maxUploadSize ?? Infinity);
   }
 
-  async create(request: CreateUpload): Promise<UploadInfo> {
+  /**
+   * Creates an upload, in one call to its Durable Object: with `firstBytes`
+   * the same call appends them (creation with a body) and does what the
+   * append intends. If the append fails after the upload was created, the
+   * error says so (`details.upload.created`): the upload exists whatever
+   * became of its bytes.
+   */
+  async create(request: CreateUpload, firstBytes?: { body: ReadableStream<Uint8Array> | null; append: Omit<AppendArguments, "offset"> }): Promise<UploadInfo> {
     const id = newUploadId(this.env.UPLOADS);
-    return this.createWithId(id, request.length, request, request.partial ? { kind: "partial", finals: [] } : undefined);
+    const upload = await this.newUpload(id, request.length, request, request.partial ? { kind: "partial", finals: [] } : undefined);
+    if (!firstBytes) return unwrap(await this.stub(id).create(upload));
+    return this.write({ create: upload, append: this.appendCall({ ...firstBytes.append, offset: 0 }) }, id, firstBytes.body);
   }
 
   /**
    * Checks the partial uploads a final upload would be made of (concatenation):
-   * they must exist, be partial and have a length; the final's length is the
-   * sum. Done before the pre-create hook, which is told that length.
+   * they must exist, be partial, be the caller's and have a length; the
+   * final's length is the sum. Done before the pre-create hook, which is
+   * told that length, by the final's own Durable Object (the first of the
+   * final POST's two calls: the hook runs in the Worker between them).
    */
   async planFinal(partialIds: string[]): Promise<FinalPlan> {
-    const partials: PartialSource[] = [];
-    let partialsFinished = true;
-    for (const partialId of partialIds) {
-      const partial = await this.partialInfo(partialId);
-      partials.push({ id: partialId, length: partial.length });
-      partialsFinished &&= partial.finished;
-    }
+    const id = newUploadId(this.env.UPLOADS);
+    const { partials, partialsFinished } = unwrap(await this.stub(id).planFinal(partialIds, this.caller));
     const length = partials.reduce((sum, partial) => sum + partial.length, 0);
     if (length > this.maxUploadSize) {
       throw new TusError("upload-too-large", `the partial uploads add up to ${length} bytes, more than the ${this.maxUploadSize} bytes allowed`);
     }
-    return { partials, length, partialsFinished };
+    return { id, partials, length, partialsFinished };
   }
 
   /**
-   * Creates a final upload from checked partial uploads (`planFinal`), then
-   * claims each of them. If a claim fails, the final is removed again, so a
-   * refused request leaves every partial free for another try. Once all are
-   * claimed, the final is assembled: when its partials are finished, for up
-   * to CONCAT_SYNC_ASSEMBLY_MS before this returns, so that a client may
-   * download it as soon as it is created (tus-js-client's parallelUploads
-   * reports success right then); the rest, if any, in the background.
+   * Creates a final upload from checked partial uploads (`planFinal`), in
+   * the second call to its Durable Object, which claims each partial and,
+   * when they are finished, assembles it for up to CONCAT_SYNC_ASSEMBLY_MS
+   * before answering, so that a client may download it as soon as it is
+   * created (tus-js-client's parallelUploads reports success right then);
+   * the rest, if any, in the background.
    */
-  async createFinal(
-    { partials, length, partialsFinished }: FinalPlan,
-    request: Omit<CreateUpload, "length" | "partial">,
-  ): Promise<UploadInfo> {
-    const final = await this.createWithId(newUploadId(this.env.UPLOADS), length, request, { kind: "final", partials });
-    try {
-      for (const partial of partials) unwrap(await this.stub(partial.id).attachFinal(final.id, this.caller));
-    } catch (error) {
-      await this.stub(final.id).terminate(this.caller);
-      throw error;
-    }
-    const budgetMs = partialsFinished ? this.config.concatSyncAssemblyMs : 0;
-    try {
-      return unwrap(await this.stub(final.id).startAssembly(budgetMs));
-    } catch (error) {
-      if (error instanceof TusError) throw error;
-      // The object failed to answer (evicted, reset): the final exists and
-      // its alarm starts the assembly, so the creation still succeeded.
-      console.error(`final upload ${final.id}: starting its assembly failed; its alarm will start it`, error);
-      return final;
-    }
+  async createFinal(plan: FinalPlan, request: Omit<CreateUpload, "length" | "partial">): Promise<UploadInfo> {
+    const upload = await this.newUpload(plan.id, plan.length, request, { kind: "final", partials: plan.partials });
+    const budgetMs = plan.partialsFinished ? this.config.concatSyncAssemblyMs : 0;
+    return unwrap(await this.stub(plan.id).createFinal(upload, this.caller, budgetMs));
   }
 
-  private async partialInfo(id: string): Promise<UploadInfo & { length: number }> {
-    const url = this.config.basePath + id;
-    let info: UploadInfo;
-    try {
-      // A made-up id is refused before any object is asked: the same answer as an upload it may not see.
-      info = await this.peek(id);
-    } catch (error) {
-      if (!(error instanceof TusError)) throw error;
-      throw new TusError("invalid-concat", `Upload-Concat: ${url} is not an upload that can be concatenated (${error.message})`);
-    }
-    if (info.concat?.kind !== "partial") throw new TusError("invalid-concat", `Upload-Concat: ${url} is not a partial upload (it was created without Upload-Concat: partial)`);
-    if (info.length === undefined) throw new TusError("invalid-concat", `Upload-Concat: ${url} has no length yet; declare it before concatenating`);
-    return { ...info, length: info.length };
-  }
-
-  private async createWithId(
+  /** A new upload as its Durable Object will store it: its key checked, its part size planned, its owner and limit fixed. */
+  private async newUpload(
     id: string,
     length: number | undefined,
     request: Omit<CreateUpload, "length" | "partial">,
     concat: Concatenation | undefined,
-  ): Promise<UploadInfo> {
+  ): Promise<NewUpload> {
     const objectKey = await this.objectKeyFor(id, request);
     // A key with the upload's id in it is new by construction; others are checked.
     if (!this.config.overwriteObjects && !objectKey.includes(id) && (await r2("head", () => this.env.BUCKET.head(objectKey)))) {
@@ -138,24 +118,20 @@ export class Uploads {
       console.warn(`upload refused: an object already exists at ${objectKey}`);
       throw new TusError("object-exists", "an object already exists at this upload's key, and this server does not overwrite objects; upload it under another name");
     }
-    // The first `get` of a new id places its Durable Object near this Worker,
-    // which runs near the client: the upload's state lives close to its bytes' source.
-    return unwrap(
-      await this.stub(id).create({
-        id,
-        objectKey,
-        length,
-        partSize: planPartSize(length, this.config),
-        metadata: request.metadata,
-        contentType: request.contentType,
-        contentDisposition: request.contentDisposition,
-        createdAt: Date.now(),
-        concat,
-        owner: this.principal.subject,
-        // Fixed now: a later PATCH, whatever its token, cannot raise it.
-        sizeLimit: this.maxUploadSize,
-      }),
-    );
+    return {
+      id,
+      objectKey,
+      length,
+      partSize: planPartSize(length, this.config),
+      metadata: request.metadata,
+      contentType: request.contentType,
+      contentDisposition: request.contentDisposition,
+      createdAt: Date.now(),
+      concat,
+      owner: this.principal.subject,
+      // Fixed now: a later PATCH, whatever its token, cannot raise it.
+      sizeLimit: this.maxUploadSize,
+    };
   }
 
   private objectKeyFor(id: string, request: Omit<CreateUpload, "length" | "partial">): Promise<string> {
@@ -188,28 +164,20 @@ export class Uploads {
     return unwrap(await this.stub(id).info(this.caller));
   }
 
-  async append(
-    id: string,
-    append: Omit<AppendCall, "caller" | "lengthLimit">,
-    body: ReadableStream<Uint8Array> | null,
-  ): Promise<UploadInfo> {
-    const call: AppendCall = { ...append, caller: this.caller, lengthLimit: this.maxUploadSize };
-    const response = await this.stub(id).fetch("https://upload.internal/append", {
-      method: "POST",
-      // Header values must be ASCII: escape the rest (e.g. in a subject) the JSON way.
-      headers: { [APPEND_HEADER]: JSON.stringify(call).replace(/[\u007f-\uffff]/g, (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, "0")}`) },
-      body,
-    });
-    return unwrap((await response.json()) as Outcome<UploadInfo>);
+  /** Appends `body` at the call's offset, and does what the call intends (call-contract.ts), in one call. */
+  append(id: string, append: AppendArguments, body: ReadableStream<Uint8Array> | null): Promise<UploadInfo> {
+    return this.write({ append: this.appendCall(append) }, id, body);
   }
 
-  /**
-   * Ends an upload at the bytes it holds: its length becomes `offset`, which
-   * must be its current offset, and its object is completed. For a client
-   * that says "this is all" without having said how long the upload is.
-   */
-  completeAt(id: string, offset: number): Promise<UploadInfo> {
-    return this.append(id, { offset, declaredLength: offset, contentLength: 0, checksum: undefined }, null);
+  private appendCall(append: AppendArguments): AppendCall {
+    return { ...append, caller: this.caller, lengthLimit: this.maxUploadSize };
+  }
+
+  private async write(call: WriteCall, id: string, body: ReadableStream<Uint8Array> | null): Promise<UploadInfo> {
+    // The first `get` of a new id places its Durable Object near this Worker,
+    // which runs near the client: the upload's state lives close to its bytes' source.
+    const response = await this.stub(id).fetch(writeRequest(call, body));
+    return unwrap((await response.json()) as Outcome<UploadInfo>);
   }
 
   /** The upload's state without waiting for a request still writing to it. */
@@ -219,17 +187,7 @@ export class Uploads {
 
   /** A finished upload's state; an unfinished one cannot be downloaded yet. */
   async finished(id: string): Promise<UploadInfo & { length: number }> {
-    const info = unwrap(await this.stub(id).peek(this.caller));
-    if (!info.finished && info.length !== undefined && info.offset === info.length) {
-      throw new TusError("upload-not-finished", "every byte of the upload is stored, but it is not finished yet (its object is being completed, or the server's pre-finish hook has not decided about it); download it once it is");
-    }
-    if (!info.finished || info.length === undefined) {
-      throw new TusError(
-        "upload-not-finished",
-        `the upload is not finished (${info.offset} of ${info.length ?? "an unknown number of"} bytes received); download it once it is`,
-      );
-    }
-    return { ...info, length: info.length };
+    return requireFinished(unwrap(await this.stub(id).peek(this.caller)));
   }
 
   /** Opens a finished upload's object for reading, whole or one inclusive byte range, in ranges of bounded size. */
@@ -244,8 +202,7 @@ export class Uploads {
 
   /** Terminates an upload whoever owns it, by the path DELETE takes for its owner: for administrators only. */
   async terminateAny(id: string): Promise<void> {
-    const { owner } = await this.inspect(id);
-    unwrap(await this.stub(id).terminate(owner ?? undefined));
+    unwrap(await this.stub(id).terminateAny());
   }
 
   private stub(id: string): DurableObjectStub<UploadObject> {
@@ -254,6 +211,20 @@ export class Uploads {
     if (!objectId) throw new TusError("upload-not-found");
     return this.env.UPLOADS.get(objectId);
   }
+}
+
+/** A finished upload's state, for a download; an unfinished one cannot be downloaded yet. */
+export function requireFinished(info: UploadInfo): UploadInfo & { length: number } {
+  if (!info.finished && info.length !== undefined && info.offset === info.length) {
+    throw new TusError("upload-not-finished", "every byte of the upload is stored, but it is not finished yet (its object is being completed, or the server's pre-finish hook has not decided about it); download it once it is");
+  }
+  if (!info.finished || info.length === undefined) {
+    throw new TusError(
+      "upload-not-finished",
+      `the upload is not finished (${info.offset} of ${info.length ?? "an unknown number of"} bytes received); download it once it is`,
+    );
+  }
+  return { ...info, length: info.length };
 }
 
 function unwrap<T>(outcome: Outcome<T>): T {

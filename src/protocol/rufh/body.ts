@@ -1,6 +1,5 @@
 import { TusError } from "../../errors";
-import type { AppendCall } from "../../upload/upload-object";
-import type { UploadInfo } from "../../upload/upload-record";
+import type { AppendArguments } from "../../upload/uploads";
 import type { RequestContext } from "../shared/context";
 import { parseContentLength } from "../tus/headers";
 import { readNonNegativeInteger } from "./fields";
@@ -11,7 +10,7 @@ import type { InteropRules } from "./versions";
  * The body of a creation or append request: how long it says it is (0 for
  * none), held to `max-append-size` when the server announces one. A body
  * without Content-Length (chunked) is measured as it arrives instead (see
- * `appendBody`).
+ * `appendIntent`).
  */
 export function bodyLength(context: RequestContext, rules: InteropRules): number | undefined {
   const { request, uploads, config } = context;
@@ -50,30 +49,28 @@ export function lengthFromRequest(headers: Headers, complete: boolean, offset: n
 }
 
 /**
- * Appends a request's body. "If the length is known, the server MUST prevent
- * the offset from exceeding the upload length by rejecting the request ...,
- * marking the upload resource invalid and rejecting any further interaction
- * with it": a body past the length ends the upload. Unless the upload had
- * completed meanwhile (a client resending its last append): a complete
- * upload is never altered, and the client is told it is complete.
+ * What an append or a creation's first bytes ask of the upload layer in this
+ * dialect, beyond storing the body (upload/call-contract.ts `AppendIntent`),
+ * so that the upload's Durable Object decides it all in one call:
+ * - `?1`: complete the upload where the body ends;
+ * - "If the length is known, the server MUST prevent the offset from
+ *   exceeding the upload length by rejecting the request ..., marking the
+ *   upload resource invalid and rejecting any further interaction with it":
+ *   a body past the length ends the upload, unless it had completed
+ *   meanwhile (a client resending its last append);
+ * - an empty `?1` at the end of a complete upload replays its result;
+ * - the body is held to `max-append-size` as it arrives (a chunked body is
+ *   only measured as the upload's object reads it).
  */
-export async function appendBody(
-  context: RequestContext,
-  rules: InteropRules,
-  id: string,
-  call: Pick<AppendCall, "offset" | "declaredLength" | "contentLength">,
-): Promise<UploadInfo> {
-  const { uploads, request } = context;
-  try {
-    // The cap goes with the call: a chunked body is only measured as the upload's object reads it.
-    return await uploads.append(id, { ...call, checksum: undefined, appendLimit: context.config.maxAppendSize }, request.body);
-  } catch (error) {
-    if (isSizeRefusal(error)) throw withLimits(error, context, rules, await uploads.peek(id).catch(() => undefined));
-    if (!(error instanceof TusError && error.code === "exceeds-upload-length")) throw error;
-    if ((await uploads.peek(id)).finished) throw new TusError("upload-completed");
-    await uploads.terminate(id);
-    throw new TusError("exceeds-upload-length", `${error.message}; the upload is now invalid: create a new one`);
-  }
+export function appendIntent(context: RequestContext, complete: boolean, call: Pick<AppendArguments, "declaredLength" | "contentLength">): Omit<AppendArguments, "offset"> {
+  return {
+    ...call,
+    checksum: undefined,
+    appendLimit: context.config.maxAppendSize,
+    completeAtEnd: complete,
+    invalidateOnOverflow: true,
+    replayWhenFinished: true,
+  };
 }
 
 /**
@@ -83,9 +80,11 @@ export async function appendBody(
  * keep to, the upload's own where there is one (none before version 6,
  * which has no `Upload-Limit`).
  */
-function withLimits(error: unknown, context: RequestContext, rules: InteropRules, info?: UploadInfo): unknown {
+export function withLimits(error: unknown, context: RequestContext, rules: InteropRules): unknown {
   if (!isSizeRefusal(error)) return error;
-  return new TusError(error.code, error.message, { ...error.details, headers: { ...limitHeaders(context, rules, info), ...error.details.headers } });
+  const { upload } = error.details;
+  const limits = limitHeaders(context, rules, upload && { expiresAt: upload.expiresAt, finished: false });
+  return new TusError(error.code, error.message, { ...error.details, headers: { ...limits, ...error.details.headers } });
 }
 
 function isSizeRefusal(error: unknown): error is TusError {

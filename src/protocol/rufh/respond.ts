@@ -7,7 +7,7 @@ import { completionHeader, readNonNegativeInteger, uploadLimitHeader } from "./f
 import type { InteropRules, ProblemType } from "./versions";
 
 /** The limits as `Upload-Limit` states them, for one upload or (without one) for uploads to come. */
-export function limitHeaders(context: RequestContext, rules: InteropRules, info?: UploadInfo): Record<string, string> {
+export function limitHeaders(context: RequestContext, rules: InteropRules, info?: Pick<UploadInfo, "expiresAt" | "finished">): Record<string, string> {
   const { config, uploads } = context;
   let ageSeconds: number | undefined;
   if (info) {

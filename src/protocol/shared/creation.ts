@@ -2,8 +2,7 @@ import type { GatewayConfig } from "../../config";
 import { TusError } from "../../errors";
 import { decideCreation } from "../../hooks/pre-create";
 import type { UploadInfo } from "../../upload/upload-record";
-import type { AppendCall } from "../../upload/upload-object";
-import type { FinalPlan } from "../../upload/uploads";
+import type { AppendArguments, FinalPlan } from "../../upload/uploads";
 import { contentDisposition, safeContentType } from "../http/object-headers";
 import type { RequestContext } from "./context";
 import { checkFiletype, checkMetadataSize } from "./limits";
@@ -24,7 +23,10 @@ export interface NewUploadRequest {
   finalPlan?: FinalPlan;
 }
 
-export async function createUpload(context: RequestContext, { length, metadata, partial, finalPlan }: NewUploadRequest): Promise<UploadInfo> {
+/** A creation's first bytes: the request's body, appended in the same call as the creation. */
+export type FirstBytes = Omit<AppendArguments, "offset">;
+
+export async function createUpload(context: RequestContext, { length, metadata, partial, finalPlan }: NewUploadRequest, firstBytes?: FirstBytes): Promise<UploadInfo> {
   const { uploads, config } = context;
   const decision = await decideCreation(
     {
@@ -46,7 +48,8 @@ export async function createUpload(context: RequestContext, { length, metadata, 
     contentType: safeContentType(filetype),
     contentDisposition: contentDisposition(filename),
   };
-  return finalPlan ? uploads.createFinal(finalPlan, creation) : uploads.create({ ...creation, length, partial });
+  if (finalPlan) return uploads.createFinal(finalPlan, creation);
+  return uploads.create({ ...creation, length, partial }, firstBytes && { body: context.request.body, append: firstBytes });
 }
 
 /** The absolute URL of an upload, for `Location`. */
@@ -55,28 +58,14 @@ export function uploadUrl(context: RequestContext, id: string): string {
 }
 
 /**
- * The body of a creating request. The upload exists whatever happens to its
- * first bytes. If they were refused (checksum mismatch, too long) the client
- * gets that error, with the upload's URL in `Location`; if the connection or
- * storage failed, the offset actually stored, to resume from. Every byte in
- * but no decision from the pre-finish hook yet is not a success either: the
- * 503 goes out, with `Location` for a client that asks again there.
+ * A creation with a body that failed after the upload was created: the
+ * upload exists whatever became of its bytes, so the answer names it in
+ * `Location` (the client may resume it). Anything else is as it was.
  */
-export async function appendFirstBytes(
-  context: RequestContext,
-  info: UploadInfo,
-  body: Pick<AppendCall, "contentLength" | "checksum" | "declaredLength">,
-): Promise<UploadInfo> {
-  try {
-    return await context.uploads.append(info.id, { offset: 0, ...body }, context.request.body);
-  } catch (error) {
-    if (!(error instanceof TusError) || error.details.offset === undefined) throw error;
-    if (error.status < 500 || error.code === "finish-unconfirmed") {
-      const location = uploadUrl(context, info.id);
-      throw new TusError(error.code, error.message, { ...error.details, headers: { ...error.details.headers, Location: location } });
-    }
-    return { ...info, offset: error.details.offset };
-  }
+export function withLocation(context: RequestContext, error: unknown): unknown {
+  if (!(error instanceof TusError) || !error.details.upload?.created) return error;
+  const location = uploadUrl(context, error.details.upload.id);
+  return new TusError(error.code, error.message, { ...error.details, headers: { ...error.details.headers, Location: location } });
 }
 
 /**

@@ -26,7 +26,7 @@ export function uploadStateHeaders(info: UploadInfo, basePath: string): Record<s
 }
 
 /** expiration: `Upload-Expires` while the upload can still expire (an RFC 9110 date). */
-export function expiryHeaders(info: UploadInfo): Record<string, string> {
+export function expiryHeaders(info: Pick<UploadInfo, "expiresAt" | "finished">): Record<string, string> {
   return info.expiresAt === undefined || info.finished ? {} : { "Upload-Expires": new Date(info.expiresAt).toUTCString() };
 }
 

@@ -1,6 +1,6 @@
 import { TusError } from "../../../errors";
 import type { RequestContext } from "../../shared/context";
-import { appendBody, bodyLength, lengthFromRequest } from "../body";
+import { appendIntent, bodyLength, lengthFromRequest, withLimits } from "../body";
 import { appendCompletion, completionHeader, readNonNegativeInteger } from "../fields";
 import { completedResponse, limitHeaders } from "../respond";
 import type { InteropRules } from "../versions";
@@ -11,7 +11,8 @@ import type { InteropRules } from "../versions";
  * completes the upload once the body is in, also with no body at all; the
  * answer is then the upload's own result. An append to a complete upload
  * never changes it: the same completing request again gets that result
- * again, anything else is refused.
+ * again, anything else is refused. One call to the upload's Durable Object
+ * decides all of it (see `appendIntent`).
  */
 export async function handleAppend(context: RequestContext, rules: InteropRules): Promise<Response> {
   const { request, uploads, uploadId } = context;
@@ -30,34 +31,17 @@ export async function handleAppend(context: RequestContext, rules: InteropRules)
   const contentLength = bodyLength(context, rules);
   const declaredLength = lengthFromRequest(headers, complete, offset, contentLength);
 
-  const before = await uploads.peek(uploadId);
-  if (before.finished) return appendToComplete(context, rules, { offset, complete, contentLength }, before);
-  let info = await appendBody(context, rules, uploadId, { offset, declaredLength, contentLength });
-  if (complete && !info.finished) info = await uploads.completeAt(uploadId, info.offset);
+  let info;
+  try {
+    info = await uploads.append(uploadId, { offset, ...appendIntent(context, complete, { declaredLength, contentLength }) }, request.body);
+  } catch (error) {
+    throw withLimits(error, context, rules);
+  }
+  // Completed by this request, or replayed to an empty `?1` at the end of a complete upload.
   if (info.finished) return completedResponse(context, rules, info, 200);
   return new Response(null, {
     status: 204,
     headers: { "Upload-Offset": String(info.offset), ...completionHeader(rules, false), ...limitHeaders(context, rules, info) },
-  });
-}
-
-/**
- * "The server can choose to replay the final response to the client if the
- * request to append to the completed upload is valid": an empty `?1` at the
- * upload's end is. A wrong offset is still a 409 with the right one.
- */
-function appendToComplete(
-  context: RequestContext,
-  rules: InteropRules,
-  request: { offset: number; complete: boolean; contentLength: number | undefined },
-  info: Awaited<ReturnType<RequestContext["uploads"]["peek"]>>,
-): Response {
-  if (request.offset !== info.offset) {
-    throw new TusError("offset-mismatch", `Upload-Offset is ${request.offset} but the upload is complete at ${info.offset}`, { offset: info.offset });
-  }
-  if (request.complete && request.contentLength === 0) return completedResponse(context, rules, info, 200);
-  throw new TusError("upload-completed", `this upload is complete at ${info.offset} bytes and takes no more; nothing of this request was stored`, {
-    offset: info.offset,
   });
 }
 

@@ -1,7 +1,7 @@
 import { TusError } from "../../../errors";
 import type { RequestContext } from "../../shared/context";
-import { createUpload, uploadUrl } from "../../shared/creation";
-import { appendBody, bodyLength, lengthFromRequest } from "../body";
+import { createUpload, uploadUrl, withLocation } from "../../shared/creation";
+import { appendIntent, bodyLength, lengthFromRequest, withLimits } from "../body";
 import { completionHeader, requireCompletion } from "../fields";
 import { creationMetadata } from "../metadata";
 import { completedResponse, limitHeaders } from "../respond";
@@ -27,16 +27,16 @@ export async function handleCreation(context: RequestContext, rules: InteropRule
   if (length !== undefined && contentLength !== undefined && contentLength > length) {
     throw new TusError("length-conflict", `the body (${contentLength} bytes) is longer than Upload-Length ${length}`);
   }
-  let info = await createUpload(context, { length, metadata: creationMetadata(request.headers, context.config) });
-  const location = uploadUrl(context, info.id);
+  let info;
   try {
-    if (contentLength !== 0) info = await appendBody(context, rules, info.id, { offset: 0, declaredLength: undefined, contentLength });
-    if (complete && !info.finished) info = await uploads.completeAt(info.id, info.offset);
+    // The first bytes go with the creation, in one call; a body of 0 bytes needs none.
+    const firstBytes = contentLength !== 0 ? appendIntent(context, complete, { declaredLength: undefined, contentLength }) : undefined;
+    info = await createUpload(context, { length, metadata: creationMetadata(request.headers, context.config) }, firstBytes);
   } catch (error) {
     // The upload exists whatever became of its bytes: the client may resume it.
-    if (error instanceof TusError) throw new TusError(error.code, error.message, { ...error.details, headers: { ...error.details.headers, Location: location } });
-    throw error;
+    throw withLocation(context, withLimits(error, context, rules));
   }
+  const location = uploadUrl(context, info.id);
   if (info.finished) return completedResponse(context, rules, info, 201);
   return new Response(null, {
     status: 201,

@@ -1,3 +1,4 @@
+import type { UploadInfo } from "../../../upload/upload-record";
 import type { RequestContext } from "../../shared/context";
 import { handleGet } from "../../tus/methods/get";
 import { withAnswerHeaders } from "../../shared/hook-answer";
@@ -11,7 +12,10 @@ import type { InteropRules } from "../versions";
  * every version allows.
  */
 export async function handleOffset(context: RequestContext, rules: InteropRules): Promise<Response> {
-  const info = await context.uploads.info(context.uploadId);
+  return offsetResponse(context, rules, await context.uploads.info(context.uploadId));
+}
+
+function offsetResponse(context: RequestContext, rules: InteropRules, info: UploadInfo): Response {
   // A finished upload's HEAD repeats the pre-finish hook's headers, for a client that lost the completing answer.
   const headers = withAnswerHeaders(info, stateHeaders(context, rules, info));
   headers.set("Cache-Control", "no-store");
@@ -21,9 +25,11 @@ export async function handleOffset(context: RequestContext, rules: InteropRules)
 /**
  * GET: from the text after -11 on, "a HEAD or GET request" retrieves the
  * offset; a complete upload is downloaded as in tus, which is what GET has
- * always meant on this gateway. Earlier versions only download.
+ * always meant on this gateway. Earlier versions only download. One call to
+ * the upload's Durable Object either way: the state it answers decides.
  */
 export async function handleRetrieval(context: RequestContext, rules: InteropRules): Promise<Response> {
-  if (rules.offsetByGet && !(await context.uploads.peek(context.uploadId)).finished) return handleOffset(context, rules);
-  return handleGet(context);
+  if (!rules.offsetByGet) return handleGet(context);
+  const info = await context.uploads.info(context.uploadId);
+  return info.finished ? handleGet(context, info) : offsetResponse(context, rules, info);
 }

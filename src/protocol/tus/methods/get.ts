@@ -1,13 +1,16 @@
 import { parseRange } from "../../http/range";
 import { tusHeaders } from "../respond";
 import type { RequestContext } from "../../shared/context";
+import type { UploadInfo } from "../../../upload/upload-record";
+import { requireFinished } from "../../../upload/uploads";
 
 /**
  * GET on a finished upload: the stored object, whole or one byte range. Not a
  * tus request (any browser may follow the link), so Tus-Resumable is not required.
+ * `known`: the upload's state, when the caller asked for it already.
  */
-export async function handleGet({ request, uploads, uploadId }: RequestContext): Promise<Response> {
-  const info = await uploads.finished(uploadId);
+export async function handleGet({ request, uploads, uploadId }: RequestContext, known?: UploadInfo): Promise<Response> {
+  const info = known ? requireFinished(known) : await uploads.finished(uploadId);
   const range = parseRange(request.headers.get("Range"), info.length);
   const object = await uploads.openObject(info, range);
   const headers = tusHeaders({

@@ -1,8 +1,9 @@
 import { TusError } from "../../../errors";
-import { appendFirstBytes, createUpload, uploadUrl } from "../../shared/creation";
+import { createUpload, uploadUrl, withLocation } from "../../shared/creation";
 import { checkMetadataLimits } from "../../shared/limits";
 import { parseUploadMetadata } from "../../shared/metadata";
 import type { RequestContext } from "../../shared/context";
+import type { UploadInfo } from "../../../upload/upload-record";
 import { parseUploadChecksum } from "../checksum";
 import { parseUploadConcat } from "../concat";
 import { checkTusResumable, hasOffsetOctetStreamBody, parseContentLength, parseCreationLength } from "../headers";
@@ -35,13 +36,33 @@ export async function handlePost(context: RequestContext): Promise<Response> {
   // A final's partials are checked before the hook is asked, which then knows the final's length.
   const finalPlan = concat?.kind === "final" ? await uploads.planFinal(concat.partialIds) : undefined;
 
-  let info = await createUpload(context, { length, metadata, partial: concat?.kind === "partial", finalPlan });
-  if (hasBody) info = await appendFirstBytes(context, info, { contentLength, checksum, declaredLength: undefined });
+  let info: Pick<UploadInfo, "id" | "offset" | "expiresAt" | "finished" | "answer">;
+  try {
+    const firstBytes = hasBody ? { contentLength, checksum, declaredLength: undefined } : undefined;
+    info = await createUpload(context, { length, metadata, partial: concat?.kind === "partial", finalPlan }, firstBytes);
+  } catch (error) {
+    info = createdDespite(context, error);
+  }
   const response = tusHeaders({ Location: uploadUrl(context, info.id), ...expiryHeaders(info) });
   if (hasBody) response.set("Upload-Offset", String(info.offset));
   // Completed by this POST (creation-with-upload, length 0, or a final assembled at once): the pre-finish hook's answer.
   if (info.answer) return answeredResponse(info.answer, response);
   return new Response(null, { status: 201, headers: response });
+}
+
+/**
+ * A creation with a body whose bytes failed after the upload was created.
+ * If they were refused (checksum mismatch, too long) the client gets that
+ * error, with the upload's URL in `Location`; if the connection or storage
+ * failed, 201 with the offset actually stored, to resume from. Every byte in
+ * but no decision from the pre-finish hook yet is not a success either: the
+ * 503 goes out, with `Location` for a client that asks again there.
+ */
+function createdDespite(context: RequestContext, error: unknown): Pick<UploadInfo, "id" | "offset" | "expiresAt" | "finished"> {
+  const upload = error instanceof TusError ? error.details.upload : undefined;
+  if (!(error instanceof TusError) || !upload?.created || error.details.offset === undefined) throw error;
+  if (error.status < 500 || error.code === "finish-unconfirmed") throw withLocation(context, error);
+  return { id: upload.id, offset: error.details.offset, expiresAt: upload.expiresAt, finished: false };
 }
 
 /** creation: the length, or undefined while it is deferred. */
