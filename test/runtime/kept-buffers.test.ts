@@ -9,7 +9,7 @@
 import { runInDurableObject } from "cloudflare:test";
 import { expect, it } from "vitest";
 import type { UploadObject } from "../../src/upload/upload-object";
-import type { WriterDeps } from "../../src/upload/writing/upload-writer";
+import type { UploadContext } from "../../src/upload/upload-context";
 import { isolateBufferBudget } from "../../src/upload/writing/write-buffers";
 import { bodyText, createUpload, expectDownloadEquals, expectNoServerErrors, MiB, patch, randomBytes, uploadStub } from "./helpers";
 
@@ -28,7 +28,7 @@ const BUDGET = 48 * MiB;
  */
 function keptBytes(id: string): Promise<number> {
   return runInDurableObject(uploadStub(id) as DurableObjectStub<UploadObject>, (instance) => {
-    const { buffers } = (instance as unknown as { writerDeps: WriterDeps }).writerDeps;
+    const { buffers } = (instance as unknown as { context: UploadContext }).context.writerDeps;
     return buffers.keptBytes;
   });
 }
