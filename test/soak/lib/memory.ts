@@ -144,6 +144,10 @@ export class MemoryWatch {
       if (late - early > GROWTH_LIMIT) problems.push(`the isolate's live memory grew by ${((late - early) / MiB).toFixed(1)} MiB in life ${index + 1} of the runtime (last quarter against first half), over ${GROWTH_LIMIT / MiB} MiB`);
     }
     if (lives.length === 0) problems.push("the gateway's isolate could not be sampled once after a collection (workerd's inspector not found)");
+    // The live figure over the longest life, so a trend can be read (MiB, one value per sample after a collection).
+    const longest = [...this.lives].sort((a, b) => b.samples.length - a.samples.length)[0];
+    const series = longest ? longest.samples.filter((s) => s.live !== undefined).map((s) => (s.live! / MiB).toFixed(0)).join(" ") : "";
+    if (series) growths.push(`live MiB every 10 s over the longest life: ${series}`);
     const figures =
       `${all.length} samples over ${this.lives.length} lives of the runtime; workerd RSS peak ${(peakRss / MiB).toFixed(0)} MiB (bound ${RSS_LIMIT / MiB}); ` +
       `isolate peak ${(peakIsolate / MiB).toFixed(1)} MiB with garbage, ${(peakLive / MiB).toFixed(1)} MiB live after a full collection (${lives.length} such samples; bound ${LIVE_LIMIT / MiB})${growths.length ? `; ${growths.join("; ")}` : "; no life of the runtime lasted 90 s (no growth comparison)"}`;
