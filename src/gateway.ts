@@ -7,6 +7,7 @@ import type { UploadEvent } from "./hooks/events";
 import type { CreateCallback } from "./hooks/pre-create";
 import type { FinishingCallback } from "./hooks/pre-finish";
 import { Logger, MetricsWriter, RequestObservation, Telemetry, timedBucket } from "./observability";
+import { writeIndexRecord } from "./listing/index-writer";
 import { answerOperatorRequest, operatorRequest } from "./listing/operator-routes";
 import { isLoopback, uploadPageResponse } from "./page/serve-page";
 import { isPreflight, withCors } from "./protocol/http/cors";
@@ -15,6 +16,7 @@ import { applyMethodOverride } from "./protocol/tus/method-override";
 import { tusDialect } from "./protocol/tus/dialect";
 import { tusHeaders } from "./protocol/tus/respond";
 import { UploadObject, type UploadObjectEnv } from "./upload/upload-object";
+import type { IndexRecord } from "./upload/index-record";
 import { Uploads } from "./upload/uploads";
 
 /**
@@ -125,6 +127,10 @@ export function createTusGateway(options: TusGatewayOptions = {}): TusGateway {
     }
     protected override metricsOf(env: UploadObjectEnv): AnalyticsEngineDataset | undefined {
       return metricsOf(env);
+    }
+    protected override indexSinkOf(env: UploadObjectEnv) {
+      const index = env.INDEX;
+      return index && ((record: IndexRecord) => writeIndexRecord(index, record));
     }
   }
 

@@ -1,8 +1,8 @@
 import { DEFAULT_QUERY_TOKEN_MAX_LIFETIME_SECONDS, type AuthConfig } from "../auth/authenticate";
 import { isLogLevel, LOG_LEVELS, type LogLevel } from "../observability/logger";
-import { parseUploadPageEmbedOrigins, parseUploadPageEndpoints } from "../page/page-config";
-import { SUPPORTED_INTEROP_VERSIONS } from "../protocol/rufh/versions";
+import { parseUploadPageEmbedOrigins, parseUploadPageEndpoints } from "./upload-page";
 import { isValidPartSize, MiB, R2_LIMITS } from "../r2-limits";
+import { SUPPORTED_INTEROP_VERSIONS } from "./interop-versions";
 import { keyTemplateProblem } from "./key-template";
 import { ConfigError, readBoolean, readInteger, readList, readSeconds, readString, readUrl, type Variables } from "./parse";
 

@@ -1,4 +1,3 @@
-import { writeIndexRecord, type IndexRecord } from "../listing/index-record";
 import { isRedirect, postToHook, redirectRefusal } from "./hook-request";
 import { SIGNATURE_HEADER, signatureHeader } from "./signature";
 
@@ -39,44 +38,22 @@ export interface UploadEvent {
   };
 }
 
-/**
- * What an upload's outbox holds: an upload event, with the upload index's
- * record of it when the index is on, or (`progress`) an index record alone,
- * which no other sink ever sees. Coalesced: an upload keeps one at most.
- */
-export interface OutboxEntry extends Omit<UploadEvent, "type"> {
-  type: UploadEventType | "progress";
-  index?: IndexRecord;
-}
-
-/** Where events go. Every configured sink gets every event; the index also gets progress records. */
+/** Where events go. Every configured sink gets every event. */
 export interface EventSinks {
   queue: Queue | undefined;
   webhookUrl: string | undefined;
   webhookSecret: string | undefined;
   callback: ((event: UploadEvent) => Promise<void> | void) | undefined;
-  /** The upload index (D1 binding INDEX, src/listing). */
-  index?: D1Database | undefined;
 }
 
 export function hasSinks(sinks: EventSinks): boolean {
-  return Boolean(sinks.queue || sinks.webhookUrl || sinks.callback || sinks.index);
+  return Boolean(sinks.queue || sinks.webhookUrl || sinks.callback);
 }
 
 const WEBHOOK_TIMEOUT_MS = 10_000;
 
-/**
- * Delivers one outbox entry: an event to every sink, then its index record
- * to the index; a progress record to the index alone. Throws if any sink
- * failed, so the whole entry is retried (the index write is idempotent).
- */
-export async function deliverEvent(entry: OutboxEntry, sinks: EventSinks): Promise<void> {
-  const { index, ...event } = entry;
-  if (event.type !== "progress") await deliverToEventSinks(event as UploadEvent, sinks);
-  if (sinks.index && index) await writeIndexRecord(sinks.index, index);
-}
-
-async function deliverToEventSinks(event: UploadEvent, sinks: EventSinks): Promise<void> {
+/** Delivers one event to every sink. Throws if any sink failed, so the event is retried. */
+export async function deliverEvent(event: UploadEvent, sinks: EventSinks): Promise<void> {
   const body = JSON.stringify(event);
   if (sinks.queue) await sinks.queue.send(event, { contentType: "json" });
   if (sinks.webhookUrl) {

@@ -1,5 +1,5 @@
 import { TusError } from "../errors";
-import { INDEXED_STATES, type IndexedState } from "./index-record";
+import { INDEXED_STATES, type IndexedState } from "../upload/index-record";
 
 /** A page of the listing: `?limit=` (default 50, at most 200), `?cursor=` from the previous page, filters. */
 export interface ListQuery {

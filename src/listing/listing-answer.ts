@@ -4,8 +4,9 @@
  * outside a Worker (a Node client, the end-to-end tests) can use them too.
  */
 
-/** An upload's state as the index records it and listings show it. */
-export type IndexedState = "unfinished" | "finished" | "terminated" | "expired" | "failed";
+import type { IndexedState } from "../upload/indexed-state";
+
+export type { IndexedState };
 
 export interface ListedUpload {
   id: string;

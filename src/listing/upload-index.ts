@@ -1,4 +1,5 @@
-import { ENDED_STATES_SQL, type IndexedState } from "./index-record";
+import type { IndexedState } from "../upload/index-record";
+import { ENDED_STATES_SQL } from "./index-writer";
 import { encodeCursor, type ListQuery } from "./list-query";
 
 /** A row of the index (migrations/0001_uploads.sql). */

@@ -1,5 +1,5 @@
 import { TusError } from "../errors";
-import { isUploadId } from "../upload/upload-id";
+import { isUploadId } from "../upload-id";
 import type { RequestLine } from "./telemetry";
 
 /**

@@ -1,8 +1,8 @@
 import type { GatewayConfig } from "../config";
-import type { EventSinks } from "../hooks/events";
 import type { FinishingHooks } from "../hooks/pre-finish";
 import type { Telemetry } from "../observability";
 import type { AlarmClock } from "./lifecycle/alarm-clock";
+import type { OutboxSinks } from "./storage/outbox";
 import type { UploadStore } from "./storage/upload-store";
 import type { WriterDeps } from "./writing/upload-writer";
 import type { WriteLock } from "./writing/write-lock";
@@ -23,8 +23,8 @@ export interface UploadContext {
   readonly writerDeps: WriterDeps;
   /** When the upload expires and when its alarm runs. */
   readonly clock: AlarmClock;
-  /** Where upload events go. */
-  readonly sinks: EventSinks;
+  /** Where the outbox's entries go: upload events, and the upload index's records. */
+  readonly sinks: OutboxSinks;
   /** The pre-finish hook (webhook and/or callback), if any. */
   readonly finishingHooks: FinishingHooks;
   /** Lifecycle lines and data points. */

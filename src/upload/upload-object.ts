@@ -1,9 +1,9 @@
 import { DurableObject } from "cloudflare:workers";
 import { configFromEnv, type GatewayConfig } from "../config";
 import { TusError } from "../errors";
-import { hasSinks, type EventSinks, type UploadEvent } from "../hooks/events";
+import { hasSinks, type UploadEvent } from "../hooks/events";
 import { hasFinishingHook, type FinishingCallback } from "../hooks/pre-finish";
-import { type UploadInspection, inspectionOf } from "../listing/inspection";
+import { inspectionOf, type UploadInspection } from "./inspection";
 import { Logger, MetricsWriter, Telemetry, timedBucket } from "../observability";
 import { loadLive } from "./access";
 import { readWriteCall, settle, type Caller, type Outcome } from "./call-contract";
@@ -14,6 +14,7 @@ import { settledState } from "./lifecycle/completion";
 import { attachFinal, createFinal, partialFinished, planFinal } from "./lifecycle/concatenation";
 import { createUpload } from "./lifecycle/creation";
 import { terminate } from "./lifecycle/termination";
+import type { IndexSink, OutboxSinks } from "./storage/outbox";
 import { UploadStore } from "./storage/upload-store";
 import type { UploadContext } from "./upload-context";
 import { toInfo, type NewUpload, type PartialSource, type UploadInfo, type UploadRecord } from "./upload-record";
@@ -56,12 +57,12 @@ export class UploadObject extends DurableObject<UploadObjectEnv> {
     super(ctx, env);
     const config = this.configure(env);
     const telemetry = new Telemetry(new Logger(config.logLevel), new MetricsWriter(this.metricsOf(env)));
-    const sinks: EventSinks = {
+    const sinks: OutboxSinks = {
       queue: env.EVENTS,
       webhookUrl: config.webhookUrl,
       webhookSecret: config.webhookSecret,
       callback: this.eventCallback(),
-      index: env.INDEX,
+      index: this.indexSinkOf(env),
     };
     const finishingHooks = {
       url: config.preFinishHookUrl,
@@ -71,12 +72,12 @@ export class UploadObject extends DurableObject<UploadObjectEnv> {
     };
     const store = new UploadStore(
       ctx.storage,
-      hasSinks(sinks),
+      hasSinks(sinks) || sinks.index !== undefined,
       (type, record) => telemetry.uploadEvent(type, record),
-      env.INDEX !== undefined,
+      sinks.index !== undefined,
       hasFinishingHook(finishingHooks),
     );
-    const clock = new AlarmClock(ctx.storage, store, config, env.INDEX !== undefined);
+    const clock = new AlarmClock(ctx.storage, store, config, sinks.index !== undefined);
     this.context = {
       config,
       store,
@@ -114,6 +115,15 @@ export class UploadObject extends DurableObject<UploadObjectEnv> {
   /** The metrics dataset, if bound; `createTusGateway` may wrap it. */
   protected metricsOf(env: UploadObjectEnv): AnalyticsEngineDataset | undefined {
     return env.METRICS;
+  }
+
+  /**
+   * Where the upload index's records go, if the index is on;
+   * `createTusGateway` wires in the index (src/listing), which this layer
+   * does not import.
+   */
+  protected indexSinkOf(_env: UploadObjectEnv): IndexSink | undefined {
+    return undefined;
   }
 
   /** In-process event handler; `createTusGateway` overrides this with its callbacks. */

@@ -1,12 +1,12 @@
 import type { Principal } from "../auth/authenticate";
-import type { UploadInspection } from "../listing/inspection";
+import type { UploadInspection } from "./inspection";
 import type { GatewayConfig } from "../config";
 import { deserializeError, TusError } from "../errors";
 import { renderObjectKey, sanitizeSegment } from "./object-key";
 import { openObjectInRanges, type ObjectDownload } from "./reading/object-reader";
 import { planPartSize } from "./storage/part-plan";
 import { r2 } from "./storage/r2-parts";
-import { newUploadId, uploadObjectId } from "./upload-id";
+import { newUploadId, uploadObjectId } from "../upload-id";
 import { writeRequest, type AppendCall, type Outcome, type WriteCall } from "./call-contract";
 import type { UploadObject } from "./upload-object";
 import type { Concatenation, NewUpload, PartialSource, UploadInfo, UploadMetadata } from "./upload-record";

@@ -10,7 +10,7 @@
  */
 import { env, runInDurableObject } from "cloudflare:test";
 import { expect } from "vitest";
-import { newUploadId } from "../../src/upload/upload-id";
+import { newUploadId } from "../../src/upload-id";
 import { b64, bodyText, COLLECTION, createUpload, download, patch, send, TUS, uploadStub, type CreatedUpload } from "../runtime/helpers";
 import { bearer } from "./tokens";
 

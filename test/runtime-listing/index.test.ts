@@ -5,7 +5,8 @@
  */
 import { env, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { writeIndexRecord, type IndexRecord } from "../../src/listing/index-record";
+import { writeIndexRecord } from "../../src/listing/index-writer";
+import type { IndexRecord } from "../../src/upload/index-record";
 import { bodyText, MiB, patch, send, TUS, uploadStub } from "../runtime/helpers";
 import { bearer } from "../runtime-auth/tokens";
 import { eventually, indexRow, list, outbox, tokenFor, uniqueSubject, uploadAs, withIndexDown } from "./helpers";

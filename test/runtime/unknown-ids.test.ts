@@ -9,7 +9,7 @@
  */
 import { env, evictDurableObject, runInDurableObject } from "cloudflare:test";
 import { afterEach, describe, expect, it } from "vitest";
-import { newUploadId } from "../../src/upload/upload-id";
+import { newUploadId } from "../../src/upload-id";
 import {
   bodyText,
   COLLECTION,

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { TusError } from "../../src/errors";
-import { decodeMetadataValue, versionOf } from "../../src/listing/index-record";
+import { decodeMetadataValue, versionOf } from "../../src/upload/index-record";
 import { DEFAULT_LIMIT, encodeCursor, MAX_LIMIT, parseListQuery } from "../../src/listing/list-query";
 
 const parse = (query: string, admin = false) => parseListQuery(new URLSearchParams(query), admin);

@@ -1,3 +1,5 @@
+import { SUPPORTED_INTEROP_VERSIONS } from "../../config/interop-versions";
+
 /** Problem types (RFC 9457) the drafts define; each interop version knows some of them. */
 export type ProblemType = "mismatching-upload-offset" | "inconsistent-upload-length" | "completed-upload";
 
@@ -87,4 +89,7 @@ function fromSix() {
   return { completionField: "Upload-Complete", appendWithoutCompletionCompletes: false, appendMediaType: "application/partial-upload", uploadLimit: { ageKey: "max-age" } } as const;
 }
 
-export const SUPPORTED_INTEROP_VERSIONS: readonly number[] = [...INTEROP_VERSIONS.keys()];
+// Every version a deployment may choose has its rules here, and only those.
+if (SUPPORTED_INTEROP_VERSIONS.join() !== [...INTEROP_VERSIONS.keys()].join()) {
+  throw new Error(`config/interop-versions.ts lists ${SUPPORTED_INTEROP_VERSIONS.join(", ")} but the rules are for ${[...INTEROP_VERSIONS.keys()].join(", ")}`);
+}

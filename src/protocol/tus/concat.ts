@@ -1,5 +1,5 @@
 import { TusError } from "../../errors";
-import { isUploadId } from "../../upload/upload-id";
+import { isUploadId } from "../../upload-id";
 import { quoteForMessage } from "./headers";
 
 export type UploadConcat = { kind: "partial" } | { kind: "final"; partialIds: string[] };

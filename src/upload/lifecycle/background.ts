@@ -1,4 +1,5 @@
-import { deliverEvent, MAX_DELIVERY_ATTEMPTS, retryDelayMs, type EventSinks, type UploadEvent } from "../../hooks/events";
+import { deliverEvent, MAX_DELIVERY_ATTEMPTS, retryDelayMs, type UploadEvent } from "../../hooks/events";
+import type { OutboxSinks } from "../storage/outbox";
 import type { Telemetry } from "../../observability";
 import { nextExpiry, type LifecyclePolicy } from "./lifecycle";
 import { awaitsAssembly, awaitsCompletion, type UploadRecord } from "../upload-record";
@@ -102,10 +103,14 @@ export function expiryOf(record: UploadRecord, policy: LifecyclePolicy, completi
  * later with back-off; an event is removed only once every sink took it.
  * Each failure is a `HookInvocationError` line (and data point).
  */
-export async function deliverDueEvents(store: UploadStore, sinks: EventSinks, now: number, telemetry: Telemetry): Promise<void> {
+export async function deliverDueEvents(store: UploadStore, sinks: OutboxSinks, now: number, telemetry: Telemetry): Promise<void> {
   for (const { event, attempts } of store.dueEvents(now)) {
     try {
-      await deliverEvent(event, sinks);
+      // An event to every event sink, then its index record to the index; a progress record to the index alone.
+      // The whole entry is retried if any sink failed: the index write is idempotent.
+      const { index, ...upload } = event;
+      if (upload.type !== "progress") await deliverEvent(upload as UploadEvent, sinks);
+      if (sinks.index && index) await sinks.index(index);
       store.eventDelivered(event.id);
     } catch (error) {
       const dropped = attempts + 1 >= MAX_DELIVERY_ATTEMPTS;

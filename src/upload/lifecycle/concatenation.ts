@@ -2,7 +2,7 @@ import { deserializeError, TusError } from "../../errors";
 import { loadLive } from "../access";
 import type { Caller } from "../call-contract";
 import type { UploadContext } from "../upload-context";
-import { uploadObjectId } from "../upload-id";
+import { uploadObjectId } from "../../upload-id";
 import { awaitsConfirmation, toInfo, type NewUpload, type PartialSource, type UploadInfo } from "../upload-record";
 import { assemble } from "./assembly";
 import { createUpload } from "./creation";

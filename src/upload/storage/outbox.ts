@@ -7,9 +7,31 @@
  * of it when the index is on, or (`progress`) an index record alone, which
  * no other sink ever sees and which an upload keeps one of at most.
  */
-import type { OutboxEntry, UploadEvent, UploadEventType, UploadFailureReason } from "../../hooks/events";
-import { indexRecordOf, type IndexedState } from "../../listing/index-record";
+import type { EventSinks, UploadEvent, UploadEventType, UploadFailureReason } from "../../hooks/events";
+import { indexRecordOf, type IndexedState, type IndexRecord } from "../index-record";
 import type { UploadRecord } from "../upload-record";
+
+/**
+ * What an upload's outbox holds: an upload event, with the upload index's
+ * record of it when the index is on, or (`progress`) an index record alone,
+ * which no other sink ever sees. Coalesced: an upload keeps one at most.
+ */
+export interface OutboxEntry extends Omit<UploadEvent, "type"> {
+  type: UploadEventType | "progress";
+  index?: IndexRecord;
+}
+
+/**
+ * Where the upload index's records go: written by whoever keeps the index
+ * (src/listing, wired in by the gateway), so that this layer only produces
+ * the records and never imports the index. Throws when the write failed.
+ */
+export type IndexSink = (record: IndexRecord) => Promise<void>;
+
+/** Where outbox entries go: the event sinks, and the index's records to the index. */
+export interface OutboxSinks extends EventSinks {
+  index: IndexSink | undefined;
+}
 
 /** The upload index hears of a growing offset at most this often while bytes arrive (and at each PATCH's end). */
 export const PROGRESS_INTERVAL_MS = 5000;

@@ -1,5 +1,5 @@
 import type { UploadEventType, UploadFailureReason } from "../../hooks/events";
-import type { IndexedState } from "../../listing/index-record";
+import type { IndexedState } from "../index-record";
 import type { Confirmation, NewUpload, UploadEnd, UploadRecord } from "../upload-record";
 import { ByteLedger, type StoredPart } from "./byte-ledger";
 import { Outbox, type StoredEvent } from "./outbox";

@@ -1,5 +1,5 @@
-import type { StoredPart } from "../upload/storage/upload-store";
-import type { Confirmation, UploadRecord } from "../upload/upload-record";
+import type { StoredPart } from "./storage/upload-store";
+import type { Confirmation, UploadRecord } from "./upload-record";
 import { decodeMetadataValue, indexRecordOf, type IndexedState } from "./index-record";
 
 /**

@@ -1,22 +1,21 @@
-import type { UploadRecord } from "../upload/upload-record";
-import type { IndexedState } from "./listing-answer";
+import type { IndexedState } from "./indexed-state";
+import type { UploadRecord } from "./upload-record";
 
 /**
- * What the upload index (D1, migrations/0001_uploads.sql) holds of one
- * upload, as its Durable Object writes it into its outbox: beside an upload
- * event (created, finished, terminated, expired, failed) or as a coalesced
- * progress record. Delivered at least once, so writing it is an upsert by
- * upload id that only ever moves the row forward (see `versionOf`).
+ * What the upload index holds of one upload, as its Durable Object writes
+ * it into its outbox (storage/outbox.ts): beside an upload event (created,
+ * finished, terminated, expired, failed) or as a coalesced progress record.
+ * The record is the upload layer's own; the index that keeps it
+ * (src/listing) only reads it. Delivered at least once, so writing it is an
+ * upsert by upload id that only ever moves the row forward (see `versionOf`).
  */
+
 export type { IndexedState };
 
 export const INDEXED_STATES: readonly IndexedState[] = ["unfinished", "finished", "terminated", "expired", "failed"];
 
 /** States of an upload that has ended: its metadata is cleared, and its row removed after INDEX_RETENTION_SECONDS. */
 export const ENDED_STATES: readonly IndexedState[] = ["terminated", "expired", "failed"];
-
-/** `state IN (…)` of the ended states, for SQL. */
-export const ENDED_STATES_SQL = `(${ENDED_STATES.map((state) => `'${state}'`).join(", ")})`;
 
 export interface IndexRecord {
   id: string;
@@ -78,49 +77,6 @@ function currentState(record: UploadRecord): IndexedState {
   if (record.ended) return record.ended;
   // Awaiting the pre-finish hook's decision is not finished yet.
   return record.finishedAt !== undefined && record.confirmation?.state !== "pending" ? "finished" : "unfinished";
-}
-
-/**
- * Insert or move forward. Subject and creation time never change after the
- * first record; metadata neither, until the upload ends, when it is cleared
- * (file names are personal data, and an ended upload has no file to name).
- * A length once known stays known.
- */
-const UPSERT = `
-  INSERT INTO uploads (id, subject, state, offset_bytes, length, metadata, filename, object_key, created_at, updated_at, expires_at, finished_at, version)
-  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
-  ON CONFLICT (id) DO UPDATE SET
-    state = excluded.state,
-    metadata = CASE WHEN excluded.state IN ${ENDED_STATES_SQL} THEN '{}' ELSE uploads.metadata END,
-    filename = CASE WHEN excluded.state IN ${ENDED_STATES_SQL} THEN NULL ELSE uploads.filename END,
-    offset_bytes = excluded.offset_bytes,
-    length = COALESCE(excluded.length, uploads.length),
-    updated_at = excluded.updated_at,
-    expires_at = excluded.expires_at,
-    finished_at = COALESCE(excluded.finished_at, uploads.finished_at),
-    version = excluded.version
-  WHERE excluded.version >= uploads.version`;
-
-/** Writes one record into the index; throws on any D1 failure, so the outbox retries it. */
-export async function writeIndexRecord(db: D1Database, record: IndexRecord): Promise<void> {
-  await db
-    .prepare(UPSERT)
-    .bind(
-      record.id,
-      record.subject ?? null,
-      record.state,
-      record.offset,
-      record.length ?? null,
-      JSON.stringify(record.metadata),
-      filenameOf(record.metadata) ?? null,
-      record.objectKey,
-      record.createdAt,
-      record.updatedAt,
-      record.expiresAt ?? null,
-      record.finishedAt ?? null,
-      record.version,
-    )
-    .run();
 }
 
 /** The file name an app would show: tus clients send `filename` (tus-js-client, Uppy) or `name`. */

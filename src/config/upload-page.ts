@@ -1,4 +1,4 @@
-import { ConfigError } from "../config/parse";
+import { ConfigError } from "./parse";
 
 /*
  * The upload page's two trust settings. The page holds tokens and files, so
