@@ -3,7 +3,7 @@ import { loadLive, touchLive } from "../access";
 import type { Caller } from "../call-contract";
 import type { UploadContext } from "../upload-context";
 import { awaitsCompletion, toInfo, type UploadInfo, type UploadRecord } from "../upload-record";
-import { UploadWriter } from "../writing/upload-writer";
+import { completeObject, storedLastPart } from "./object-completion";
 import { confirm } from "./pre-finish-gate";
 
 /**
@@ -12,8 +12,9 @@ import { confirm } from "./pre-finish-gate";
  * the alarm delivers the `failed` event.
  */
 export async function finishIfDue(context: UploadContext, record: UploadRecord): Promise<void> {
+  if (record.length === undefined || record.offset !== record.length || record.finishedAt !== undefined || record.ended) return;
   try {
-    await new UploadWriter(context.writerDeps, record, record.length).finishIfDue();
+    await completeObject(context.writerDeps, record, storedLastPart(context.writerDeps, record));
   } catch (error) {
     await context.clock.scheduleAlarm();
     throw error;

@@ -3,8 +3,8 @@ import { ChunkDigest, type ExpectedChecksum } from "./chunk-digest";
 import { partCapacity, partNumberAt } from "../storage/part-plan";
 import type { UploadRecord } from "../upload-record";
 import type { StoredPart, UploadStore } from "../storage/upload-store";
-import { endUpload, objectTakenError } from "../lifecycle/lifecycle";
-import { KeyTaken, keyMayBeTaken, objectIsComplete, openMultipart, putObject, r2, refuseOverwrite, withBody } from "../storage/r2-parts";
+import { completeObject, type LastPart } from "../lifecycle/object-completion";
+import { openMultipart, r2, withBody } from "../storage/r2-parts";
 import { StreamingPart } from "./streaming-part";
 import type { WriteBuffers } from "./write-buffers";
 import type { LockHolder } from "./write-lock";
@@ -214,7 +214,9 @@ export class UploadWriter {
     }
     try {
       if (this.isComplete) {
-        await this.finishIfDue();
+        // The last byte is in: completion is its own step (lifecycle/object-completion.ts), handed the last part.
+        if (this.record.finishedAt === undefined) await completeObject(this.deps, this.record, this.lastPart());
+        this.filled = 0;
       } else {
         this.abandonStreaming("the body ended before the part was full");
         this.persistMemory();
@@ -223,11 +225,6 @@ export class UploadWriter {
       this.abandonStreaming("the request is over");
       this.releaseBuffer();
     }
-  }
-
-  /** Completes the object once all bytes are in; also recovers one whose completion failed in R2 last time. */
-  async finishIfDue(): Promise<void> {
-    if (this.isComplete && this.record.finishedAt === undefined) await this.finish();
   }
 
   private async push(chunk: Uint8Array): Promise<void> {
@@ -427,71 +424,25 @@ export class UploadWriter {
     }
   }
 
-  /**
-   * All bytes are in: write the object. An upload that never filled a part is
-   * one `put`; otherwise the remainder is the last part and the multipart
-   * upload is completed. If R2 fails, the bytes stay durable, the failure is
-   * counted, and the next request for the upload (or the object's alarm,
-   * with back-off) tries again. If R2 did write the object and only its
-   * answer was lost, every retry would fail (the multipart upload no longer
-   * exists), so a failure first looks for the upload's own, whole object.
-   * If another object took the key, the upload is refused for good.
-   */
-  private async finish(): Promise<void> {
-    const { store, bucket, now } = this.deps;
-    try {
-      await this.writeObject();
-    } catch (error) {
-      if (error instanceof KeyTaken) throw await this.refuse();
-      if (!(await objectIsComplete(bucket, this.record))) {
-        this.persistMemory();
-        store.completionFailed(now());
-        throw error;
-      }
-      console.warn(`upload ${this.record.id}: R2 reported a failure, but the object is whole; the answer was lost`);
-    }
-    store.markFinished(now(), this.filled);
-    this.filled = 0;
-  }
-
-  /**
-   * Another object took the upload's key: it can never complete there. The
-   * upload ends as refused (a `failed` event; every later request is
-   * answered the same 409) and its bytes are released, the R2 multipart
-   * upload aborted and the stored tail dropped, rather than kept and retried.
-   * If R2 cannot abort now, the upload stays as it was (every byte counted)
-   * and the refusal is made again at the next attempt. Returns the answer.
-   */
-  private async refuse(): Promise<TusError> {
-    const { id, objectKey } = this.record;
-    this.persistMemory();
-    this.releaseBuffer();
-    try {
-      await endUpload(this.deps, this.record, "object-exists", false);
-    } catch (error) {
-      this.deps.store.completionFailed(this.deps.now());
-      throw error;
-    }
-    console.warn(`upload ${id}: refused at completion: another object was stored at ${objectKey}; its bytes were released`);
-    return objectTakenError();
-  }
-
-  private async writeObject(): Promise<void> {
-    const { bucket } = this.deps;
-    const guarded = keyMayBeTaken(this.record, this.deps.overwriteObjects);
-    if (this.partStart === 0 && this.record.multipartId === undefined) {
-      const size = this.stored + this.filled;
-      await putObject(bucket, this.record, guarded, (put) => withBody(this.partPieces(), size, put));
-      return;
-    }
-    // The last part first: it may be streaming already, and must not be left open.
-    if (this.stored + this.filled > 0) await this.sendPart();
-    // `complete` takes no condition: an object stored between this check and
-    // it is replaced (README, "When completion fails").
-    if (guarded) await refuseOverwrite(bucket, this.record, false);
-    const multipart = await this.multipart();
-    const parts = this.deps.store.parts().map(({ partNumber, etag }) => ({ partNumber, etag }));
-    await r2("complete", () => multipart.complete(parts));
+  /** The part under construction, as completion takes it once the last byte is in. */
+  private lastPart(): LastPart {
+    // The getters read the writer's state as it is when completion asks, not as it is now.
+    const writer = this;
+    return {
+      get whole() {
+        return writer.partStart === 0 && writer.record.multipartId === undefined;
+      },
+      get size() {
+        return writer.stored + writer.filled;
+      },
+      pieces: () => this.partPieces(),
+      send: () => this.sendPart(),
+      get inMemory() {
+        return writer.filled;
+      },
+      persist: () => this.persistMemory(),
+      release: () => this.releaseBuffer(),
+    };
   }
 
   private multipart(): Promise<R2MultipartUpload> {
