@@ -21,7 +21,7 @@ import { Uploads } from "./upload/uploads";
 
 /**
  * The bindings the gateway takes from a Worker's env, as its wrangler.toml
- * declares them (README, "Using tus-edge as a library"). A Worker with
+ * declares them (docs/library.md). A Worker with
  * bindings of its own extends it.
  */
 export interface GatewayEnv {
@@ -39,9 +39,9 @@ export interface GatewayEnv {
   EVENTS?: Queue;
   /** The upload page's static files (wrangler.toml `[assets]`); without the binding there is no page. */
   ASSETS?: Fetcher;
-  /** Optional D1 database of the upload index: listing and administration (README, "Listing and administration"). */
+  /** Optional D1 database of the upload index: listing and administration (docs/listing.md). */
   INDEX?: D1Database;
-  /** Optional Workers Analytics Engine dataset for metrics (`[[analytics_engine_datasets]]`); README, "Operating". */
+  /** Optional Workers Analytics Engine dataset for metrics (`[[analytics_engine_datasets]]`); docs/operating.md. */
   METRICS?: AnalyticsEngineDataset;
 }
 
@@ -53,7 +53,7 @@ export interface TusGatewayOptions {
   /**
    * Asked in the upload's Durable Object once an upload's object is complete,
    * before the request that completed it is answered (the library's form of
-   * PRE_FINISH_HOOK_URL; README, "Finishing an upload"): return nothing or
+   * PRE_FINISH_HOOK_URL; docs/hooks.md, "Finishing an upload"): return nothing or
    * `{}` to accept, `{ response: { status, headers, body } }` to answer the
    * client, `{ reject: { status, message } }` to reject the upload. If it
    * throws or takes longer than PRE_FINISH_HOOK_TIMEOUT_MS, it is asked again

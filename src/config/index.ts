@@ -9,7 +9,7 @@ import { ConfigError, readBoolean, readInteger, readList, readSeconds, readStrin
 /**
  * Configuration, parsed and validated once per isolate from the Worker's
  * variables and secrets. Every field's default is listed here and in
- * README.md; a bad value stops the Worker with a message that names the
+ * docs/configuration.md; a bad value stops the Worker with a message that names the
  * variable and the fix.
  */
 export interface GatewayConfig {
@@ -105,8 +105,7 @@ export interface GatewayConfig {
   preCreateHookUrl: string | undefined;
   /**
    * Asked once an upload's object is complete, before the completing request
-   * is answered; may answer the client or reject the upload (README,
-   * "Finishing an upload").
+   * is answered; may answer the client or reject the upload (docs/hooks.md, "Finishing an upload").
    */
   preFinishHookUrl: string | undefined;
   /** How long the pre-finish hook (webhook or callback) may take to decide. Default 10,000 ms. */

@@ -6,7 +6,7 @@ import { SIGNATURE_HEADER, signatureHeader } from "./signature";
  * The pre-finish hook (PRE_FINISH_HOOK_URL, and the library's
  * `onUploadFinishing`): asked once an upload's last byte is stored and its
  * R2 object is complete, before the request that completed it is answered.
- * Its decision is what that request answers (README, "Finishing an upload").
+ * Its decision is what that request answers (docs/hooks.md, "Finishing an upload").
  */
 
 /** What the hook is told about the upload that is finishing. */

@@ -9,7 +9,7 @@ import { parseListQuery } from "./list-query";
 import { queryIndex, type IndexRow, type RetentionCutoff } from "./upload-index";
 
 /**
- * Listing and administration (README, "Listing and administration"): JSON
+ * Listing and administration (docs/listing.md): JSON
  * requests beside the tus dialects, answered from the upload index (D1) and,
  * for inspection and termination, from the upload's Durable Object.
  *

@@ -2,7 +2,7 @@
  * Metrics: one Workers Analytics Engine data point per request and per
  * upload event, written to the optional `METRICS` binding. Without the
  * binding nothing is written. The positions below are the one place the
- * layout is defined; README.md ("Operating") copies this table and queries
+ * layout is defined; docs/operating.md copies this table and queries
  * it with Analytics Engine's SQL API, so a position never changes meaning.
  *
  * | position | field      | value                                                                 |

@@ -28,7 +28,7 @@ export interface UploadObjectEnv {
   UPLOADS: DurableObjectNamespace | DurableObjectNamespace<UploadObject>;
   /** Optional Queue producer binding for upload events. */
   EVENTS?: Queue;
-  /** Optional D1 database of the upload index (README, "Listing and administration"). */
+  /** Optional D1 database of the upload index (docs/listing.md). */
   INDEX?: D1Database;
   /** Optional Workers Analytics Engine dataset for metrics. */
   METRICS?: AnalyticsEngineDataset;
@@ -157,7 +157,7 @@ export class UploadObject extends DurableObject<UploadObjectEnv> {
   }
 
   /**
-   * Everything stored about the upload, for an administrator (README,
+   * Everything stored about the upload, for an administrator (docs/listing.md,
    * "Listing and administration"): read only, any owner, ended uploads too.
    */
   async inspect(): Promise<Outcome<UploadInspection>> {

@@ -35,7 +35,7 @@ export function stateHeaders(context: RequestContext, rules: InteropRules, info:
  * entire representation in the initial request", marked `Upload-Complete: ?1`.
  * For this gateway that is the stored upload: where to download it and how
  * long it is; or, when the pre-finish hook answered the client, its answer
- * (README, "Finishing an upload"). Also replayed to a client that completes
+ * (docs/hooks.md, "Finishing an upload"). Also replayed to a client that completes
  * a complete upload again.
  */
 export function completedResponse(context: RequestContext, rules: InteropRules, info: UploadInfo, status: 200 | 201): Response {

@@ -39,7 +39,7 @@ const ALL_PROBLEMS = new Set<ProblemType>(["mismatching-upload-offset", "inconsi
  * httpwg/http-extensions (-01 … -11), and 9 against the text that introduced
  * it (guoye-zhang/http-extensions db175325, httpwg PR #3476, published as
  * -12). Versions after 9 (-13 on) are not here because their texts could not
- * be read; README "Which drafts were checked" says what was searched.
+ * be read; docs/protocol.md ("Which drafts were checked") says what was searched.
  */
 export const INTEROP_VERSIONS: ReadonlyMap<number, InteropRules> = new Map(
   (

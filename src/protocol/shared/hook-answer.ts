@@ -2,7 +2,7 @@ import { answerHeaderRefusal, type HookAnswer } from "../../hooks/pre-finish";
 import type { UploadInfo } from "../../upload/upload-record";
 
 /**
- * The pre-finish hook's answer to the client (README, "Finishing an
+ * The pre-finish hook's answer to the client (docs/hooks.md, "Finishing an
  * upload"), in either dialect: the request that completed the upload, and
  * any retry of it, answers with the hook's status, headers and body; the
  * dialect's own headers (offset, location …) go on top, since the client
@@ -15,7 +15,7 @@ export function answeredResponse(answer: HookAnswer, dialectHeaders: Headers): R
   exposeHeaders(headers, answer);
   if (answer.body === "") return new Response(null, { status: answer.status, headers });
   // Without a type, Response would label every body text/plain, and a client
-  // reading the README's JSON answer would have to know better.
+  // reading the documented JSON answer would have to know better.
   if (!headers.has("Content-Type")) headers.set("Content-Type", isJsonDocument(answer.body) ? "application/json" : "text/plain; charset=utf-8");
   return new Response(answer.body, { status: answer.status, headers });
 }

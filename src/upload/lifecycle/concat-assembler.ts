@@ -109,7 +109,7 @@ export async function assembleStep(deps: AssemblerDeps, record: UploadRecord): P
     slowestPartMs = Math.max(slowestPartMs, now() - startedAt);
   }
   // Checked only now, when nothing else is left: the key may be taken at any
-  // time before `complete`, which takes no condition (README, Concatenation).
+  // time before `complete`, which takes no condition (docs/protocol.md, Concatenation).
   if (guarded && (await keyTaken(() => refuseOverwrite(bucket, record, false)))) return { state: "object-exists" };
   const parts = store.parts().map(({ partNumber, etag }) => ({ partNumber, etag }));
   try {

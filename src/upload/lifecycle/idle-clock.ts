@@ -6,7 +6,7 @@
  * EXPIRY_SAVE_MIN_MS. The move not yet stored is held here, and the alarm
  * adds it before calling an upload idle. So a stored expiry, and the
  * Upload-Expires that reports it, may be up to that much earlier than the
- * idle time after the last activity, never later (README, expiration). With
+ * idle time after the last activity, never later (docs/protocol.md, expiration). With
  * the default day, 864 s: an upload of minutes writes its expiry once, when
  * it is created.
  */

@@ -27,7 +27,7 @@ export interface RangePlan {
 
 const MiB = 1024 * 1024;
 
-/** 8, 16, 32, then 64 MiB: a 10 GiB download is 163 `get`s. See README "Performance". */
+/** 8, 16, 32, then 64 MiB: a 10 GiB download is 163 `get`s. See docs/performance.md. */
 export const DOWNLOAD_RANGES: RangePlan = { first: 8 * MiB, largest: 64 * MiB };
 
 /** A byte range as R2 takes it. */

@@ -11,7 +11,7 @@ import type { InteropRules } from "../versions";
  * Upload creation: POST or PUT on the collection with the completion field.
  * `?1` with a body is a whole file in one request; `?0` creates the upload
  * resource, with or without first bytes, to append to later. No 104 comes
- * first (workerd cannot send one, README): the URL arrives in the final
+ * first (workerd cannot send one, docs/protocol.md): the URL arrives in the final
  * answer, so only a request that ends, or a `?0` creation, can be resumed.
  */
 export async function handleCreation(context: RequestContext, rules: InteropRules): Promise<Response> {
