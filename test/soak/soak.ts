@@ -122,6 +122,8 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
     const orphans = await checkOrphans(rec, gw, (EXPIRE_AFTER_SECONDS + 60) * 1000);
     log(`soak: R2 checked: ${orphans.objects} objects, ${orphans.multiparts} multipart uploads in progress, ${orphans.uploads} uploads inspected`);
 
+    // Every upload has finished, been ended or expired: what the isolate keeps now is what it did not give back.
+    await memory.sampleAtEnd();
     memory.stop();
     const memoryVerdict = memory.verdict();
     for (const problem of memoryVerdict.problems) rec.violation(7, undefined, problem);
