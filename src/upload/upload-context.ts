@@ -4,7 +4,7 @@ import type { Telemetry } from "../observability";
 import type { AlarmClock } from "./lifecycle/alarm-clock";
 import type { OutboxSinks } from "./storage/outbox";
 import type { UploadStore } from "./storage/upload-store";
-import type { WriterDeps } from "./writing/upload-writer";
+import type { WriterDeps } from "./writing/writer-deps";
 import type { WriteLock } from "./writing/write-lock";
 
 /**

@@ -1,7 +1,7 @@
 import { partNumberAt } from "../storage/part-plan";
 import { KeyTaken, keyMayBeTaken, objectIsComplete, openMultipart, putObject, r2, refuseOverwrite, withBody } from "../storage/r2-parts";
 import type { UploadRecord } from "../upload-record";
-import type { WriterDeps } from "../writing/upload-writer";
+import type { WriterDeps } from "../writing/writer-deps";
 import { endUpload, objectTakenError } from "./lifecycle";
 
 /**

@@ -2,26 +2,14 @@ import { TusError } from "../../errors";
 import { ChunkDigest, type ExpectedChecksum } from "./chunk-digest";
 import { partCapacity, partNumberAt } from "../storage/part-plan";
 import type { UploadRecord } from "../upload-record";
-import type { StoredPart, UploadStore } from "../storage/upload-store";
+import type { StoredPart } from "../storage/upload-store";
 import { completeObject, type LastPart } from "../lifecycle/object-completion";
 import { openMultipart, r2, withBody } from "../storage/r2-parts";
 import { StreamingPart } from "./streaming-part";
-import type { WriteBuffers } from "./write-buffers";
 import type { LockHolder } from "./write-lock";
+import type { WriterDeps } from "./writer-deps";
 
-export interface WriterDeps {
-  store: UploadStore;
-  bucket: R2Bucket;
-  /** Largest part assembled in memory; larger parts spill to the tail as they fill. */
-  partBufferLimit: number;
-  /** Whether completing may replace an object that appeared at the key meanwhile. */
-  overwriteObjects: boolean;
-  /** Told whenever bytes arrive, so a long PATCH counts as activity. */
-  onBytes?: () => void;
-  now: () => number;
-  /** The upload's part and read buffers, kept from one PATCH to the next. */
-  buffers: WriteBuffers;
-}
+export type { WriterDeps } from "./writer-deps";
 
 /**
  * How a request's body ended: read to its end; cut short (connection lost,
