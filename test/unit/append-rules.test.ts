@@ -7,35 +7,14 @@
  * the gateway by test/runtime/rufh/; here each rule alone.
  */
 import { describe, expect, it } from "vitest";
-import { MiB } from "../../src/r2-limits";
 import { appendIntent, lengthFromRequest } from "../../src/protocol/rufh/body";
 import type { RequestContext } from "../../src/protocol/shared/context";
-import { checkAppend, replayFinished, type AppendRequest, type UploadRecord } from "../../src/upload/upload-record";
+import { checkAppend, replayFinished, type AppendRequest } from "../../src/upload/upload-record";
 import { expectTusError } from "./expect-tus-error";
-
-const NO_LIMIT = Number.MAX_SAFE_INTEGER;
-
-function live(overrides: Partial<UploadRecord> = {}): UploadRecord {
-  return {
-    id: "AAAAAAAAAAAAAAAAAAAAAA",
-    objectKey: "uploads/AAAAAAAAAAAAAAAAAAAAAA",
-    length: 100,
-    partSize: 8 * MiB,
-    offset: 40,
-    metadata: new Map(),
-    contentType: "application/octet-stream",
-    contentDisposition: "attachment",
-    createdAt: 0,
-    multipartId: undefined,
-    finishedAt: undefined,
-    expiresAt: undefined,
-    ended: undefined,
-    ...overrides,
-  };
-}
+import { NO_LIMIT, uploadRecord } from "./upload-records";
 
 /** A finished upload of 100 bytes. */
-const finished = live({ offset: 100, finishedAt: 1 });
+const finished = uploadRecord({ offset: 100, finishedAt: 1 });
 
 function append(overrides: Partial<AppendRequest>): AppendRequest {
   return { offset: 40, declaredLength: undefined, contentLength: 0, lengthLimit: NO_LIMIT, ...overrides };
@@ -69,51 +48,51 @@ describe("replayFinished: an append to a finished upload", () => {
 
 describe("checkAppend: an append to a live upload, before any byte is read", () => {
   it("refuses another offset with offset-mismatch and the current offset", () => {
-    const error = expectTusError(() => checkAppend(live(), append({ offset: 39, contentLength: 1 })), "offset-mismatch");
+    const error = expectTusError(() => checkAppend(uploadRecord(), append({ offset: 39, contentLength: 1 })), "offset-mismatch");
     expect(error.details.offset).toBe(40);
   });
 
   it("refuses a declared length other than the one the upload has (length-conflict)", () => {
-    expectTusError(() => checkAppend(live(), append({ declaredLength: 101 })), "length-conflict");
-    expect(checkAppend(live(), append({ declaredLength: 100, contentLength: 60 }))).toBe(100);
+    expectTusError(() => checkAppend(uploadRecord(), append({ declaredLength: 101 })), "length-conflict");
+    expect(checkAppend(uploadRecord(), append({ declaredLength: 100, contentLength: 60 }))).toBe(100);
   });
 
   it("sets a deferred length with the append that declares it", () => {
-    expect(checkAppend(live({ length: undefined }), append({ declaredLength: 50, contentLength: 10 }))).toBe(50);
-    expect(checkAppend(live({ length: undefined }), append({ contentLength: 10 }))).toBeUndefined();
+    expect(checkAppend(uploadRecord({ length: undefined }), append({ declaredLength: 50, contentLength: 10 }))).toBe(50);
+    expect(checkAppend(uploadRecord({ length: undefined }), append({ contentLength: 10 }))).toBeUndefined();
   });
 
   it("refuses a declared length below the bytes already received (invalid-header)", () => {
-    expectTusError(() => checkAppend(live({ length: undefined }), append({ declaredLength: 39 })), "invalid-header");
-    expect(checkAppend(live({ length: undefined }), append({ declaredLength: 40 }))).toBe(40);
+    expectTusError(() => checkAppend(uploadRecord({ length: undefined }), append({ declaredLength: 39 })), "invalid-header");
+    expect(checkAppend(uploadRecord({ length: undefined }), append({ declaredLength: 40 }))).toBe(40);
   });
 
   it("refuses a declared length over the size limit (upload-too-large), the upload's or the caller's", () => {
-    expectTusError(() => checkAppend(live({ length: undefined, sizeLimit: 1000 }), append({ declaredLength: 1001 })), "upload-too-large");
-    expectTusError(() => checkAppend(live({ length: undefined }), append({ declaredLength: 1001, lengthLimit: 1000 })), "upload-too-large");
-    expect(checkAppend(live({ length: undefined, sizeLimit: 1000 }), append({ declaredLength: 1000 }))).toBe(1000);
+    expectTusError(() => checkAppend(uploadRecord({ length: undefined, sizeLimit: 1000 }), append({ declaredLength: 1001 })), "upload-too-large");
+    expectTusError(() => checkAppend(uploadRecord({ length: undefined }), append({ declaredLength: 1001, lengthLimit: 1000 })), "upload-too-large");
+    expect(checkAppend(uploadRecord({ length: undefined, sizeLimit: 1000 }), append({ declaredLength: 1000 }))).toBe(1000);
   });
 
   it("refuses a body past the length as exceeds-upload-length, with the offset; one that ends at the length passes", () => {
-    const error = expectTusError(() => checkAppend(live(), append({ contentLength: 61 })), "exceeds-upload-length");
+    const error = expectTusError(() => checkAppend(uploadRecord(), append({ contentLength: 61 })), "exceeds-upload-length");
     expect(error.details.offset).toBe(40);
     // Also against the length this very request declares.
-    const declared = expectTusError(() => checkAppend(live({ length: undefined }), append({ declaredLength: 50, contentLength: 11 })), "exceeds-upload-length");
+    const declared = expectTusError(() => checkAppend(uploadRecord({ length: undefined }), append({ declaredLength: 50, contentLength: 11 })), "exceeds-upload-length");
     expect(declared.details.offset).toBe(40);
-    expect(checkAppend(live(), append({ contentLength: 60 }))).toBe(100);
+    expect(checkAppend(uploadRecord(), append({ contentLength: 60 }))).toBe(100);
   });
 
   it("refuses a body past the size limit when the length is deferred (upload-too-large, with the offset)", () => {
-    const deferred = live({ length: undefined, sizeLimit: 1000 });
+    const deferred = uploadRecord({ length: undefined, sizeLimit: 1000 });
     const error = expectTusError(() => checkAppend(deferred, append({ contentLength: 961 })), "upload-too-large");
     expect(error.details.offset).toBe(40);
-    expectTusError(() => checkAppend(live({ length: undefined }), append({ contentLength: 961, lengthLimit: 1000 })), "upload-too-large");
+    expectTusError(() => checkAppend(uploadRecord({ length: undefined }), append({ contentLength: 961, lengthLimit: 1000 })), "upload-too-large");
     expect(checkAppend(deferred, append({ contentLength: 960 }))).toBeUndefined();
   });
 
   it("leaves a chunked body (no Content-Length) to the writer, which measures it as it arrives", () => {
-    expect(checkAppend(live(), append({ contentLength: undefined }))).toBe(100);
-    expect(checkAppend(live({ length: undefined, sizeLimit: 41 }), append({ contentLength: undefined }))).toBeUndefined();
+    expect(checkAppend(uploadRecord(), append({ contentLength: undefined }))).toBe(100);
+    expect(checkAppend(uploadRecord({ length: undefined, sizeLimit: 41 }), append({ contentLength: undefined }))).toBeUndefined();
   });
 });
 
@@ -145,9 +124,9 @@ describe("lengthFromRequest: the upload's length as an IETF request gives it", (
 
   it("gives checkAppend a length that refuses a completing append to an upload of another length", () => {
     // ?1 with 10 bytes at 40 says the upload is 50 bytes long; it is 100.
-    expectTusError(() => checkAppend(live(), append({ declaredLength: lengthFromRequest(none, true, 40, 10), contentLength: 10 })), "length-conflict");
+    expectTusError(() => checkAppend(uploadRecord(), append({ declaredLength: lengthFromRequest(none, true, 40, 10), contentLength: 10 })), "length-conflict");
     // On a deferred-length upload the same request sets the length.
-    expect(checkAppend(live({ length: undefined }), append({ declaredLength: lengthFromRequest(none, true, 40, 10), contentLength: 10 }))).toBe(50);
+    expect(checkAppend(uploadRecord({ length: undefined }), append({ declaredLength: lengthFromRequest(none, true, 40, 10), contentLength: 10 }))).toBe(50);
   });
 });
 
