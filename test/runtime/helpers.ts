@@ -236,6 +236,18 @@ function* pieces(bytes: Uint8Array, size: number): Generator<Uint8Array> {
   for (let at = 0; at < bytes.length; at += size) yield bytes.slice(at, at + size);
 }
 
+/** `bytes` as a body of unknown length (chunked), in pieces of `pieceSize`. */
+export function chunkedBody(bytes: Uint8Array, pieceSize: number): ReadableStream<Uint8Array> {
+  let at = 0;
+  return new ReadableStream<Uint8Array>({
+    pull(controller) {
+      if (at >= bytes.length) return controller.close();
+      controller.enqueue(bytes.slice(at, at + pieceSize));
+      at += pieceSize;
+    },
+  });
+}
+
 const STREAM_PIECE = 256 * KiB;
 
 export interface StreamedBody {

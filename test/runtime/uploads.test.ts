@@ -9,6 +9,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import {
   b64,
   bodyText,
+  chunkedBody,
   concat,
   createUpload,
   DEFERRED_PART_SIZE,
@@ -140,7 +141,7 @@ describe("uploads over several parts", () => {
     const { url, id } = await createUpload({ length: data.length });
     let offset = 0;
     for (const size of [5 * MiB + 3, 11 * MiB, data.length - 16 * MiB - 3]) {
-      const response = await patch(url, offset, streamOf(data.slice(offset, offset + size), 64 * KiB + 1));
+      const response = await patch(url, offset, chunkedBody(data.slice(offset, offset + size), 64 * KiB + 1));
       expect(response.status, await bodyText(response)).toBe(204);
       offset += size;
       expect(response.headers.get("Upload-Offset")).toBe(String(offset));
@@ -153,7 +154,7 @@ describe("uploads over several parts", () => {
     const data = randomBytes(10 * MiB + 9, 110);
     const { url, id } = await createUpload({ length: data.length });
     await patchInChunks(url, data.subarray(0, MiB), 0, [MiB]);
-    const tooLong = await patch(url, MiB, streamOf(concat(data.slice(MiB), randomBytes(5, 111)), 256 * KiB));
+    const tooLong = await patch(url, MiB, chunkedBody(concat(data.slice(MiB), randomBytes(5, 111)), 256 * KiB));
     expect(tooLong.status).toBe(413);
     expect(await tooLong.text()).toMatch(/Upload-Length/);
     // Whatever of it was kept is consistent: HEAD, the 413's offset and storage agree.
@@ -196,15 +197,3 @@ describe("uploads over several parts", () => {
     await expectFinishedStorage(id, data.length);
   });
 });
-
-/** `bytes` as a body of unknown length (chunked), in pieces of `pieceSize`. */
-function streamOf(bytes: Uint8Array, pieceSize: number): ReadableStream<Uint8Array> {
-  let at = 0;
-  return new ReadableStream<Uint8Array>({
-    pull(controller) {
-      if (at >= bytes.length) return controller.close();
-      controller.enqueue(bytes.slice(at, at + pieceSize));
-      at += pieceSize;
-    },
-  });
-}

@@ -10,7 +10,7 @@
 import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { createTusGateway } from "../../../src/index";
-import { bodyText, COLLECTION, expectDownloadEquals, MiB, randomBytes } from "../helpers";
+import { bodyText, chunkedBody, COLLECTION, expectDownloadEquals, MiB, randomBytes } from "../helpers";
 import { completion, create, headUpload, interop, uploadLimit, VERSIONS, type Version } from "./helpers";
 
 const CAP = 1000;
@@ -20,18 +20,6 @@ const TIMEOUT = 60_000;
 function cappedGateway(cap: number) {
   const gateway = createTusGateway({ config: { maxAppendSize: cap } });
   return (url: string, init: RequestInit) => gateway.fetch(new Request(url, init), env);
-}
-
-/** `bytes` as a body of unknown length (chunked), in pieces of `pieceSize`. */
-function chunked(bytes: Uint8Array, pieceSize: number): ReadableStream<Uint8Array> {
-  let at = 0;
-  return new ReadableStream<Uint8Array>({
-    pull(controller) {
-      if (at >= bytes.length) return controller.close();
-      controller.enqueue(bytes.slice(at, at + pieceSize));
-      at += pieceSize;
-    },
-  });
 }
 
 /** An append through `fetch`, as the rufh helpers' `append` sends it. */
@@ -74,16 +62,16 @@ describe.each(VERSIONS)("MAX_APPEND_SIZE on chunked bodies at interop version %i
 
   it("a chunked append longer than the cap is 413, and the upload keeps none of it; appends within the cap complete it", async () => {
     const { url } = await create(version, { complete: false });
-    const refused = await appendThrough(capped, version, url, 0, false, chunked(randomBytes(5 * CAP, 500 + version), 512));
+    const refused = await appendThrough(capped, version, url, 0, false, chunkedBody(randomBytes(5 * CAP, 500 + version), 512));
     await expectAppendCapRefusal(version, refused, CAP);
     // The bytes before the cap were only in memory: dropped, as for MAX_UPLOAD_SIZE (upload-writer.ts).
     expect(await offsetOf(version, url)).toBe("0");
 
     const bytes = randomBytes(CAP + 700, 510 + version);
-    const within = await appendThrough(capped, version, url, 0, false, chunked(bytes.slice(0, CAP), 300));
+    const within = await appendThrough(capped, version, url, 0, false, chunkedBody(bytes.slice(0, CAP), 300));
     expect(within.status, await bodyText(within)).toBe(204);
     expect(within.headers.get("Upload-Offset")).toBe(String(CAP));
-    const last = await appendThrough(capped, version, url, CAP, true, chunked(bytes.slice(CAP), 300));
+    const last = await appendThrough(capped, version, url, CAP, true, chunkedBody(bytes.slice(CAP), 300));
     expect(last.status, await bodyText(last)).toBe(200);
     await expectDownloadEquals(url, bytes);
   });
@@ -92,7 +80,7 @@ describe.each(VERSIONS)("MAX_APPEND_SIZE on chunked bodies at interop version %i
     const response = await capped(COLLECTION, {
       method: "POST",
       headers: { ...interop(version), ...completion(version, true) },
-      body: chunked(randomBytes(3 * CAP, 520 + version), 700),
+      body: chunkedBody(randomBytes(3 * CAP, 520 + version), 700),
     });
     await expectAppendCapRefusal(version, response, CAP);
     const url = response.headers.get("Location");
@@ -108,13 +96,13 @@ describe("MAX_APPEND_SIZE on a chunked body that fills a part before it passes t
     const capped = cappedGateway(cap);
     const bytes = randomBytes(12 * MiB + 5, 530);
     const { url } = await create(version, { complete: false, headers: { "Upload-Length": String(bytes.length) } });
-    const refused = await appendThrough(capped, version, url, 0, false, chunked(bytes, 256 * 1024));
+    const refused = await appendThrough(capped, version, url, 0, false, chunkedBody(bytes, 256 * 1024));
     await expectAppendCapRefusal(version, refused, cap);
     // The first 8 MiB part went to R2 and was counted before the cap was passed; the MiB after it was dropped.
     const offset = Number(await offsetOf(version, url));
     expect(offset).toBe(8 * MiB);
 
-    const last = await appendThrough(capped, version, url, offset, true, chunked(bytes.slice(offset), 256 * 1024));
+    const last = await appendThrough(capped, version, url, offset, true, chunkedBody(bytes.slice(offset), 256 * 1024));
     expect(last.status, await bodyText(last)).toBe(200);
     await expectDownloadEquals(url, bytes);
   });
