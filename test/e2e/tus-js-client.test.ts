@@ -153,7 +153,10 @@ describe("tus-js-client against wrangler dev", () => {
 
     const second = startTusUpload(data, { uploadUrl: url, chunkSize });
     expect(await second.done).toBe(url);
-    expect(second.patchOffsets[0]).toBe(offset);
+    // Where the resumed client starts is what its own HEAD reports: never less than ours, and more
+    // only if the aborted PATCH, sent before our HEAD, reached the server after it (seen under load).
+    expect(second.patchOffsets[0]).toBeGreaterThanOrEqual(offset);
+    expect(second.patchOffsets[0]).toBeLessThanOrEqual(sentAtMost);
     expectIncreasing(second.patchOffsets, "PATCH Upload-Offset");
     expectIncreasing(second.acceptedOffsets, "acknowledged Upload-Offset");
     expect(second.acceptedOffsets.at(-1)).toBe(data.length);
