@@ -7,34 +7,13 @@
  * before it uses a token from `?token=`: link-token.test.ts.
  */
 import { request } from "node:http";
-import type { Browser, BrowserContext } from "playwright-core";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { downloadSha256, MiB, type TestServer } from "../e2e/server";
-import { JWT_SECRET, launchBrowser, startPageServer, testFiles, tokenFor, UploadPage } from "./harness";
+import { describe, expect, it } from "vitest";
+import { downloadSha256, MiB } from "../e2e/server";
+import { JWT_SECRET, pageSuite, tokenFor, UploadPage } from "./harness";
 
 const MAX_UPLOAD_SIZE = 1 * MiB;
 
-let server: TestServer;
-let browser: Browser;
-let files: Awaited<ReturnType<typeof testFiles>>;
-let context: BrowserContext | undefined;
-
-beforeAll(async () => {
-  [server, browser, files] = await Promise.all([
-    startPageServer({ AUTH_MODE: "jwt", JWT_SECRET, MAX_UPLOAD_SIZE: String(MAX_UPLOAD_SIZE), UPLOAD_PAGE: "on" }),
-    launchBrowser(),
-    testFiles(),
-  ]);
-}, 90_000);
-
-afterEach(async () => {
-  await context?.close();
-  context = undefined;
-}, 15_000);
-
-afterAll(async () => {
-  await Promise.all([browser?.close(), server?.stop(), files?.remove()]);
-}, 30_000);
+const suite = pageSuite({ AUTH_MODE: "jwt", JWT_SECRET, MAX_UPLOAD_SIZE: String(MAX_UPLOAD_SIZE), UPLOAD_PAGE: "on" });
 
 /** GET / with another Host header than the loopback address the server listens on. */
 function statusForHost(url: string, host: string): Promise<number> {
@@ -50,14 +29,14 @@ function statusForHost(url: string, host: string): Promise<number> {
 
 describe("the upload page with access control", () => {
   it("UPLOAD_PAGE=on serves the page on any host, not only loopback", async () => {
-    await expect(statusForHost(`${server.url}/`, "uploads.example.com")).resolves.toBe(200);
+    await expect(statusForHost(`${suite.server.url}/`, "uploads.example.com")).resolves.toBe(200);
   }, 15_000);
 
   it("takes a token from ?token= once the person agrees, removes it from the address bar, and puts it on uploads and download links", async () => {
-    const file = await files.create("with-token.txt", 300 * 1024);
+    const file = await suite.files.create("with-token.txt", 300 * 1024);
     const token = tokenFor("alice");
-    context = await browser.newContext();
-    const page = await UploadPage.open(context, server, `/?token=${token}`);
+    suite.context = await suite.browser.newContext();
+    const page = await UploadPage.open(suite.context, suite.server, `/?token=${token}`);
     expect(page.page.url()).not.toContain("token=");
     await page.useLinkToken();
     await page.choose(file);
@@ -68,9 +47,9 @@ describe("the upload page with access control", () => {
   }, 60_000);
 
   it("without a token shows the gateway's 401 message; with one entered under Settings, Retry uploads", async () => {
-    const file = await files.create("needs-token.txt", 200 * 1024);
-    context = await browser.newContext();
-    const page = await UploadPage.open(context, server);
+    const file = await suite.files.create("needs-token.txt", 200 * 1024);
+    suite.context = await suite.browser.newContext();
+    const page = await UploadPage.open(suite.context, suite.server);
     await page.choose(file);
     const row = page.uploading(file);
     await expect.poll(() => row.getAttribute("data-state")).toBe("failed");
@@ -85,10 +64,10 @@ describe("the upload page with access control", () => {
   }, 60_000);
 
   it("shows the gateway's own message when it refuses a file (413 over MAX_UPLOAD_SIZE)", async () => {
-    const file = await files.create("too-large.bin", 2 * MiB);
+    const file = await suite.files.create("too-large.bin", 2 * MiB);
     const token = tokenFor("carol");
     // What the gateway says to a client that asks for this upload, for comparison.
-    const refused = await fetch(server.endpoint, {
+    const refused = await fetch(suite.server.endpoint, {
       method: "POST",
       headers: { "Tus-Resumable": "1.0.0", "Upload-Length": String(file.size), Authorization: `Bearer ${token}` },
     });
@@ -96,8 +75,8 @@ describe("the upload page with access control", () => {
     const message = (await refused.text()).trim();
     expect(message.length).toBeGreaterThan(10);
 
-    context = await browser.newContext();
-    const page = await UploadPage.open(context, server, `/?token=${token}`);
+    suite.context = await suite.browser.newContext();
+    const page = await UploadPage.open(suite.context, suite.server, `/?token=${token}`);
     await page.useLinkToken();
     await page.choose(file);
     const row = page.uploading(file);

@@ -8,7 +8,7 @@ import { mkdir, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { chromium, type Browser, type BrowserContext, type Locator, type Page } from "playwright-core";
-import { expect } from "vitest";
+import { afterAll, afterEach, beforeAll, expect } from "vitest";
 import { HS256_SECRET, tokenFor as e2eTokenFor } from "../e2e/jwt";
 import { ROOT, startServer, writeSeededFile, type TestServer } from "../e2e/server";
 import { TUS } from "../lib/wire";
@@ -65,6 +65,36 @@ export async function testFiles(): Promise<{ create(name: string, size: number):
     },
     remove: () => rm(dir, { recursive: true, force: true }),
   };
+}
+
+/** What a browser test file shares: its gateway, its Chromium, its test files, and the current test's browser context. */
+export interface PageSuite {
+  server: TestServer;
+  browser: Browser;
+  files: Awaited<ReturnType<typeof testFiles>>;
+  /** The browser context a test opened, if any: closed after each test. */
+  context: BrowserContext | undefined;
+}
+
+/**
+ * Registers a test file's hooks: before its tests, the gateway with its
+ * upload page (`vars`, as for `startPageServer`), Chromium and the test files;
+ * after each test, its browser context is closed; after all, everything is
+ * stopped and removed. The suite's fields are set once the first hook has run.
+ */
+export function pageSuite(vars: Record<string, string> = {}): PageSuite {
+  const suite = { context: undefined } as PageSuite;
+  beforeAll(async () => {
+    [suite.server, suite.browser, suite.files] = await Promise.all([startPageServer(vars), launchBrowser(), testFiles()]);
+  }, 90_000);
+  afterEach(async () => {
+    await suite.context?.close();
+    suite.context = undefined;
+  }, 15_000);
+  afterAll(async () => {
+    await Promise.all([suite.browser?.close(), suite.server?.stop(), suite.files?.remove()]);
+  }, 30_000);
+  return suite;
 }
 
 export interface TestFile {

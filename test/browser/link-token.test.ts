@@ -11,28 +11,10 @@
  * browser sends is recorded too, so no header or URL carrying the link's
  * token goes unnoticed.
  */
-import type { Browser, BrowserContext } from "playwright-core";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import type { TestServer } from "../e2e/server";
-import { JWT_SECRET, launchBrowser, startPageServer, testFiles, tokenFor, UploadPage } from "./harness";
+import { describe, expect, it } from "vitest";
+import { JWT_SECRET, pageSuite, tokenFor, UploadPage } from "./harness";
 
-let server: TestServer;
-let browser: Browser;
-let files: Awaited<ReturnType<typeof testFiles>>;
-let context: BrowserContext | undefined;
-
-beforeAll(async () => {
-  [server, browser, files] = await Promise.all([startPageServer({ AUTH_MODE: "jwt", JWT_SECRET }), launchBrowser(), testFiles()]);
-}, 90_000);
-
-afterEach(async () => {
-  await context?.close();
-  context = undefined;
-}, 15_000);
-
-afterAll(async () => {
-  await Promise.all([browser?.close(), server?.stop(), files?.remove()]);
-}, 30_000);
+const suite = pageSuite({ AUTH_MODE: "jwt", JWT_SECRET });
 
 interface SentRequest {
   method: string;
@@ -47,15 +29,15 @@ interface SentRequest {
  */
 async function recordingContext(): Promise<SentRequest[]> {
   const sent: SentRequest[] = [];
-  context = await browser.newContext();
-  context.on("request", (request) => {
+  suite.context = await suite.browser.newContext();
+  suite.context.on("request", (request) => {
     if (!request.isNavigationRequest()) sent.push({ method: request.method(), url: request.url(), authorization: request.headers().authorization });
   });
   return sent;
 }
 
 /** The tus requests that create an upload or send its bytes. */
-const tusWrites = (sent: SentRequest[]) => sent.filter((request) => request.url.startsWith(server.endpoint) && ["POST", "PATCH"].includes(request.method));
+const tusWrites = (sent: SentRequest[]) => sent.filter((request) => request.url.startsWith(suite.server.endpoint) && ["POST", "PATCH"].includes(request.method));
 
 /** Requests that carried `token` in any way: as a bearer header or anywhere in their URL (e.g. `?access_token=`). */
 const carrying = (sent: SentRequest[], token: string) => sent.filter((request) => request.authorization?.includes(token) || request.url.includes(token));
@@ -71,16 +53,16 @@ const storedToken = (page: UploadPage) => page.page.evaluate(() => sessionStorag
 
 describe("a token in the page's address", () => {
   it("is not used: the page names the token's subject and asks, and an upload made meanwhile goes into the account the tab already had", async () => {
-    const file = await files.create("meant-for-victim.bin", 200 * 1024);
+    const file = await suite.files.create("meant-for-victim.bin", 200 * 1024);
     const victim = tokenFor("victim");
     const attacker = tokenFor("mallory");
     const sent = await recordingContext();
-    const page = await UploadPage.open(context!, server);
+    const page = await UploadPage.open(suite.context!, suite.server);
     await page.setAccessToken(victim);
 
     // The attacker's link, opened in the same tab, and a file chosen before answering.
     await page.goto(`/?token=${attacker}`);
-    expect(page.page.url()).toBe(`${server.url}/`);
+    expect(page.page.url()).toBe(`${suite.server.url}/`);
     await page.choose(file);
     const finished = await page.waitFinished(file);
     expect(finished.sha256).toBe(file.sha256);
@@ -102,11 +84,11 @@ describe("a token in the page's address", () => {
   }, 60_000);
 
   it("is not used in a tab without a token either: the upload gets the gateway's 401, and nothing carries the link's token", async () => {
-    const file = await files.create("no-token-yet.bin", 64 * 1024);
+    const file = await suite.files.create("no-token-yet.bin", 64 * 1024);
     const attacker = tokenFor("mallory");
     const sent = await recordingContext();
-    const page = await UploadPage.open(context!, server, `/?token=${attacker}`);
-    expect(page.page.url()).toBe(`${server.url}/`);
+    const page = await UploadPage.open(suite.context!, suite.server, `/?token=${attacker}`);
+    expect(page.page.url()).toBe(`${suite.server.url}/`);
     await page.choose(file);
     const row = page.uploading(file);
     // A finished upload leaves the list: "gone" is the link's token at work.
@@ -122,15 +104,15 @@ describe("a token in the page's address", () => {
   }, 60_000);
 
   it("once the person chooses Use this token, is the page's token: uploads and download links carry it", async () => {
-    const file = await files.create("confirmed.bin", 300 * 1024);
+    const file = await suite.files.create("confirmed.bin", 300 * 1024);
     const token = tokenFor("alice");
     const sent = await recordingContext();
-    const page = await UploadPage.open(context!, server, `/?token=${token}`);
+    const page = await UploadPage.open(suite.context!, suite.server, `/?token=${token}`);
     await expect(page.linkTokenDialog().innerText()).resolves.toContain("This link signs you in as alice.");
     expect(carrying(sent, token), "before the answer").toEqual([]);
 
     await page.useLinkToken();
-    expect(page.page.url()).toBe(`${server.url}/`);
+    expect(page.page.url()).toBe(`${suite.server.url}/`);
     await expect(storedToken(page)).resolves.toBe(token);
     await page.page.getByText("Settings", { exact: true }).click();
     await expect(page.page.getByLabel("Access token").inputValue()).resolves.toBe(token);
@@ -145,11 +127,11 @@ describe("a token in the page's address", () => {
   }, 60_000);
 
   it("is forgotten after Don't use it, the button that has the focus (Enter); the tab keeps its own token, also after a reload", async () => {
-    const file = await files.create("refused-link.bin", 100 * 1024);
+    const file = await suite.files.create("refused-link.bin", 100 * 1024);
     const victim = tokenFor("victim");
     const attacker = tokenFor("mallory");
     const sent = await recordingContext();
-    const page = await UploadPage.open(context!, server);
+    const page = await UploadPage.open(suite.context!, suite.server);
     await page.setAccessToken(victim);
     await page.goto(`/?token=${attacker}`);
     const dialog = page.linkTokenDialog();
@@ -157,7 +139,7 @@ describe("a token in the page's address", () => {
     await expect(discard.evaluate((button) => button === document.activeElement), "the safe answer has the focus").resolves.toBe(true);
     await page.page.keyboard.press("Enter");
     await dialog.waitFor({ state: "hidden" });
-    expect(page.page.url()).toBe(`${server.url}/`);
+    expect(page.page.url()).toBe(`${suite.server.url}/`);
     await expect(storedToken(page)).resolves.toBe(victim);
 
     await page.reload();
@@ -171,7 +153,7 @@ describe("a token in the page's address", () => {
   it("is forgotten when the person presses Escape", async () => {
     const attacker = tokenFor("mallory");
     const sent = await recordingContext();
-    const page = await UploadPage.open(context!, server, `/?token=${attacker}`);
+    const page = await UploadPage.open(suite.context!, suite.server, `/?token=${attacker}`);
     await page.linkTokenDialog().waitFor();
     await page.page.keyboard.press("Escape");
     await page.linkTokenDialog().waitFor({ state: "hidden" });
@@ -183,8 +165,8 @@ describe("a token in the page's address", () => {
 
   it("shows the subject as text: markup in it is not run or drawn", async () => {
     const subject = `<img src="x" onerror="window.pwned = true">mallory`;
-    context = await browser.newContext();
-    const page = await UploadPage.open(context, server, `/?token=${tokenFor(subject)}`);
+    suite.context = await suite.browser.newContext();
+    const page = await UploadPage.open(suite.context, suite.server, `/?token=${tokenFor(subject)}`);
     const dialog = page.linkTokenDialog();
     await expect(dialog.locator(".token-subject").innerText()).resolves.toBe(subject);
     await expect(dialog.locator("img").count()).resolves.toBe(0);
@@ -193,7 +175,7 @@ describe("a token in the page's address", () => {
 
   it("that is not a readable JWT is said to be one whose account is unknown, and still waits for an answer", async () => {
     const sent = await recordingContext();
-    const page = await UploadPage.open(context!, server, "/?token=not-a-jwt");
+    const page = await UploadPage.open(suite.context!, suite.server, "/?token=not-a-jwt");
     const dialog = page.linkTokenDialog();
     await expect(dialog.innerText()).resolves.toContain("This link carries an access token that this page cannot read, so it cannot tell whose account it signs you in to.");
     await expect(dialog.locator(".token-subject").count()).resolves.toBe(0);
@@ -205,18 +187,18 @@ describe("a token in the page's address", () => {
   it("that has expired says so", async () => {
     const part = (value: unknown) => Buffer.from(JSON.stringify(value)).toString("base64url");
     const expired = `${part({ alg: "HS256", typ: "JWT" })}.${part({ sub: "old", exp: Math.floor(Date.now() / 1000) - 3600 })}.signature`;
-    context = await browser.newContext();
-    const page = await UploadPage.open(context, server, `/?token=${expired}`);
+    suite.context = await suite.browser.newContext();
+    const page = await UploadPage.open(suite.context, suite.server, `/?token=${expired}`);
     await expect(page.linkTokenDialog().innerText()).resolves.toMatch(/The token expired on .+: the gateway will refuse it\./);
   }, 30_000);
 });
 
 describe("a token from the Settings field", () => {
   it("is used without a question", async () => {
-    const file = await files.create("typed-token.bin", 64 * 1024);
+    const file = await suite.files.create("typed-token.bin", 64 * 1024);
     const token = tokenFor("typed");
-    context = await browser.newContext();
-    const page = await UploadPage.open(context, server);
+    suite.context = await suite.browser.newContext();
+    const page = await UploadPage.open(suite.context, suite.server);
     await page.setAccessToken(token);
     await expect(page.linkTokenDialog().count()).resolves.toBe(0);
     await page.choose(file);

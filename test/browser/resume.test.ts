@@ -5,41 +5,24 @@
  * by the file's fingerprint). The gateway's offset is read from Node, which
  * the browser's offline mode does not affect.
  */
-import type { Browser, BrowserContext } from "playwright-core";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { downloadSha256, MiB, sleep, type TestServer } from "../e2e/server";
-import { launchBrowser, serverOffset, startPageServer, testFiles, UploadPage } from "./harness";
+import { describe, expect, it } from "vitest";
+import { downloadSha256, MiB, sleep } from "../e2e/server";
+import { pageSuite, serverOffset, UploadPage } from "./harness";
 
-let server: TestServer;
-let browser: Browser;
-let files: Awaited<ReturnType<typeof testFiles>>;
-let context: BrowserContext | undefined;
-
-beforeAll(async () => {
-  [server, browser, files] = await Promise.all([startPageServer(), launchBrowser(), testFiles()]);
-}, 90_000);
-
-afterEach(async () => {
-  await context?.close();
-  context = undefined;
-}, 15_000);
-
-afterAll(async () => {
-  await Promise.all([browser?.close(), server?.stop(), files?.remove()]);
-}, 30_000);
+const suite = pageSuite();
 
 describe("resuming in the browser", () => {
   it("goes offline mid-upload, says so, and continues from the gateway's offset when the network is back", async () => {
-    const file = await files.create("offline-32MiB.bin", 32 * MiB);
-    context = await browser.newContext();
-    const page = await UploadPage.open(context, server);
+    const file = await suite.files.create("offline-32MiB.bin", 32 * MiB);
+    suite.context = await suite.browser.newContext();
+    const page = await UploadPage.open(suite.context, suite.server);
     // Small chunks: several requests, so the network drops in the middle of the upload.
     await page.setChunkSizeMiB(1);
     await page.choose(file);
     const url = await page.uploadUrl(file);
     await page.waitForProgress(file, 0.25);
 
-    await context.setOffline(true);
+    await suite.context.setOffline(true);
     const row = page.uploading(file);
     await expect.poll(() => row.getAttribute("data-state"), { timeout: 20_000 }).toBe("offline");
     await expect(row.locator(".upload-note").innerText()).resolves.toContain("You are offline");
@@ -49,7 +32,7 @@ describe("resuming in the browser", () => {
     await sleep(1000);
     expect(await serverOffset(url), "nothing arrives while offline").toBe(offlineAt);
 
-    await context.setOffline(false);
+    await suite.context.setOffline(false);
     // The page asks the gateway (HEAD) and continues from exactly what it holds.
     await expect.poll(() => row.getAttribute("data-resumed-from"), { timeout: 20_000 }).toBe(String(offlineAt));
     const finished = await page.waitFinished(file);
@@ -59,9 +42,9 @@ describe("resuming in the browser", () => {
   }, 90_000);
 
   it("after a reload mid-upload, offers the unfinished upload and continues it when the file is chosen again", async () => {
-    const file = await files.create("reload-32MiB.bin", 32 * MiB);
-    context = await browser.newContext();
-    const page = await UploadPage.open(context, server);
+    const file = await suite.files.create("reload-32MiB.bin", 32 * MiB);
+    suite.context = await suite.browser.newContext();
+    const page = await UploadPage.open(suite.context, suite.server);
     await page.setChunkSizeMiB(1);
     await page.choose(file);
     const url = await page.uploadUrl(file);

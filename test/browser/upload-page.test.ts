@@ -7,33 +7,17 @@
  */
 import { createHash } from "node:crypto";
 import { request } from "node:http";
-import type { Browser, BrowserContext, FileChooser } from "playwright-core";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { downloadSha256, MiB, sleep, type TestServer } from "../e2e/server";
-import { launchBrowser, serverOffset, startPageServer, testFiles, UploadPage, type TestFile } from "./harness";
+import type { FileChooser } from "playwright-core";
+import { describe, expect, it } from "vitest";
+import { downloadSha256, MiB, sleep } from "../e2e/server";
+import { pageSuite, serverOffset, UploadPage, type TestFile } from "./harness";
 
-let server: TestServer;
-let browser: Browser;
-let files: Awaited<ReturnType<typeof testFiles>>;
-let context: BrowserContext | undefined;
-
-beforeAll(async () => {
-  // AUTH_MODE stated: one test asks as a host that is not loopback, where an unset one is refused (500).
-  [server, browser, files] = await Promise.all([startPageServer({ AUTH_MODE: "open" }), launchBrowser(), testFiles()]);
-}, 90_000);
-
-afterEach(async () => {
-  await context?.close();
-  context = undefined;
-}, 15_000);
-
-afterAll(async () => {
-  await Promise.all([browser?.close(), server?.stop(), files?.remove()]);
-}, 30_000);
+// AUTH_MODE stated: one test asks as a host that is not loopback, where an unset one is refused (500).
+const suite = pageSuite({ AUTH_MODE: "open" });
 
 async function openPage(viewport = { width: 1100, height: 900 }): Promise<UploadPage> {
-  context = await browser.newContext({ viewport });
-  return UploadPage.open(context, server);
+  suite.context = await suite.browser.newContext({ viewport });
+  return UploadPage.open(suite.context, suite.server);
 }
 
 async function expectIntact(file: TestFile, finished: { sha256: string; href: string }): Promise<void> {
@@ -46,16 +30,16 @@ async function expectIntact(file: TestFile, finished: { sha256: string; href: st
 describe("the upload page", () => {
   it("is served at / on a loopback host, with the gateway's tus endpoint named on it", async () => {
     const page = await openPage();
-    await expect.poll(() => page.page.locator("#gateway-status").innerText()).toContain(`${server.endpoint} · files up to`);
+    await expect.poll(() => page.page.locator("#gateway-status").innerText()).toContain(`${suite.server.endpoint} · files up to`);
     await expect(page.page.getByRole("heading", { name: "Upload files" }).isVisible()).resolves.toBe(true);
     // tus itself is unchanged next to the page.
-    const options = await fetch(server.endpoint, { method: "OPTIONS" });
+    const options = await fetch(suite.server.endpoint, { method: "OPTIONS" });
     expect(options.headers.get("Tus-Version")).toBe("1.0.0");
   }, 30_000);
 
   it("UPLOAD_PAGE=auto (the default) serves no page to a host that is not loopback", async () => {
     const status = await new Promise<number>((resolve, reject) => {
-      const req = request(`${server.url}/`, { headers: { Host: "uploads.example.com" } }, (response) => {
+      const req = request(`${suite.server.url}/`, { headers: { Host: "uploads.example.com" } }, (response) => {
         response.resume();
         resolve(response.statusCode ?? 0);
       });
@@ -66,7 +50,7 @@ describe("the upload page", () => {
   }, 15_000);
 
   it("uploads a 64 MiB file; the download through its link has identical bytes; screenshots on desktop and phone", async () => {
-    const file = await files.create("video-64MiB.bin", 64 * MiB);
+    const file = await suite.files.create("video-64MiB.bin", 64 * MiB);
     const page = await openPage();
     await page.choose(file);
     const finished = await page.waitFinished(file, 90_000);
@@ -89,12 +73,12 @@ describe("the upload page", () => {
   }, 120_000);
 
   it("uploads two files at once", async () => {
-    const small = await files.create("photo-9MiB.jpg", 9 * MiB + 123);
-    const large = await files.create("archive-21MiB.zip", 21 * MiB + 7);
+    const small = await suite.files.create("photo-9MiB.jpg", 9 * MiB + 123);
+    const large = await suite.files.create("archive-21MiB.zip", 21 * MiB + 7);
     const page = await openPage();
     // On a fast machine both files could finish within the second the page waits before it
     // shows a speed: hold the browser's uploads to 8 MiB/s, so there is a speed to show.
-    const devtools = await context!.newCDPSession(page.page);
+    const devtools = await suite.context!.newCDPSession(page.page);
     await devtools.send("Network.enable");
     await devtools.send("Network.emulateNetworkConditions", { offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: 8 * MiB });
     await page.setChunkSizeMiB(4);
@@ -111,7 +95,7 @@ describe("the upload page", () => {
   }, 90_000);
 
   it("works by keyboard alone and tells screen readers how uploads go", async () => {
-    const file = await files.create("keyboard.txt", 3 * MiB);
+    const file = await suite.files.create("keyboard.txt", 3 * MiB);
     const page = await openPage();
     // Tab reaches the file input (named by its visible "Choose files" label); Enter opens the picker.
     let focused = "";
@@ -162,7 +146,7 @@ describe("the upload page", () => {
   }, 60_000);
 
   it("pauses: nothing more reaches the gateway; resumes from the gateway's offset and completes intact", async () => {
-    const file = await files.create("paused-24MiB.bin", 24 * MiB);
+    const file = await suite.files.create("paused-24MiB.bin", 24 * MiB);
     const page = await openPage();
     await page.setChunkSizeMiB(1);
     await page.choose(file);
