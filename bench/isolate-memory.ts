@@ -8,9 +8,9 @@
  *
  * wrangler dev starts workerd with `--inspector-addr=127.0.0.1:0`, so the
  * port is found among the sockets the process listens on: the one whose
- * `/json` lists the Worker as a target.
+ * `/json` lists the Worker as a target (test/e2e/local-runtime.ts).
  */
-import { readdirSync, readFileSync, readlinkSync } from "node:fs";
+import { openInspector } from "../test/e2e/local-runtime.ts";
 import type { CpuProfile } from "./cpu-attribution";
 
 const TIMEOUT_MS = 5000;
@@ -80,28 +80,14 @@ export class IsolateMemory {
   }
 
   async #open(): Promise<WebSocket> {
-    const target = `core:user:${this.#worker}`;
-    for (const pid of this.#pids) {
-      for (const port of listeningPorts(pid)) {
-        const targets = await fetch(`http://127.0.0.1:${port}/json`, { signal: AbortSignal.timeout(TIMEOUT_MS) })
-          .then((response) => (response.ok ? (response.json() as Promise<{ id: string; webSocketDebuggerUrl: string }[]>) : []))
-          .catch(() => []);
-        const found = Array.isArray(targets) ? targets.find((t) => t.id === target) : undefined;
-        if (!found) continue;
-        const socket = new WebSocket(found.webSocketDebuggerUrl);
-        await new Promise<void>((resolve, reject) => {
-          socket.addEventListener("open", () => resolve(), { once: true });
-          socket.addEventListener("error", () => reject(new Error(`could not connect to ${found.webSocketDebuggerUrl}`)), { once: true });
-        });
-        socket.addEventListener("message", (event) => this.#answer(String(event.data)));
-        socket.addEventListener("close", () => {
-          for (const waiter of this.#pending.values()) waiter.reject(new Error("the inspector closed the session"));
-          this.#pending.clear();
-        });
-        return socket;
-      }
-    }
-    throw new Error(`no workerd inspector lists ${target} (processes ${this.#pids.join(", ")})`);
+    const socket = await openInspector(this.#pids, this.#worker, TIMEOUT_MS);
+    if (!socket) throw new Error(`no workerd inspector lists core:user:${this.#worker} (processes ${this.#pids.join(", ")})`);
+    socket.addEventListener("message", (event) => this.#answer(String(event.data)));
+    socket.addEventListener("close", () => {
+      for (const waiter of this.#pending.values()) waiter.reject(new Error("the inspector closed the session"));
+      this.#pending.clear();
+    });
+    return socket;
   }
 
   #answer(data: string): void {
@@ -144,33 +130,5 @@ export class IsolateMemory {
       this.#socket = undefined;
       return undefined;
     }
-  }
-}
-
-/** The TCP ports a process listens on, from its socket descriptors and /proc/net/tcp. */
-function listeningPorts(pid: number): number[] {
-  const sockets = new Set<string>();
-  try {
-    for (const fd of readdirSync(`/proc/${pid}/fd`)) {
-      const link = /^socket:\[(\d+)\]$/.exec(safeReadlink(`/proc/${pid}/fd/${fd}`));
-      if (link) sockets.add(link[1]!);
-    }
-  } catch {
-    return [];
-  }
-  const ports: number[] = [];
-  for (const line of readFileSync("/proc/net/tcp", "utf8").split("\n").slice(1)) {
-    const fields = line.trim().split(/\s+/);
-    // local_address is "ADDR:PORT" in hex, state 0A is LISTEN, field 9 the socket's inode.
-    if (fields.length > 9 && fields[3] === "0A" && sockets.has(fields[9]!)) ports.push(parseInt(fields[1]!.split(":")[1]!, 16));
-  }
-  return ports;
-}
-
-function safeReadlink(path: string): string {
-  try {
-    return readlinkSync(path);
-  } catch {
-    return "";
   }
 }

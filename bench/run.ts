@@ -61,8 +61,6 @@ import { cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { createInterface } from "node:readline";
-import { createHash } from "node:crypto";
-import { DatabaseSync } from "node:sqlite";
 
 // Node runs TypeScript only with explicit `.ts` import paths, which the
 // project's type checker (moduleResolution "Bundler") refuses: load the
@@ -79,6 +77,10 @@ const { tus, ietf } = (await import(new URL("../test/lib/wire.ts", import.meta.u
 type WireRequest = import("../test/lib/wire").WireRequest<Buffer>;
 const { IsolateMemory } = (await import(new URL("./isolate-memory.ts", import.meta.url).href)) as typeof import("./isolate-memory");
 type IsolateMemory = import("./isolate-memory").IsolateMemory;
+// The local runtime seen from /proc and its state directory (shared with the soak).
+const { localR2Blobs, objectBlobIds, rssOf, searchLocalR2, sha256OfBlobs, wranglerWorkerd } = (await import(
+  new URL("../test/e2e/local-runtime.ts", import.meta.url).href
+)) as typeof import("../test/e2e/local-runtime");
 const { renderReport, sizeLabel, LIMIT, CHUNKED_LIMIT, SINK, FLOOR, MiB, GiB } = (await import(new URL("./report.ts", import.meta.url).href)) as ReportModule;
 const { renderDownloads } = (await import(new URL("./download-report.ts", import.meta.url).href)) as typeof import("./download-report");
 const { downloadPhase, PLAIN_GET_LIMITS_TEXT } = (await import(new URL("./downloads.ts", import.meta.url).href)) as typeof import("./downloads");
@@ -157,14 +159,7 @@ class Processes {
   /** Summed VmRSS, bytes; a process that is gone counts 0. */
   rss(): number {
     let total = 0;
-    for (const pid of this.pids) {
-      try {
-        const match = /^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
-        total += match ? Number(match[1]) * 1024 : 0;
-      } catch {
-        // gone
-      }
-    }
+    for (const pid of this.pids) total += rssOf(pid);
     return total;
   }
 
@@ -184,43 +179,18 @@ class Processes {
   }
 }
 
-interface ProcInfo {
-  pid: number;
-  pgid: number;
-  comm: string;
-  cmdline: string;
-}
-
-function listProcesses(): ProcInfo[] {
-  const found: ProcInfo[] = [];
-  for (const entry of readdirSync("/proc")) {
-    if (!/^[0-9]+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
-      const comm = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
-      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-      const cmdline = readFileSync(`/proc/${entry}/cmdline`, "utf8").split("\0").join(" ");
-      if (fields[0] !== "Z") found.push({ pid: Number(entry), pgid: Number(fields[2]), comm, cmdline });
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return found;
-}
-
 /**
  * The local runtime of a `wrangler dev`: the workerd processes in the
  * process group of the wrangler started with `--persist-to <persistDir>`
  * (test/e2e/server.ts gives it a group of its own).
  */
 function wranglerRuntime(persistDir: string): Processes {
-  const all = listProcesses();
-  const wrangler = all.find((p) => p.cmdline.includes("wrangler") && p.cmdline.includes(`--persist-to ${persistDir} `));
+  const wrangler = wranglerWorkerd(persistDir);
   if (!wrangler) throw new Error(`no wrangler process with --persist-to ${persistDir}`);
-  const workerd = all.filter((p) => p.pgid === wrangler.pgid && p.comm === "workerd");
+  const workerd = wrangler.pids;
   if (!workerd.length) throw new Error(`no workerd process in wrangler's process group ${wrangler.pgid}`);
   return new Processes(
-    workerd.map((p) => p.pid),
+    workerd,
     `the ${workerd.length} workerd processes that wrangler dev started (its proxy and the Worker's runtime; wrangler's own Node process is not counted)`,
   );
 }
@@ -603,33 +573,12 @@ const VERIFY_THROUGH_WORKER = process.env.BENCH_VERIFY === "worker";
  * (another miniflare version): the caller then asks the bench Worker.
  */
 async function sha256OnDisk(persistDir: string, key: string): Promise<{ size: number; sha256: string; parts: number } | undefined> {
-  const index = join(persistDir, "v3", "r2", "miniflare-R2BucketObject");
-  const blobs = join(persistDir, "v3", "r2", BENCH_BUCKET, "blobs");
-  if (!existsSync(index) || !existsSync(blobs)) return undefined;
-  for (const name of readdirSync(index).filter((f) => f.endsWith(".sqlite") && f !== "metadata.sqlite")) {
-    const db = new DatabaseSync(join(index, name), { readOnly: true });
-    try {
-      const hasTable = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '_mf_objects'").get();
-      if (!hasTable) continue;
-      const row = db.prepare("SELECT blob_id, size FROM _mf_objects WHERE key = ?").get(key) as { blob_id: string | null; size: number } | undefined;
-      if (!row) continue;
-      const ids = row.blob_id
-        ? [row.blob_id]
-        : (db.prepare("SELECT blob_id FROM _mf_multipart_parts WHERE object_key = ? ORDER BY part_number").all(key) as { blob_id: string }[]).map((r) => r.blob_id);
-      const hash = createHash("sha256");
-      let size = 0;
-      for (const id of ids) {
-        for await (const chunk of createReadStream(join(blobs, id))) {
-          hash.update(chunk as Buffer);
-          size += (chunk as Buffer).length;
-        }
-      }
-      return { size, sha256: hash.digest("hex"), parts: ids.length };
-    } finally {
-      db.close();
-    }
-  }
-  return undefined;
+  const blobs = localR2Blobs(persistDir, BENCH_BUCKET);
+  if (!existsSync(blobs)) return undefined;
+  const ids = searchLocalR2(persistDir, (db) => objectBlobIds(db, key));
+  if (!ids) return undefined;
+  const hashed = await sha256OfBlobs(blobs, ids);
+  return { size: hashed.size, sha256: hashed.sha256, parts: ids.length };
 }
 
 let verifiedOnDisk = 0;

@@ -3,10 +3,8 @@
  * object as local R2 stored it, (4) listing against HEAD, (5) R2's objects and
  * multipart uploads against the uploads that are still alive.
  */
-import { createHash } from "node:crypto";
-import { createReadStream, existsSync, readdirSync } from "node:fs";
-import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
+import { localR2Blobs, objectBlobIds, searchLocalR2, sha256OfBlobs } from "../../e2e/local-runtime.ts";
 import { sleep } from "../../e2e/server.ts";
 import { PLAN_KEY } from "../../faults/fault-plan.ts";
 import type { SoakGateway } from "./gateway.ts";
@@ -23,51 +21,30 @@ interface LocalR2 {
 
 /** What local R2 (miniflare) holds, from its SQLite index in wrangler's state directory (as bench/run.ts reads it). */
 function readLocalR2(persistDir: string): { r2: LocalR2; db: string } | undefined {
-  const index = join(persistDir, "v3", "r2", "miniflare-R2BucketObject");
-  if (!existsSync(index)) return undefined;
-  for (const name of readdirSync(index).filter((file) => file.endsWith(".sqlite") && file !== "metadata.sqlite")) {
-    const db = new DatabaseSync(join(index, name), { readOnly: true });
-    try {
-      if (!db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '_mf_objects'").get()) continue;
-      const objects = new Map<string, { blobId: string | null; size: number }>();
-      for (const row of db.prepare("SELECT key, blob_id, size FROM _mf_objects").all() as { key: string; blob_id: string | null; size: number }[]) {
-        objects.set(row.key, { blobId: row.blob_id, size: row.size });
-      }
-      const openMultiparts = new Map<string, string>();
-      for (const row of db.prepare("SELECT upload_id, key FROM _mf_multipart_uploads WHERE state = 0").all() as { upload_id: string; key: string }[]) {
-        openMultiparts.set(row.upload_id, row.key);
-      }
-      return { r2: { objects, openMultiparts }, db: join(index, name) };
-    } finally {
-      db.close();
+  return searchLocalR2(persistDir, (db, path) => {
+    const objects = new Map<string, { blobId: string | null; size: number }>();
+    for (const row of db.prepare("SELECT key, blob_id, size FROM _mf_objects").all() as { key: string; blob_id: string | null; size: number }[]) {
+      objects.set(row.key, { blobId: row.blob_id, size: row.size });
     }
-  }
-  return undefined;
+    const openMultiparts = new Map<string, string>();
+    for (const row of db.prepare("SELECT upload_id, key FROM _mf_multipart_uploads WHERE state = 0").all() as { upload_id: string; key: string }[]) {
+      openMultiparts.set(row.upload_id, row.key);
+    }
+    return { r2: { objects, openMultiparts }, db: path };
+  });
 }
 
 /** sha256 of the object at `key` as a GET would assemble it (its blob, or its parts' blobs in order). */
 async function sha256OnDisk(persistDir: string, dbPath: string, key: string): Promise<{ sha256: string; size: number } | undefined> {
-  const blobs = join(persistDir, "v3", "r2", BUCKET_NAME, "blobs");
   const db = new DatabaseSync(dbPath, { readOnly: true });
-  let ids: string[];
+  let ids: string[] | undefined;
   try {
-    const row = db.prepare("SELECT blob_id FROM _mf_objects WHERE key = ?").get(key) as { blob_id: string | null } | undefined;
-    if (!row) return undefined;
-    ids = row.blob_id
-      ? [row.blob_id]
-      : (db.prepare("SELECT blob_id FROM _mf_multipart_parts WHERE object_key = ? ORDER BY part_number").all(key) as { blob_id: string }[]).map((r) => r.blob_id);
+    ids = objectBlobIds(db, key);
   } finally {
     db.close();
   }
-  const hash = createHash("sha256");
-  let size = 0;
-  for (const id of ids) {
-    for await (const chunk of createReadStream(join(blobs, id))) {
-      hash.update(chunk as Buffer);
-      size += (chunk as Buffer).length;
-    }
-  }
-  return { sha256: hash.digest("hex"), size };
+  if (!ids) return undefined;
+  return sha256OfBlobs(localR2Blobs(persistDir, BUCKET_NAME), ids);
 }
 
 /* ---------- check 1 ---------- */

@@ -9,7 +9,7 @@
  * (`HeapProfiler.collectGarbage`: what the isolate really keeps, the figure
  * the bounds apply to).
  */
-import { readdirSync, readFileSync, readlinkSync } from "node:fs";
+import { openInspector, rssOf, wranglerWorkerd } from "../../e2e/local-runtime.ts";
 
 const MiB = 1024 * 1024;
 
@@ -166,36 +166,12 @@ export class MemoryWatch {
   }
 }
 
-function rssOf(pid: number): number {
-  try {
-    const match = /^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
-    return match ? Number(match[1]) * 1024 : 0;
-  } catch {
-    return 0;
-  }
-}
-
-/** The workerd processes in the process group of the wrangler started with `--persist-to <dir>` (as bench/run.ts finds them). */
+/** The workerd processes in the process group of the wrangler started with `--persist-to <dir>`, in pid order (found as bench/run.ts finds them: test/e2e/local-runtime.ts). */
 export function runtimePids(persistDir: string): number[] {
-  const all: { pid: number; pgid: number; comm: string; cmdline: string }[] = [];
-  for (const entry of readdirSync("/proc")) {
-    if (!/^[0-9]+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
-      const comm = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
-      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-      const cmdline = readFileSync(`/proc/${entry}/cmdline`, "utf8").split("\0").join(" ");
-      if (fields[0] !== "Z") all.push({ pid: Number(entry), pgid: Number(fields[2]), comm, cmdline });
-    } catch {
-      // gone meanwhile
-    }
-  }
-  const wrangler = all.find((p) => p.cmdline.includes("wrangler") && p.cmdline.includes(`--persist-to ${persistDir} `));
-  if (!wrangler) return [];
-  return all.filter((p) => p.pgid === wrangler.pgid && p.comm === "workerd").map((p) => p.pid).sort((a, b) => a - b);
+  return (wranglerWorkerd(persistDir)?.pids ?? []).sort((a, b) => a - b);
 }
 
-/** A session on workerd's V8 inspector for one Worker's isolate (found as bench/isolate-memory.ts finds it). */
+/** A session on workerd's V8 inspector for one Worker's isolate (opened as bench/isolate-memory.ts opens it: test/e2e/local-runtime.ts). */
 class Inspector {
   private readonly socket: WebSocket;
   private readonly pending = new Map<number, { resolve: (result: unknown) => void; reject: (error: Error) => void }>();
@@ -219,23 +195,9 @@ class Inspector {
   }
 
   static async connect(pids: number[], worker: string): Promise<Inspector> {
-    const target = `core:user:${worker}`;
-    for (const pid of pids) {
-      for (const port of listeningPorts(pid)) {
-        const targets = await fetch(`http://127.0.0.1:${port}/json`, { signal: AbortSignal.timeout(5000) })
-          .then((response) => (response.ok ? (response.json() as Promise<{ id: string; webSocketDebuggerUrl: string }[]>) : []))
-          .catch(() => []);
-        const found = Array.isArray(targets) ? targets.find((t) => t.id === target) : undefined;
-        if (!found) continue;
-        const socket = new WebSocket(found.webSocketDebuggerUrl);
-        await new Promise<void>((resolve, reject) => {
-          socket.addEventListener("open", () => resolve(), { once: true });
-          socket.addEventListener("error", () => reject(new Error(`could not connect to ${found.webSocketDebuggerUrl}`)), { once: true });
-        });
-        return new Inspector(socket);
-      }
-    }
-    throw new Error(`no workerd inspector lists ${target}`);
+    const socket = await openInspector(pids, worker, 5000);
+    if (!socket) throw new Error(`no workerd inspector lists core:user:${worker}`);
+    return new Inspector(socket);
   }
 
   ask(method: string, params?: object): Promise<unknown> {
@@ -263,29 +225,4 @@ class Inspector {
   close(): void {
     this.socket.close();
   }
-}
-
-/** The TCP ports a process listens on, from its socket descriptors and /proc/net/tcp. */
-function listeningPorts(pid: number): number[] {
-  const sockets = new Set<string>();
-  try {
-    for (const fd of readdirSync(`/proc/${pid}/fd`)) {
-      let link = "";
-      try {
-        link = readlinkSync(`/proc/${pid}/fd/${fd}`);
-      } catch {
-        continue;
-      }
-      const match = /^socket:\[(\d+)\]$/.exec(link);
-      if (match) sockets.add(match[1]!);
-    }
-  } catch {
-    return [];
-  }
-  const ports: number[] = [];
-  for (const line of readFileSync("/proc/net/tcp", "utf8").split("\n").slice(1)) {
-    const fields = line.trim().split(/\s+/);
-    if (fields.length > 9 && fields[3] === "0A" && sockets.has(fields[9]!)) ports.push(parseInt(fields[1]!.split(":")[1]!, 16));
-  }
-  return ports;
 }
