@@ -123,7 +123,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
     log(`soak: R2 checked: ${orphans.objects} objects, ${orphans.multiparts} multipart uploads in progress, ${orphans.uploads} uploads inspected`);
 
     // Every upload has finished, been ended or expired: what the isolate keeps now is what it did not give back.
-    await memory.sampleAtEnd();
+    await memory.sampleAtEnd(() => fetch(gw.server.endpoint, { method: "OPTIONS" }).then((response) => response.arrayBuffer()));
     memory.stop();
     const memoryVerdict = memory.verdict();
     for (const problem of memoryVerdict.problems) rec.violation(7, undefined, problem);

@@ -55,6 +55,8 @@ export class MemoryWatch {
   private readonly persistDir: string;
   private readonly worker: string;
   private isolate: Inspector | undefined;
+  /** Why the reading at the end failed, when it did. */
+  private atEndError: string | undefined;
   private count = 0;
   private timer: NodeJS.Timeout | undefined;
   private busy = false;
@@ -83,16 +85,28 @@ export class MemoryWatch {
   /** The live figure once the run is over (every upload finished, ended or expired), for the leak bound. */
   atEnd: number | undefined;
 
-  async sampleAtEnd(): Promise<void> {
-    for (let attempt = 0; attempt < 5 && this.atEnd === undefined; attempt++) {
+  /**
+   * The live figure once every upload has ended. `wake` sends the gateway a
+   * request: workerd handles inspector commands on the isolate's thread, so
+   * an isolate left idle (as it is once everything has ended) may not answer
+   * one until a request comes in.
+   */
+  async sampleAtEnd(wake: () => Promise<unknown>): Promise<void> {
+    // A busy machine can keep the inspector from answering for a while too: up to about a minute
+    // of tries, each on a fresh session, and the last error kept.
+    for (let attempt = 0; attempt < 10 && this.atEnd === undefined; attempt++) {
+      const waking = setInterval(() => void wake().catch(() => {}), 500);
       try {
         this.isolate ??= await Inspector.connect(runtimePids(this.persistDir), this.worker);
         await this.isolate.ask("HeapProfiler.collectGarbage");
         this.atEnd = await this.isolate.heap();
-      } catch {
+      } catch (error) {
+        this.atEndError = error instanceof Error ? error.message : String(error);
         this.isolate?.close();
         this.isolate = undefined;
-        await new Promise((wake) => setTimeout(wake, 1000));
+        await new Promise((resume) => setTimeout(resume, 2000));
+      } finally {
+        clearInterval(waking);
       }
     }
   }
@@ -153,7 +167,7 @@ export class MemoryWatch {
       growths.push(`live at the end ${(this.atEnd / MiB).toFixed(1)} MiB, lowest of the run ${(lowest / MiB).toFixed(1)} MiB`);
       if (this.atEnd - lowest > RETURN_LIMIT) problems.push(`once every upload had ended, the isolate still kept ${(this.atEnd / MiB).toFixed(1)} MiB, ${((this.atEnd - lowest) / MiB).toFixed(1)} MiB above the lowest of the run (bound ${RETURN_LIMIT / MiB} MiB): a leak`);
     } else if (this.atEnd === undefined) {
-      problems.push("the isolate's live memory could not be read at the end");
+      problems.push(`the isolate's live memory could not be read at the end (${this.atEndError ?? "no answer"})`);
     }
     // The live figure over the longest life, so a trend can be read (MiB, one value per sample after a collection).
     const longest = [...this.lives].sort((a, b) => b.samples.length - a.samples.length)[0];
