@@ -58,10 +58,14 @@ export class UploadRow {
     );
   }
 
-  /** The upload as stored; `liveOffset` gives the offset while it is live (the byte ledger's count). */
-  read(liveOffset: () => number): UploadRecord | undefined {
+  /**
+   * The upload as stored; `liveOffset` gives the offset while it is live
+   * (the byte ledger's count), from the tail's size this row holds: no
+   * second read of the row for it (rows read are billed).
+   */
+  read(liveOffset: (tailSize: number) => number): UploadRecord | undefined {
     const row = this.sql.exec<UploadRowValues>("SELECT * FROM upload LIMIT 1").toArray()[0];
-    return row && toRecord(row, isLive(row) ? liveOffset() : row.offset);
+    return row && toRecord(row, isLive(row) ? liveOffset(row.tail_size) : row.offset);
   }
 
   setLength(length: number): void {

@@ -53,7 +53,7 @@ export class UploadStore {
 
   load(): UploadRecord | undefined {
     if (!this.hasTables) return undefined;
-    return this.row.read(() => this.ledger.liveOffset());
+    return this.row.read((tailSize) => this.ledger.partSum() + tailSize);
   }
 
   /**
