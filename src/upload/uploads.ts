@@ -180,12 +180,7 @@ export class Uploads {
     return unwrap((await response.json()) as Outcome<UploadInfo>);
   }
 
-  /** The upload's state without waiting for a request still writing to it. */
-  async peek(id: string): Promise<UploadInfo> {
-    return unwrap(await this.stub(id).peek(this.caller));
-  }
-
-  /** A finished upload's state; an unfinished one cannot be downloaded yet. */
+  /** A finished upload's state, without waiting for a request still writing to it; an unfinished one cannot be downloaded yet. */
   async finished(id: string): Promise<UploadInfo & { length: number }> {
     return requireFinished(unwrap(await this.stub(id).peek(this.caller)));
   }
