@@ -12,7 +12,7 @@
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
-import { mkdir, mkdtemp, readdir, rm, symlink, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { delimiter, join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -137,12 +137,20 @@ describe("the packed tus-edge package", () => {
     }
   });
 
-  it("states what it needs: engines, and peer dependencies that the documented package.json asks for with the same ranges", () => {
+  it("states what it needs: engines, and peer dependencies that the documented package.json asks for, wrangler and its types at the versions tus-edge is tested with", async () => {
     expect(packed.manifest.engines?.node).toBeTypeOf("string");
     const peers = packed.manifest.peerDependencies ?? {};
     expect(Object.keys(peers).sort()).toEqual(["@cloudflare/workers-types", "node", "wrangler"]);
     const documented = JSON.parse(snippet("library-package-json").code) as { devDependencies: Record<string, string> };
-    for (const [name, range] of Object.entries(peers)) expect(documented.devDependencies[name], name).toBe(range);
+    const lock = JSON.parse(await readFile(join(ROOT, "package-lock.json"), "utf8")) as { packages: Record<string, { version: string }> };
+    // A range would let npm take the newest wrangler, whose own peer range for
+    // the types can run ahead of what the registry holds (ERESOLVE): the pair is pinned.
+    for (const pinned of ["wrangler", "@cloudflare/workers-types"]) {
+      const tested = lock.packages[`node_modules/${pinned}`]!.version;
+      expect(documented.devDependencies[pinned], pinned).toBe(tested);
+      expect(peers[pinned], `${pinned}: the peer range starts at the tested version`).toBe(`^${tested}`);
+    }
+    expect(documented.devDependencies.node).toBe(peers.node);
   });
 
   it("is what the documented package.json installs, under the file name npm pack gives it, with the documented commands", () => {
