@@ -54,6 +54,8 @@ export const ERRORS = {
   "upload-completed": { status: 400, message: "this upload is complete and takes no more bytes" },
   "upload-not-finished": { status: 409, message: "the upload is not finished; it can be downloaded once all bytes have arrived" },
   "range-not-satisfiable": { status: 416, message: "the Range header does not overlap the object" },
+  // A subject's quota (SUBJECT_MAX_*, or its token's claims) has no room for the new upload; nothing was created.
+  "quota-exceeded": { status: 403, message: "the subject's quota has no room for this upload; nothing was created" },
   "method-not-allowed": { status: 405, message: "this method is not allowed on this URL" },
   "invalid-query": { status: 400, message: "a query parameter is malformed" },
   "upload-locked": {

@@ -1,14 +1,13 @@
 import { Router, type IRequest } from "itty-router";
 import { ANONYMOUS, Authenticator, authorize, authorizeUpload, type Principal } from "./auth/authenticate";
-import { checkSubjectsCannotShareKeys, configFromEnv, type GatewayConfig } from "./config";
+import { checkQuotasHaveSubjects, checkSubjectsCannotShareKeys, configFromEnv, type GatewayConfig } from "./config";
 import { ConfigError } from "./config/parse";
 import { TusError } from "./errors";
 import type { UploadEvent } from "./hooks/events";
 import type { CreateCallback } from "./hooks/pre-create";
 import type { FinishingCallback } from "./hooks/pre-finish";
 import { Logger, MetricsWriter, RequestObservation, Telemetry, timedBucket } from "./observability";
-import { writeIndexRecord } from "./listing/index-writer";
-import { answerOperatorRequest, operatorRequest } from "./listing/operator-routes";
+import { answerOperatorRequest, operatorRequest } from "./operator/routes";
 import { isLoopback, uploadPageResponse } from "./page/serve-page";
 import { isPreflight, withCors } from "./protocol/http/cors";
 import { chooseDialect, type Dialect, type Route } from "./protocol/dialect";
@@ -16,7 +15,9 @@ import { applyMethodOverride } from "./protocol/tus/method-override";
 import { tusDialect } from "./protocol/tus/dialect";
 import { tusHeaders } from "./protocol/tus/respond";
 import { UploadObject, type UploadObjectEnv } from "./upload/upload-object";
-import type { IndexRecord } from "./upload/index-record";
+import { hasQuotas, QUOTA_NAMES, QUOTA_SETTINGS } from "./quotas";
+import { SubjectIndex, type SubjectIndexEnv } from "./subjects/subject-index";
+import { subjectIndexSink, subjectQuotaGate, type SubjectNamespace } from "./subjects/subject-indexes";
 import { Uploads } from "./upload/uploads";
 
 /**
@@ -39,7 +40,13 @@ export interface GatewayEnv {
   EVENTS?: Queue;
   /** The upload page's static files (wrangler.toml `[assets]`); without the binding there is no page. */
   ASSETS?: Fetcher;
-  /** Optional D1 database of the upload index: listing and administration (docs/listing.md). */
+  /**
+   * Each subject's upload index and quotas: the namespace bound to the
+   * Worker's exported SubjectIndex (docs/listing.md). Without it there is no
+   * listing and no quota. Plain or typed, as UPLOADS.
+   */
+  SUBJECTS?: SubjectNamespace;
+  /** Optional D1 database: administration's listing across all subjects (docs/listing.md). */
   INDEX?: D1Database;
   /** Optional Workers Analytics Engine dataset for metrics (`[[analytics_engine_datasets]]`); docs/operating.md. */
   METRICS?: AnalyticsEngineDataset;
@@ -82,6 +89,8 @@ export interface TusGateway {
   fetch(request: Request, env: GatewayEnv): Promise<Response>;
   /** The Durable Object class to export from your Worker under the name bound in wrangler.toml. */
   UploadObject: typeof UploadObject;
+  /** The subject index's Durable Object class, to export under the name bound as SUBJECTS. */
+  SubjectIndex: typeof SubjectIndex;
 }
 
 /**
@@ -96,10 +105,21 @@ export function createTusGateway(options: TusGatewayOptions = {}): TusGateway {
     if (!config) {
       config = { ...configFromEnv(env), ...options.config };
       checkSubjectsCannotShareKeys(config);
+      checkQuotasHaveSubjects(config);
+      if (hasQuotas(config.subjectQuotas) && !(env as GatewayEnv).SUBJECTS) {
+        const set = QUOTA_NAMES.find((quota) => config!.subjectQuotas[quota] !== undefined)!;
+        throw new ConfigError(
+          QUOTA_SETTINGS[set].variable,
+          "is set, but the Worker has no SUBJECTS binding, where each subject's quotas are kept: bind the SubjectIndex class as SUBJECTS (wrangler.toml, see docs/listing.md)",
+        );
+      }
       resolved.set(env, config);
     }
     return config;
   };
+  /** Each subject's index, where the Worker binds it and tokens give uploads subjects. */
+  const subjectsOf = (env: { SUBJECTS?: SubjectNamespace }): SubjectNamespace | undefined =>
+    resolveConfig(env).auth.mode === "jwt" ? env.SUBJECTS : undefined;
   const wrapBucket = options.wrapBucket ?? ((bucket: R2Bucket) => bucket);
   const metricsOf = (env: { METRICS?: AnalyticsEngineDataset }) =>
     env.METRICS && options.wrapMetrics ? options.wrapMetrics(env.METRICS) : env.METRICS;
@@ -129,14 +149,28 @@ export function createTusGateway(options: TusGatewayOptions = {}): TusGateway {
       return metricsOf(env);
     }
     protected override indexSinkOf(env: UploadObjectEnv) {
-      const index = env.INDEX;
-      return index && ((record: IndexRecord) => writeIndexRecord(index, record));
+      const subjects = subjectsOf(env as GatewayEnv);
+      return subjects && subjectIndexSink(subjects);
+    }
+    protected override quotaGateOf(env: UploadObjectEnv) {
+      const subjects = subjectsOf(env as GatewayEnv);
+      return subjects && subjectQuotaGate(subjects);
+    }
+  }
+
+  class ConfiguredSubjectIndex extends SubjectIndex {
+    protected override configure(env: SubjectIndexEnv): GatewayConfig {
+      return resolveConfig(env);
+    }
+    protected override metricsOf(env: SubjectIndexEnv): AnalyticsEngineDataset | undefined {
+      return metricsOf(env);
     }
   }
 
   const handlers = new WeakMap<GatewayConfig, RequestHandler>();
   return {
     UploadObject: ConfiguredUploadObject,
+    SubjectIndex: ConfiguredSubjectIndex,
     async fetch(request, env) {
       let config: GatewayConfig;
       try {
@@ -284,10 +318,11 @@ function createObservedHandler(
       const principal = request.method === "OPTIONS" ? ANONYMOUS : await authenticator.authenticate(request);
       observation.subject = principal.subject;
       // Listing and administration: JSON beside the tus dialects, with scopes of their own (src/listing).
-      const operator = operatorRequest(request, config, env.INDEX);
+      const operator = operatorRequest(request, config);
       if (operator) {
         const uploads = () => new Uploads({ UPLOADS: uploadObjects(env), BUCKET: wrapBucket(env.BUCKET) }, config, principal);
-        return withCors(await answerOperatorRequest(operator, { request, config, principal, index: env.INDEX, uploads }), original, config.corsAllowedOrigins);
+        const context = { request, config, principal, subjects: env.SUBJECTS, index: env.INDEX, uploads };
+        return withCors(await answerOperatorRequest(operator, context), original, config.corsAllowedOrigins);
       }
       authorize(principal, request.method);
       // Paths outside the base path match no route at all: undefined.

@@ -17,6 +17,9 @@ const gateway = createTusGateway();
 /** The Durable Object class bound as UPLOADS in wrangler.toml. */
 export const UploadObject = gateway.UploadObject;
 
+/** The Durable Object class bound as SUBJECTS: each subject's upload index and quotas. */
+export const SubjectIndex = gateway.SubjectIndex;
+
 export default { fetch: gateway.fetch };
 
 export { createTusGateway } from "./gateway";

@@ -1,4 +1,5 @@
 import { TusError } from "../errors";
+import { QUOTA_NAMES, QUOTA_SETTINGS, type QuotaLimits } from "../quotas";
 import { JwtError, type JwtClaims } from "./jwt";
 
 /**
@@ -10,6 +11,12 @@ export interface Principal {
   subject: string | undefined;
   /** The token's `max_upload_size` claim: the largest upload this token may create. */
   maxUploadSize: number | undefined;
+  /**
+   * The token's quota claims (`max_active_uploads`, `max_active_bytes`,
+   * `max_stored_bytes`): its subject's quotas for the uploads it creates,
+   * in place of the server's SUBJECT_MAX_* (an app's plan, say).
+   */
+  quotas: QuotaLimits;
   /** The token's `key_prefix` claim: its uploads' objects are placed under it. */
   keyPrefix: string | undefined;
   /**
@@ -48,7 +55,7 @@ const SCOPES_FOR_METHOD: Record<string, readonly TusScope[]> = {
   DELETE: ["tus:delete"],
 };
 
-export const ANONYMOUS: Principal = { subject: undefined, maxUploadSize: undefined, keyPrefix: undefined, scopes: undefined, uploadId: undefined, tokenInQuery: false };
+export const ANONYMOUS: Principal = { subject: undefined, maxUploadSize: undefined, quotas: {}, keyPrefix: undefined, scopes: undefined, uploadId: undefined, tokenInQuery: false };
 
 /** Leaves room in R2's 1,024-byte keys for the configured prefix and the template. */
 const MAX_KEY_PREFIX_BYTES = 256;
@@ -88,6 +95,14 @@ export function principalOf(claims: JwtClaims, options: { requireTusScopes: bool
   if (maxUploadSize !== undefined && !(Number.isSafeInteger(maxUploadSize) && (maxUploadSize as number) >= 0)) {
     throw new JwtError("the token's max_upload_size claim must be a non-negative integer");
   }
+  const quotas: QuotaLimits = {};
+  for (const quota of QUOTA_NAMES) {
+    const { claim } = QUOTA_SETTINGS[quota];
+    const value = claims[claim];
+    if (value === undefined) continue;
+    if (!(Number.isSafeInteger(value) && (value as number) >= 0)) throw new JwtError(`the token's ${claim} claim must be a non-negative integer`);
+    quotas[quota] = value as number;
+  }
   const keyPrefix = claims.key_prefix;
   if (keyPrefix !== undefined && (typeof keyPrefix !== "string" || new TextEncoder().encode(keyPrefix).length > MAX_KEY_PREFIX_BYTES)) {
     throw new JwtError(`the token's key_prefix claim must be a string of at most ${MAX_KEY_PREFIX_BYTES} bytes`);
@@ -98,6 +113,7 @@ export function principalOf(claims: JwtClaims, options: { requireTusScopes: bool
   return {
     subject: claims.sub as string,
     maxUploadSize: maxUploadSize as number | undefined,
+    quotas,
     keyPrefix,
     scopes: named.length ? new Set(named) : options.requireTusScopes ? new Set() : undefined,
     uploadId,

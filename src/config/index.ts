@@ -1,6 +1,7 @@
 import { DEFAULT_QUERY_TOKEN_MAX_LIFETIME_SECONDS, type AuthConfig } from "../auth/authenticate";
 import { isLogLevel, LOG_LEVELS, type LogLevel } from "../observability/logger";
 import { parseUploadPageEmbedOrigins, parseUploadPageEndpoints } from "./upload-page";
+import { QUOTA_NAMES, QUOTA_SETTINGS, type QuotaLimits } from "../quotas";
 import { isValidPartSize, MiB, R2_LIMITS } from "../r2-limits";
 import { SUPPORTED_INTEROP_VERSIONS } from "./interop-versions";
 import { keyTemplateProblem } from "./key-template";
@@ -55,6 +56,12 @@ export interface GatewayConfig {
    * Default 30 days.
    */
   indexRetentionMs: number;
+  /**
+   * Quotas per subject (SUBJECT_MAX_ACTIVE_UPLOADS, SUBJECT_MAX_ACTIVE_BYTES,
+   * SUBJECT_MAX_STORED_BYTES), kept by each subject's index; a token's claims
+   * replace them for the uploads it creates. Default: none. Needs AUTH_MODE=jwt.
+   */
+  subjectQuotas: QuotaLimits;
   /** Whether DELETE on a finished upload deletes its R2 object too. Default true. */
   terminateDeletesObject: boolean;
   /** Whether partial uploads are deleted once their final upload is assembled. Default true. */
@@ -154,6 +161,7 @@ export const DEFAULT_CONFIG: GatewayConfig = {
   expireAfterMs: 24 * 60 * 60 * 1000,
   expireFinishedAfterMs: 0,
   indexRetentionMs: 30 * 24 * 60 * 60 * 1000,
+  subjectQuotas: {},
   terminateDeletesObject: true,
   concatDeletesPartials: true,
   concatSyncAssemblyMs: 20_000,
@@ -197,6 +205,7 @@ export function parseConfig(vars: Variables): GatewayConfig {
     expireAfterMs: readSeconds(vars, "EXPIRE_AFTER_SECONDS", defaults.expireAfterMs),
     expireFinishedAfterMs: readSeconds(vars, "EXPIRE_FINISHED_AFTER_SECONDS", defaults.expireFinishedAfterMs),
     indexRetentionMs: readSeconds(vars, "INDEX_RETENTION_SECONDS", defaults.indexRetentionMs),
+    subjectQuotas: parseQuotas(vars),
     terminateDeletesObject: readBoolean(vars, "TERMINATE_DELETES_OBJECT", defaults.terminateDeletesObject),
     concatDeletesPartials: readBoolean(vars, "CONCAT_DELETES_PARTIALS", defaults.concatDeletesPartials),
     concatSyncAssemblyMs: readInteger(vars, "CONCAT_SYNC_ASSEMBLY_MS", defaults.concatSyncAssemblyMs, 0, 300_000),
@@ -232,7 +241,32 @@ export function parseConfig(vars: Variables): GatewayConfig {
     throw new ConfigError("PART_SIZE", `must not exceed PART_BUFFER_LIMIT (${config.partBufferLimit})`);
   }
   checkSubjectsCannotShareKeys(config);
+  checkQuotasHaveSubjects(config);
   return config;
+}
+
+function parseQuotas(vars: Variables): QuotaLimits {
+  const quotas: QuotaLimits = {};
+  for (const quota of QUOTA_NAMES) {
+    const limit = readOptionalInteger(vars, QUOTA_SETTINGS[quota].variable, 0, Number.MAX_SAFE_INTEGER);
+    if (limit !== undefined) quotas[quota] = limit;
+  }
+  return quotas;
+}
+
+/**
+ * Quotas count per subject, and only tokens have subjects: in open mode
+ * every upload is nobody's, so a quota would never apply. Refused rather
+ * than ignored, so that an operator who set one does not believe it holds.
+ */
+export function checkQuotasHaveSubjects(config: Pick<GatewayConfig, "auth" | "subjectQuotas">): void {
+  const set = QUOTA_NAMES.find((quota) => config.subjectQuotas[quota] !== undefined);
+  if (set && config.auth.mode !== "jwt") {
+    throw new ConfigError(
+      QUOTA_SETTINGS[set].variable,
+      `is set, but quotas count per subject (a token's sub) and AUTH_MODE is not "jwt": in open mode uploads have no subject and no quota could apply. Set AUTH_MODE = "jwt", or remove ${QUOTA_SETTINGS[set].variable}`,
+    );
+  }
 }
 
 /**

@@ -1,6 +1,6 @@
 import type { UploadEvent, UploadEventType } from "../hooks/events";
 import type { LogFields, Logger, LogLevel } from "./logger";
-import type { MetricsWriter } from "./metrics";
+import type { MetricPoint, MetricsWriter } from "./metrics";
 
 /**
  * Upload events as tusd names them in its logs, so that operators who know
@@ -145,6 +145,23 @@ export class Telemetry {
     const { uploadId, subject, eventId, eventType, attempt, errorCode, error, final } = failure;
     this.logger.write(final ? "error" : "warn", "HookInvocationError", { uploadId, subject, eventId, eventType, attempt, errorCode, error: describeError(error) });
     this.metrics.write({ event: "HookInvocationError", method: eventType, errorCode, uploadId, subject, attempt });
+  }
+
+  /**
+   * What a subject's index (src/subjects) did that an operator must be able
+   * to see: a quota's refusal (`QuotaExceeded`), a reservation given back,
+   * a failed or dropped write to administration's D1 copy; at debug level,
+   * each record applied and each batch written. A data point too, except
+   * for debug lines (one per record would cost more than it tells).
+   */
+  subjectIndexEvent(
+    level: LogLevel,
+    event: string,
+    fields: LogFields & { subject: string },
+    point: Omit<MetricPoint, "event" | "subject"> = {},
+  ): void {
+    this.logger.write(level, event, fields);
+    if (level !== "debug") this.metrics.write({ event, subject: fields.subject, ...point });
   }
 
   /** One R2 call and how long it took (see timed-bucket.ts); logged at debug level only. */

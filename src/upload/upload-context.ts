@@ -2,6 +2,7 @@ import type { GatewayConfig } from "../config";
 import type { FinishingHooks } from "../hooks/pre-finish";
 import type { Telemetry } from "../observability";
 import type { AlarmClock } from "./lifecycle/alarm-clock";
+import type { QuotaGate } from "./quota-gate";
 import type { OutboxSinks } from "./storage/outbox";
 import type { UploadStore } from "./storage/upload-store";
 import type { WriterDeps } from "./writing/writer-deps";
@@ -31,4 +32,6 @@ export interface UploadContext {
   readonly telemetry: Telemetry;
   /** The namespace of every upload's Durable Object: for the other uploads of a concatenation. */
   readonly uploads: DurableObjectNamespace;
+  /** Quotas per subject, kept by each subject's index (src/subjects); undefined when it is not bound. */
+  readonly quotaGate: QuotaGate | undefined;
 }

@@ -14,6 +14,7 @@ import { settledState } from "./lifecycle/completion";
 import { attachFinal, createFinal, partialFinished, planFinal } from "./lifecycle/concatenation";
 import { createUpload } from "./lifecycle/creation";
 import { terminate } from "./lifecycle/termination";
+import type { QuotaGate } from "./quota-gate";
 import type { IndexSink, OutboxSinks } from "./storage/outbox";
 import { UploadStore } from "./storage/upload-store";
 import type { UploadContext } from "./upload-context";
@@ -28,8 +29,6 @@ export interface UploadObjectEnv {
   UPLOADS: DurableObjectNamespace | DurableObjectNamespace<UploadObject>;
   /** Optional Queue producer binding for upload events. */
   EVENTS?: Queue;
-  /** Optional D1 database of the upload index (docs/listing.md). */
-  INDEX?: D1Database;
   /** Optional Workers Analytics Engine dataset for metrics. */
   METRICS?: AnalyticsEngineDataset;
 }
@@ -87,6 +86,7 @@ export class UploadObject extends DurableObject<UploadObjectEnv> {
       finishingHooks,
       telemetry,
       uploads: env.UPLOADS as DurableObjectNamespace,
+      quotaGate: this.quotaGateOf(env),
       writerDeps: {
         store,
         bucket: timedBucket(this.bucketOf(env), telemetry),
@@ -123,6 +123,14 @@ export class UploadObject extends DurableObject<UploadObjectEnv> {
    * does not import.
    */
   protected indexSinkOf(_env: UploadObjectEnv): IndexSink | undefined {
+    return undefined;
+  }
+
+  /**
+   * Where the subjects' quotas are kept, if anywhere; `createTusGateway`
+   * wires in each subject's index (src/subjects), which this layer does not import.
+   */
+  protected quotaGateOf(_env: UploadObjectEnv): QuotaGate | undefined {
     return undefined;
   }
 

@@ -1,5 +1,6 @@
 import { TusError } from "../errors";
 import type { HookAnswer } from "../hooks/pre-finish";
+import type { QuotaLimits } from "../quotas";
 import { maxLengthForPartSize } from "./storage/part-plan";
 
 /**
@@ -66,6 +67,11 @@ export interface NewUpload {
    * created before it was recorded.
    */
   sizeLimit?: number;
+  /**
+   * The creating subject's quotas (server settings, or its token's claims),
+   * checked once, before the upload is stored (lifecycle/quota.ts); not stored.
+   */
+  quota?: QuotaLimits;
 }
 
 export interface UploadRecord extends NewUpload {

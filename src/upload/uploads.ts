@@ -131,6 +131,7 @@ export class Uploads {
       owner: this.principal.subject,
       // Fixed now: a later PATCH, whatever its token, cannot raise it.
       sizeLimit: this.maxUploadSize,
+      ...(this.principal.subject !== undefined && { quota: { ...this.config.subjectQuotas, ...this.principal.quotas } }),
     };
   }
 

@@ -5,7 +5,7 @@
  */
 import { env, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { writeIndexRecord } from "../../src/listing/index-writer";
+import { writeIndexRecords } from "../../src/listing/d1-index";
 import type { IndexRecord } from "../../src/upload/index-record";
 import { bodyText, MiB, patch, send, TUS, uploadStub } from "../runtime/helpers";
 import { bearer } from "../runtime-auth/tokens";
@@ -45,7 +45,7 @@ describe("the upload index", () => {
 
     // Every record again, each twice, the oldest (created, offset 0) last, as at-least-once delivery may.
     const records = entries.map((entry) => entry.index as IndexRecord);
-    for (const record of records.concat([...records].reverse())) await writeIndexRecord(env.INDEX, record);
+    for (const record of records.concat([...records].reverse())) await writeIndexRecords(env.INDEX, [record]);
     expect(await indexRow(created.id)).toMatchObject({ state: "finished", offset_bytes: 2 * MiB, length: 2 * MiB });
     const { count } = (await env.INDEX.prepare("SELECT COUNT(*) AS count FROM uploads WHERE id = ?").bind(created.id).first<{ count: number }>())!;
     expect(count).toBe(1);

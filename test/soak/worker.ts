@@ -63,6 +63,7 @@ function countedBucket(faulty: R2Bucket): R2Bucket {
 const gateway = createTusGateway({ wrapBucket: (bucket) => countedBucket(faultyBucket(bucket)) });
 
 export const UploadObject = gateway.UploadObject;
+export const SubjectIndex = gateway.SubjectIndex;
 
 export default {
   fetch(request: Request, env: GatewayEnv): Promise<Response> {

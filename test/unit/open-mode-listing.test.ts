@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { ANONYMOUS } from "../../src/auth/authenticate";
 import { DEFAULT_CONFIG, parseConfig, type GatewayConfig } from "../../src/config";
 import { TusError } from "../../src/errors";
-import { answerOperatorRequest } from "../../src/listing/operator-routes";
+import { answerOperatorRequest } from "../../src/operator/routes";
 
 /** The refusal of a listing in open mode under `config`. */
 async function refusal(config: GatewayConfig): Promise<TusError> {
@@ -11,6 +11,7 @@ async function refusal(config: GatewayConfig): Promise<TusError> {
     request,
     config,
     principal: ANONYMOUS,
+    subjects: undefined,
     index: undefined,
     uploads: () => {
       throw new Error("a refused listing asks no upload");

@@ -5,13 +5,18 @@ import { PARTIAL_POLL_MS } from "./assembly";
 import { finishIfDue } from "./completion";
 import { nextExpiry } from "./lifecycle";
 import { confirm } from "./pre-finish-gate";
+import { storeWithinQuota } from "./quota";
 
-/** Creates the upload in its object's storage; an upload of length 0 is complete, and asks the pre-finish hook, at once. */
+/**
+ * Creates the upload in its object's storage, once its subject's quotas
+ * made room for it; an upload of length 0 is complete, and asks the
+ * pre-finish hook, at once.
+ */
 export async function createUpload(context: UploadContext, upload: NewUpload): Promise<UploadRecord> {
   const { store, config, lock } = context;
   if (store.load()) throw new Error(`upload ${upload.id} already exists`);
   // The first expiry is stored with the upload's row: a row written less than setting it after.
-  const record = store.create(upload, nextExpiry(upload, Date.now(), config));
+  const record = await storeWithinQuota(context, upload, (admitted) => store.create(admitted, nextExpiry(admitted, Date.now(), config)));
   if (record.concat?.kind !== "final") {
     await finishIfDue(context, record);
     await lock.run(() => confirm(context, store.load()!, "completing"));

@@ -4,14 +4,17 @@ import { TusError } from "../errors";
 import type { Uploads } from "../upload/uploads";
 import { isUploadId } from "../upload-id";
 import { decodeMetadataValue } from "../upload/index-record";
-import type { Listing, ListedUpload } from "./listing-answer";
-import { parseListQuery } from "./list-query";
-import { queryIndex, type IndexRow, type RetentionCutoff } from "./upload-index";
+import { queryD1Index } from "../listing/d1-index";
+import type { IndexPage, IndexRow, RetentionCutoff } from "../listing/index-table";
+import type { Listing, ListedUpload } from "../listing/listing-answer";
+import { parseListQuery, type ListQuery } from "../listing/list-query";
+import { subjectIndexOf, type SubjectNamespace } from "../subjects/subject-indexes";
 
 /**
  * Listing and administration (docs/listing.md): JSON
- * requests beside the tus dialects, answered from the upload index (D1) and,
- * for inspection and termination, from the upload's Durable Object.
+ * requests beside the tus dialects, answered from each subject's index
+ * (src/subjects), across subjects from administration's D1 copy, and, for
+ * inspection and termination, from the upload's Durable Object.
  *
  *   GET    <BASE_PATH>           the caller's own uploads
  *   GET    <ADMIN_PATH>          every upload (scope tus:admin)
@@ -20,19 +23,15 @@ import { queryIndex, type IndexRow, type RetentionCutoff } from "./upload-index"
  */
 export type OperatorRequest = { kind: "list-own" } | { kind: "admin-list" } | { kind: "admin-upload"; id: string };
 
-/**
- * Which of these the request is, if any; everything else is the tus
- * dialects' business. Without the index, GET on the collection stays theirs
- * (405, as it always was).
- */
-export function operatorRequest(request: Request, config: GatewayConfig, index: D1Database | undefined): OperatorRequest | undefined {
+/** Which of these the request is, if any; everything else is the tus dialects' business. */
+export function operatorRequest(request: Request, config: GatewayConfig): OperatorRequest | undefined {
   if (request.method === "OPTIONS") return undefined; // preflights are the tus dialects' (CORS)
   const { pathname } = new URL(request.url);
   if (pathname.startsWith(config.adminPath)) {
     const rest = pathname.slice(config.adminPath.length);
     return rest === "" ? { kind: "admin-list" } : { kind: "admin-upload", id: rest };
   }
-  if (index && pathname === config.basePath && request.method === "GET") return { kind: "list-own" };
+  if (pathname === config.basePath && request.method === "GET") return { kind: "list-own" };
   return undefined;
 }
 
@@ -40,6 +39,9 @@ export interface OperatorContext {
   request: Request;
   config: GatewayConfig;
   principal: Principal;
+  /** Each subject's index (SUBJECTS), if bound. */
+  subjects: SubjectNamespace | undefined;
+  /** Administration's cross-subject copy (INDEX, D1), if bound. */
   index: D1Database | undefined;
   uploads: () => Uploads;
 }
@@ -105,14 +107,13 @@ function refuseLinkTokens(principal: Principal, what: string): void {
   }
 }
 
-async function listOwn({ request, config, principal, index }: OperatorContext): Promise<Response> {
-  const db = requireIndex(index);
+async function listOwn({ request, config, principal, subjects }: OperatorContext): Promise<Response> {
   const { scopes } = principal;
   if (scopes && !["tus:upload", "tus:download", ADMIN_SCOPE].some((scope) => scopes.has(scope as never))) {
     throw new TusError("forbidden", "listing your uploads needs a token with the scope tus:upload, tus:download or tus:admin");
   }
   const query = parseListQuery(new URL(request.url).searchParams, false);
-  const page = await queryIndex(db, query, principal.subject, retentionCutoff(config));
+  const page = await subjectPage(subjects, principal.subject!, query, config);
   return json({ uploads: page.rows.map((row) => entryOf(row, request, config, false)), next: page.next ?? null } satisfies Listing);
 }
 
@@ -121,7 +122,7 @@ async function answerAdmin(target: OperatorRequest, context: OperatorContext): P
   if (target.kind === "admin-list") {
     if (request.method !== "GET") throw new TusError("method-not-allowed", `${config.adminPath} takes GET only`, { headers: { Allow: "GET" } });
     const query = parseListQuery(new URL(request.url).searchParams, true);
-    const page = await queryIndex(requireIndex(context.index), query, undefined, retentionCutoff(config));
+    const page = query.subject !== undefined ? await subjectPage(context.subjects, query.subject, query, config) : await everyonesPage(context, query);
     return json({ uploads: page.rows.map((row) => entryOf(row, request, config, true)), next: page.next ?? null } satisfies Listing);
   }
   if (target.kind !== "admin-upload" || !isUploadId(target.id)) throw new TusError("upload-not-found");
@@ -133,13 +134,51 @@ async function answerAdmin(target: OperatorRequest, context: OperatorContext): P
   throw new TusError("method-not-allowed", `${config.adminPath}<id> takes GET (inspect) and DELETE (terminate)`, { headers: { Allow: "GET, DELETE" } });
 }
 
-function retentionCutoff(config: GatewayConfig): RetentionCutoff {
-  return config.indexRetentionMs > 0 ? Date.now() - config.indexRetentionMs : undefined;
+/** A page of one subject's uploads, from its own index. */
+async function subjectPage(subjects: SubjectNamespace | undefined, subject: string, query: ListQuery, config: GatewayConfig): Promise<IndexPage> {
+  if (!subjects) {
+    throw new TusError(
+      "method-not-allowed",
+      "listing uploads needs each subject's index: this gateway has no SUBJECTS binding (a Durable Object binding of the class SubjectIndex, see docs/listing.md)",
+    );
+  }
+  return subjectIndexOf(subjects, subject).list(query, retentionCutoff(config));
 }
 
-function requireIndex(index: D1Database | undefined): D1Database {
-  if (!index) throw new TusError("method-not-allowed", "listing uploads needs the upload index: this gateway has no INDEX (D1) binding");
-  return index;
+/**
+ * A page of every subject's uploads, from administration's D1 copy, which
+ * hears of creation and ends only: each row is replaced by its subject
+ * index's, where that is newer (the offset of an unfinished upload).
+ */
+async function everyonesPage({ index, subjects, config }: OperatorContext, query: ListQuery): Promise<IndexPage> {
+  if (!index) {
+    throw new TusError(
+      "invalid-query",
+      "listing every subject's uploads needs administration's index, a D1 database bound as INDEX (docs/listing.md, \"Administration across subjects\"); " +
+        "without it, list one subject's uploads with ?subject=<sub>",
+    );
+  }
+  const page = await queryD1Index(index, query, retentionCutoff(config));
+  if (!subjects) return page;
+  const bySubject = new Map<string, string[]>();
+  for (const row of page.rows) if (row.subject !== null) bySubject.set(row.subject, [...(bySubject.get(row.subject) ?? []), row.id]);
+  const newer = new Map<string, IndexRow>();
+  await Promise.all(
+    [...bySubject].map(async ([subject, ids]) => {
+      for (const row of await subjectIndexOf(subjects, subject).rows(ids)) newer.set(row.id, row);
+    }),
+  );
+  return {
+    ...page,
+    rows: page.rows.map((row) => {
+      const fresher = newer.get(row.id);
+      return fresher && fresher.version >= row.version ? fresher : row;
+    }),
+  };
+}
+
+function retentionCutoff(config: GatewayConfig): RetentionCutoff {
+  return config.indexRetentionMs > 0 ? Date.now() - config.indexRetentionMs : undefined;
 }
 
 /** One upload of a listing; `withSubject` for administrators. */
