@@ -209,7 +209,6 @@ const cases: Case[] = [
     ["PUT", partial, "an upload URL"],
     ["POST", partial, "an upload URL"],
     ["DELETE", collection, "the collection"],
-    ["GET", collection, "the collection"],
     ["PATCH", collection, "the collection"],
   ].map(([method, url, where]) => ({
     name: `${method as string} on ${where as string} is refused with 405 and Allow`,
@@ -220,6 +219,15 @@ const cases: Case[] = [
     expect: { Allow: "OPTIONS, POST, HEAD, PATCH, GET, DELETE" },
     message: /method is not allowed/,
   })),
+  // GET on the collection lists one's uploads (docs/listing.md), which needs tokens: open mode says so.
+  {
+    name: "GET on the collection is a listing, refused in open mode with 403 that says why",
+    method: "GET",
+    url: collection,
+    headers: { ...TUS },
+    status: 403,
+    message: /listing and administration are off in open mode \(AUTH_MODE=open\).*AUTH_MODE = "jwt"/,
+  },
 
   // 400: numbers that are not plain non-negative decimal integers.
   ...BAD_NUMBERS.flatMap((value) => [
