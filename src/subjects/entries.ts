@@ -98,15 +98,16 @@ export class SubjectEntries {
    * so that no other reservation of the subject comes between the check
    * and the entry. Asked again for the same upload, it answers the same.
    */
-  reserve(request: QuotaRequest, now: number): QuotaAnswer {
+  reserve(subject: string, request: QuotaRequest, now: number): QuotaAnswer {
     const existing = this.entry(request.uploadId);
     if (existing) return { granted: true, bytes: existing.reserved };
     const answer = decideQuota(this.usage(), request);
     if (!answer.granted) return answer;
     this.sql.exec(
       `INSERT INTO uploads (id, subject, state, offset_bytes, length, metadata, object_key, created_at, updated_at, version, reserved)
-       VALUES (?, NULL, 'unfinished', 0, ?, '{}', '', ?, ?, -1, ?)`,
+       VALUES (?, ?, 'unfinished', 0, ?, '{}', '', ?, ?, -1, ?)`,
       request.uploadId,
+      subject,
       request.length ?? null,
       now,
       now,

@@ -93,7 +93,7 @@ export class SubjectIndex extends DurableObject<SubjectIndexEnv> {
   /** Reserves room for a new upload in the subject's quotas, or answers which quota refuses it. */
   async reserve(subject: string, request: QuotaRequest): Promise<QuotaAnswer> {
     this.named(subject);
-    const answer = this.ctx.storage.transactionSync(() => this.entries.reserve(request, Date.now()));
+    const answer = this.ctx.storage.transactionSync(() => this.entries.reserve(subject, request, Date.now()));
     if (!answer.granted) {
       this.telemetry.subjectIndexEvent(
         "warn",
