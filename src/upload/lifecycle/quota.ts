@@ -21,11 +21,13 @@ export async function storeWithinQuota(context: UploadContext, upload: NewUpload
   if (!context.quotaGate) {
     throw new TusError("internal", "quotas are configured (or a token claims them) but the gateway has no SUBJECTS binding to keep them");
   }
-  const answer = await context.quotaGate.reserve(owner, {
-    uploadId: upload.id,
-    length: upload.length,
-    sizeLimit: upload.sizeLimit ?? Number.MAX_SAFE_INTEGER,
-    limits: quota,
+  const request = { uploadId: upload.id, length: upload.length, sizeLimit: upload.sizeLimit ?? Number.MAX_SAFE_INTEGER, limits: quota };
+  const answer = await context.quotaGate.reserve(owner, request).catch((error: unknown) => {
+    // Nothing is stored without the quota's answer: a 503 the client retries, as for a storage fault.
+    console.error(JSON.stringify({ level: "error", event: "QuotaCheckFailed", uploadId: upload.id, subject: owner, error: String(error).slice(0, 300) }));
+    throw new TusError("storage-unavailable", "the subject's quota could not be checked (its index did not answer), so nothing was created; retry the request", {
+      retryAfterSeconds: 1,
+    });
   });
   if (!answer.granted) throw quotaExceededError(answer);
   const admitted = upload.length === undefined && answer.bytes > 0 ? { ...upload, sizeLimit: Math.min(upload.sizeLimit ?? answer.bytes, answer.bytes) } : upload;
