@@ -1,4 +1,5 @@
 import { TusError } from "../../errors";
+import { describeError } from "../../observability/telemetry";
 import { hasQuotas } from "../../quotas";
 import { quotaExceededError } from "../quota-gate";
 import type { UploadContext } from "../upload-context";
@@ -24,7 +25,12 @@ export async function storeWithinQuota(context: UploadContext, upload: NewUpload
   const request = { uploadId: upload.id, length: upload.length, sizeLimit: upload.sizeLimit ?? Number.MAX_SAFE_INTEGER, limits: quota };
   const answer = await context.quotaGate.reserve(owner, request).catch((error: unknown) => {
     // Nothing is stored without the quota's answer: a 503 the client retries, as for a storage fault.
-    console.error(JSON.stringify({ level: "error", event: "QuotaCheckFailed", uploadId: upload.id, subject: owner, error: String(error).slice(0, 300) }));
+    context.telemetry.subjectIndexEvent(
+      "error",
+      "QuotaCheckFailed",
+      { subject: owner, uploadId: upload.id, error: describeError(error) },
+      { uploadId: upload.id, errorCode: "quota-check-failed" },
+    );
     throw new TusError("storage-unavailable", "the subject's quota could not be checked (its index did not answer), so nothing was created; retry the request", {
       retryAfterSeconds: 1,
     });
