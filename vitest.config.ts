@@ -138,8 +138,9 @@ export default defineConfig({
         },
       },
       {
-        // Listing and administration: the root configuration with the upload index bound
-        // (test/runtime-listing/wrangler.toml), its migrations applied, and access control on.
+        // Listing and administration: the root configuration (each subject's index, SUBJECTS) with
+        // administration's D1 copy bound as well (INDEX, test/runtime-listing/wrangler.toml), its
+        // migrations applied, and access control on.
         plugins: [
           cloudflareTest({
             wrangler: { configPath: "./test/runtime-listing/wrangler.toml" },

@@ -1,10 +1,18 @@
 /**
- * Listing and administration against `npm start`'s setup with the upload
- * index bound (test/runtime-listing/wrangler.toml): wrangler dev with the
- * index (D1) migrated as `npm start` migrates it, and access control on. Two subjects upload with tus-js-client and each lists only
- * their own uploads; an administrator lists both and terminates one; a third
- * client, knowing nothing but Alice's token, finds her unfinished upload in
- * the listing and resumes it where it stopped.
+ * Listing and administration against real local servers (wrangler dev).
+ *
+ * The first server is `npm start`'s setup with administration's D1 copy
+ * bound (test/runtime-listing/wrangler.toml, the index migrated as `npm
+ * start` migrates it) and access control on. Two subjects upload with
+ * tus-js-client and each lists only their own uploads, from their own
+ * subject's index; an administrator lists both across subjects (from D1,
+ * about a second behind, with an unfinished upload's offset from its
+ * subject's index) and terminates one; a third client, knowing nothing but
+ * Alice's token, finds her unfinished upload in the listing and resumes it
+ * where it stopped.
+ *
+ * The second server is the root wrangler.toml as it is, with AUTH_MODE=jwt:
+ * no database created, no line uncommented, and listing works.
  */
 import { execFile } from "node:child_process";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
@@ -111,13 +119,22 @@ describe("listing and administration with tus-js-client", () => {
       expect(his[0]).toMatchObject({ state: "finished", offset: 2 * MiB, length: 2 * MiB, metadata: { filename: "bob.bin" } });
 
       const adminUrl = `${server.url}/admin/uploads/`;
-      const everyone = await listing(admin, `${adminUrl}?created_after=${encodeURIComponent(since)}`);
+      // Across subjects comes from D1, which each subject's index feeds about a second later.
+      const everyone = await listingWhen(admin, `${adminUrl}?created_after=${encodeURIComponent(since)}`, (entries) => entries.length === 3);
       expect(everyone.map((entry) => entry.subject).sort()).toEqual(["alice", "alice", "bob"]);
+      // D1 never hears of progress: the stopped upload's offset on the administrator's page is its subject index's.
+      const stoppedEntry = everyone.find((entry) => entry.url === stoppedUrl)!;
+      expect(stoppedEntry).toMatchObject({ subject: "alice", state: "unfinished", length: 6 * MiB });
+      expect(stoppedEntry.offset).toBeGreaterThanOrEqual(2 * MiB);
+      expect(stoppedEntry.offset).toBe((await listing(alice, server.endpoint)).find((entry) => entry.url === stoppedUrl)!.offset);
+      // One subject's uploads, from that subject's index.
+      expect((await listing(admin, `${adminUrl}?subject=bob`)).map((entry) => entry.url)).toEqual([bobUrl]);
       const bobEntry = everyone.find((entry) => entry.subject === "bob")!;
       const terminated = await fetch(`${adminUrl}${bobEntry.id}`, { method: "DELETE", headers: bearer(admin) });
       expect(terminated.status, await terminated.text()).toBe(204);
       expect((await fetch(bobUrl, { method: "HEAD", headers: { "Tus-Resumable": "1.0.0", ...bearer(bob) } })).status).toBe(410);
       await listingWhen(bob, server.endpoint, (entries) => entries[0]?.state === "terminated");
+      await listingWhen(admin, `${adminUrl}?created_after=${encodeURIComponent(since)}`, (entries) => entries.find((entry) => entry.subject === "bob")?.state === "terminated");
 
       // A third client: Alice on another device, with her token and the file, but no stored upload URL.
       const [resumable] = await listingWhen(alice, `${server.endpoint}?state=unfinished&filename=video.mp4`, (entries) => entries.length === 1 && entries[0]!.offset >= 2 * MiB);
@@ -130,6 +147,49 @@ describe("listing and administration with tus-js-client", () => {
     },
     180_000,
   );
+});
+
+describe("the root wrangler.toml as it is, with AUTH_MODE=jwt (no database)", () => {
+  let plain: TestServer;
+
+  beforeAll(async () => {
+    plain = await startServer({ vars: { AUTH_MODE: "jwt", JWT_SECRET: HS256_SECRET } });
+  }, 120_000);
+
+  afterAll(async () => {
+    await plain?.stop();
+  }, 30_000);
+
+  it("lists a subject's upload made with tus-js-client, one subject for an administrator, and says how to list across subjects", async () => {
+    const carol = tokenFor("carol");
+    const data = seededBytes(3 * MiB, "carol");
+    const run = startTusUpload(data, { endpoint: plain.endpoint, headers: bearer(carol), metadata: { filename: "carol.bin" }, chunkSize: MiB });
+    const url = await run.done;
+    const entries = await (async () => {
+      const deadline = Date.now() + 20_000;
+      for (;;) {
+        const response = await fetch(plain.endpoint, { headers: bearer(carol) });
+        const text = await response.text();
+        expect(response.status, text).toBe(200);
+        const uploads = (JSON.parse(text) as Listing).uploads;
+        if (uploads[0]?.state === "finished") return uploads;
+        if (Date.now() > deadline) throw new Error(`carol's upload not finished in her listing within 20 s: ${text}`);
+        await sleep(200);
+      }
+    })();
+    expect(entries).toEqual([expect.objectContaining({ url, state: "finished", offset: 3 * MiB, length: 3 * MiB, metadata: { filename: "carol.bin" } })]);
+
+    const admin = bearer(tokenFor("operator", { scope: "tus:admin" }));
+    const one = await fetch(`${plain.url}/admin/uploads/?subject=carol`, { headers: admin });
+    const oneText = await one.text();
+    expect(one.status, oneText).toBe(200);
+    expect((JSON.parse(oneText) as Listing).uploads).toEqual([expect.objectContaining({ url, subject: "carol", state: "finished" })]);
+    const across = await fetch(`${plain.url}/admin/uploads/`, { headers: admin });
+    const acrossText = await across.text();
+    expect(across.status, acrossText).toBe(400);
+    expect(acrossText).toMatch(/INDEX/);
+    expect(acrossText).toMatch(/\?subject=/);
+  }, 90_000);
 });
 
 describe("docs/listing.md's commands", () => {

@@ -1,12 +1,15 @@
 /**
- * Administration with a tus:admin token: every upload listed with filters,
- * one upload inspected as its Durable Object holds it, any upload
- * terminated; each call logged as an admin call. Without the scope: 403.
+ * Administration with a tus:admin token: one subject's uploads listed from
+ * that subject's index (?subject=, no database needed), every subject's
+ * from administration's D1 copy with the offsets of unfinished uploads from
+ * their subjects' indexes; filters; one upload inspected as its Durable
+ * Object holds it, any upload terminated; each call logged as an admin
+ * call. Without the scope: 403.
  */
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { bodyText, COLLECTION, head, MiB, patch, send, TUS } from "../runtime/helpers";
 import { bearer, claimsFor, signToken } from "../runtime-auth/tokens";
-import { ADMIN_COLLECTION, adminToken, eventually, indexRow, list, listAll, tokenFor, uniqueSubject, uploadAs } from "./helpers";
+import { ADMIN_COLLECTION, adminToken, d1Row, eventually, indexRow, list, listAll, tokenFor, uniqueSubject, uploadAs, withAdminIndexDown } from "./helpers";
 
 afterEach(() => vi.restoreAllMocks());
 
@@ -64,8 +67,9 @@ describe("administration", () => {
     const before = Date.now() - 1;
     const small = await uploadAs(await tokenFor(h), "small.txt", 100, 10);
     const large = await uploadAs(await tokenFor(i), "large.bin", 2 * MiB);
-    await eventually("indexed", () => indexRow(small.id), (row) => row !== null);
-    await eventually("indexed", () => indexRow(large.id), (row) => row?.state === "finished");
+    // Across subjects comes from D1, which hears of creations and ends about a second later.
+    await eventually("in D1", () => d1Row(small.id), (row) => row !== null);
+    await eventually("finished in D1", () => d1Row(large.id), (row) => row?.state === "finished");
     const admin = await adminToken();
     const afterQuery = `created_after=${new Date(before).toISOString()}&limit=200`;
     const both = (await listAll(admin, afterQuery, ADMIN_COLLECTION)).map((entry) => entry.id);
@@ -76,6 +80,56 @@ describe("administration", () => {
     expect((await listAll(admin, `${afterQuery}&min_size=${MiB}`, ADMIN_COLLECTION)).map((entry) => entry.id)).not.toContain(small.id);
     expect((await listAll(admin, `${afterQuery}&state=finished`, ADMIN_COLLECTION)).map((entry) => entry.id)).not.toContain(small.id);
     expect((await list(admin, `?subject=${h}&created_before=${before}`, ADMIN_COLLECTION)).uploads).toEqual([]);
+  });
+
+  it("lists one subject's uploads (?subject=) from that subject's index, with live offsets and no database", async () => {
+    const subject = uniqueSubject("lena");
+    const token = await tokenFor(subject);
+    const admin = await adminToken();
+    const other = await uploadAs(await tokenFor(uniqueSubject("mats")), "not-hers.bin", 100, 10);
+    // D1 failing all along: a subject's listing does not read it.
+    await withAdminIndexDown(async () => {
+      const done = await uploadAs(token, "done.bin", 200);
+      const partial = await uploadAs(token, "partial.bin", 1000, 250);
+      const page = await eventually(
+        "listed",
+        async () => (await list(admin, `?subject=${subject}`, ADMIN_COLLECTION)).uploads,
+        (entries) => entries.length === 2 && entries[0]?.offset === 250 && entries[1]?.state === "finished",
+      );
+      expect(page).toEqual([
+        expect.objectContaining({ id: partial.id, subject, state: "unfinished", offset: 250, length: 1000, metadata: { filename: "partial.bin" } }),
+        expect.objectContaining({ id: done.id, subject, state: "finished", offset: 200, length: 200, metadata: { filename: "done.bin" } }),
+      ]);
+      expect(page.map((entry) => entry.id)).not.toContain(other.id);
+      // The same filters as across subjects, and the cursor.
+      expect((await list(admin, `?subject=${subject}&state=finished`, ADMIN_COLLECTION)).uploads.map((entry) => entry.id)).toEqual([done.id]);
+      expect((await list(admin, `?subject=${subject}&min_size=500`, ADMIN_COLLECTION)).uploads.map((entry) => entry.id)).toEqual([partial.id]);
+      const first = await list(admin, `?subject=${subject}&limit=1`, ADMIN_COLLECTION);
+      expect(first.uploads.map((entry) => entry.id)).toEqual([partial.id]);
+      expect((await listAll(admin, `subject=${subject}&limit=1`, ADMIN_COLLECTION)).map((entry) => entry.id)).toEqual([partial.id, done.id]);
+      // The offset moves with the upload, no D1 row involved.
+      const more = await patch(partial.url, 250, new Uint8Array(100), bearer(token));
+      expect(more.status, await bodyText(more)).toBe(204);
+      await eventually("live offset", async () => (await list(admin, `?subject=${subject}`, ADMIN_COLLECTION)).uploads[0], (entry) => entry?.offset === 350);
+    });
+  });
+
+  it("lists every subject from D1, with an unfinished upload's offset from its subject's index rather than D1's", async () => {
+    const subject = uniqueSubject("nils");
+    const token = await tokenFor(subject);
+    const before = Date.now() - 1;
+    const upload = await uploadAs(token, "growing.bin", 1000, 0);
+    await eventually("created in D1", () => d1Row(upload.id), (row) => row !== null);
+    const more = await patch(upload.url, 0, new Uint8Array(600), bearer(token));
+    expect(more.status, await bodyText(more)).toBe(204);
+    await eventually("progress in the subject's index", () => indexRow(subject, upload.id), (row) => row?.offset_bytes === 600);
+    const admin = await adminToken();
+    const everyone = await listAll(admin, `created_after=${before}&limit=200`, ADMIN_COLLECTION);
+    expect(everyone.find((entry) => entry.id === upload.id)).toMatchObject({ subject, state: "unfinished", offset: 600, length: 1000, metadata: { filename: "growing.bin" } });
+    // D1 itself still says 0: it never hears of progress.
+    expect(await d1Row(upload.id)).toMatchObject({ state: "unfinished", offset_bytes: 0 });
+    // Filters read D1's row (state), the page shows the subject index's.
+    expect((await listAll(admin, `created_after=${before}&state=unfinished&limit=200`, ADMIN_COLLECTION)).find((entry) => entry.id === upload.id)?.offset).toBe(600);
   });
 
   it("inspects an upload as its Durable Object holds it, and logs the call as an admin's", async () => {
@@ -112,13 +166,15 @@ describe("administration", () => {
   });
 
   it("terminates any subject's upload by the ordinary termination path", async () => {
-    const ownerToken = await tokenFor(uniqueSubject("kim"));
+    const owner = uniqueSubject("kim");
+    const ownerToken = await tokenFor(owner);
     const upload = await uploadAs(ownerToken, "doomed.bin", 1000, 400);
     const admin = await adminToken();
     const response = await send(`${ADMIN_COLLECTION}${upload.id}`, { method: "DELETE", headers: bearer(admin) });
     expect(response.status, await bodyText(response)).toBe(204);
     expect((await head(upload.url, { ...TUS, ...bearer(ownerToken) })).status).toBe(410);
-    await eventually("terminated in the index", () => indexRow(upload.id), (row) => row?.state === "terminated");
+    await eventually("terminated in the subject's index", () => indexRow(owner, upload.id), (row) => row?.state === "terminated");
+    await eventually("terminated in D1", () => d1Row(upload.id), (row) => row?.state === "terminated");
     expect((await list(ownerToken, "?state=terminated")).uploads.map((entry) => entry.id)).toEqual([upload.id]);
     const unknown = await send(`${ADMIN_COLLECTION}AAAAAAAAAAAAAAAAAAAAAA`, { headers: bearer(admin) });
     expect(unknown.status).toBe(404);

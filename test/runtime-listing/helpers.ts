@@ -1,13 +1,17 @@
 /**
  * Helpers for the listing and administration tests: tokens for subjects and
- * administrators, the listing as JSON, and waiting for the index (it trails
- * the uploads by the outbox's delivery, normally well under a second).
+ * administrators, the listing as JSON, and a look at both homes of the
+ * upload index: each subject's index (the SubjectIndex Durable Object's
+ * SQLite, which the uploads' outboxes feed, normally well under a second
+ * behind) and administration's D1 copy (creations and ends only, batched by
+ * each subject's index about a second later).
  */
 import { env, runInDurableObject } from "cloudflare:test";
 import { expect } from "vitest";
 import { b64, bodyText, COLLECTION, createUpload, ORIGIN, patch, send, sleep, TUS, uploadStub, type CreatedUpload } from "../runtime/helpers";
 import { bearer, claimsFor, signToken } from "../runtime-auth/tokens";
 import type { ListedUpload, Listing } from "../../src/listing/listing-answer";
+import type { SubjectIndex } from "../../src/subjects/subject-index";
 
 export const ADMIN_COLLECTION = `${ORIGIN}/admin/uploads/`;
 
@@ -56,7 +60,7 @@ export async function listAll(token: string, query: string, base = COLLECTION): 
   }
 }
 
-/** Polls the index (D1 itself) until `check` holds for the upload's row; fails after `timeoutMs`. */
+/** Polls `read` until `check` holds for what it reads; fails after `timeoutMs`. */
 export async function eventually<T>(what: string, read: () => Promise<T>, check: (value: T) => boolean, timeoutMs = 15_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let value = await read();
@@ -76,9 +80,34 @@ export interface IndexRowView {
   version: number;
 }
 
-/** The index's row of an upload, straight from D1; null when there is none yet. */
-export function indexRow(id: string): Promise<IndexRowView | null> {
-  return env.INDEX.prepare("SELECT state, offset_bytes, length, subject, version FROM uploads WHERE id = ?").bind(id).first<IndexRowView>();
+const ROW_VIEW = "SELECT state, offset_bytes, length, subject, version FROM uploads WHERE id = ?";
+
+/** The subject's index: its SubjectIndex Durable Object (the stub, for its RPC methods). */
+export function subjectIndex(subject: string): DurableObjectStub<SubjectIndex> {
+  return env.SUBJECTS.get(env.SUBJECTS.idFromName(subject));
+}
+
+/** Runs `query` on the subject index's own SQLite, inside its Durable Object. */
+export function inSubjectIndex<T>(subject: string, query: (sql: SqlStorage) => T): Promise<T> {
+  return runInDurableObject(subjectIndex(subject), (_instance, state) => query(state.storage.sql));
+}
+
+/** The upload's entry in its subject's index, straight from that Durable Object's SQLite; null when there is none yet. */
+export function indexRow(subject: string, id: string): Promise<IndexRowView | null> {
+  return inSubjectIndex(subject, (sql) => sql.exec<IndexRowView & Record<string, SqlStorageValue>>(ROW_VIEW, id).toArray()[0] ?? null);
+}
+
+/** The upload's row in administration's D1 copy (INDEX); null when there is none (yet). */
+export function d1Row(id: string): Promise<IndexRowView | null> {
+  return env.INDEX.prepare(ROW_VIEW).bind(id).first<IndexRowView>();
+}
+
+/** What the subject's index still has to pass on to D1 (its admin_feed table): upload id and record version. */
+export function pendingForD1(subject: string): Promise<Array<{ id: string; version: number }>> {
+  return inSubjectIndex(subject, (sql) => {
+    const table = sql.exec("SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'admin_feed'").toArray();
+    return table.length ? sql.exec<{ id: string; version: number }>("SELECT id, version FROM admin_feed").toArray() : [];
+  });
 }
 
 /** The outbox of an upload's Durable Object: entries not delivered yet. */
@@ -92,10 +121,25 @@ export function outbox(id: string): Promise<Array<{ id: string; type: string; in
 }
 
 /**
- * Makes every write to the index fail (its table renamed) while `work` runs,
- * so entries stay in the outboxes; the table is back afterwards.
+ * Makes every record delivered to the subject's index fail (its `uploads`
+ * table renamed inside its Durable Object) while `work` runs, so the
+ * records stay in the uploads' outboxes; the table is back afterwards.
  */
-export async function withIndexDown<T>(work: () => Promise<T>): Promise<T> {
+export async function withIndexDown<T>(subject: string, work: () => Promise<T>): Promise<T> {
+  await inSubjectIndex(subject, (sql) => void sql.exec("ALTER TABLE uploads RENAME TO uploads_down"));
+  try {
+    return await work();
+  } finally {
+    await inSubjectIndex(subject, (sql) => void sql.exec("ALTER TABLE uploads_down RENAME TO uploads"));
+  }
+}
+
+/**
+ * Makes every write to administration's D1 copy fail (its table renamed)
+ * while `work` runs: the subject indexes keep the records in their feed and
+ * retry; the table is back afterwards.
+ */
+export async function withAdminIndexDown<T>(work: () => Promise<T>): Promise<T> {
   await env.INDEX.exec("ALTER TABLE uploads RENAME TO uploads_down");
   try {
     return await work();

@@ -1,20 +1,22 @@
 /**
- * GET <BASE_PATH> lists the caller's own uploads from the index: newest
- * first, in pages with a cursor, filtered by state and file name; another
- * subject's uploads never appear.
+ * GET <BASE_PATH> lists the caller's own uploads from their subject's index
+ * (a SubjectIndex Durable Object; no database involved): newest first, in
+ * pages with a cursor, filtered by state and file name, with each upload's
+ * live offset; another subject's uploads never appear.
  */
 import { describe, expect, it } from "vitest";
-import { bodyText, COLLECTION, head, send, TUS, type CreatedUpload } from "../runtime/helpers";
+import { bodyText, COLLECTION, head, patch, send, TUS, type CreatedUpload } from "../runtime/helpers";
 import { bearer } from "../runtime-auth/tokens";
-import { eventually, indexRow, list, listAll, tokenFor, uniqueSubject, uploadAs } from "./helpers";
+import { eventually, indexRow, list, listAll, tokenFor, uniqueSubject, uploadAs, withAdminIndexDown } from "./helpers";
 
 describe("listing one's own uploads", () => {
   it("pages through every upload newest first, with each entry's fields", async () => {
-    const token = await tokenFor(uniqueSubject("dana"));
+    const subject = uniqueSubject("dana");
+    const token = await tokenFor(subject);
     const created: CreatedUpload[] = [];
     for (let n = 0; n < 5; n++) created.push(await uploadAs(token, `file-${n}.bin`, 1000, n === 4 ? 1000 : 200));
-    for (const upload of created) await eventually("indexed", () => indexRow(upload.id), (row) => row !== null && row.offset_bytes > 0);
-    await eventually("finished indexed", () => indexRow(created[4]!.id), (row) => row?.state === "finished");
+    for (const upload of created) await eventually("indexed", () => indexRow(subject, upload.id), (row) => row !== null && row.offset_bytes > 0);
+    await eventually("finished indexed", () => indexRow(subject, created[4]!.id), (row) => row?.state === "finished");
 
     const first = await list(token, "?limit=2");
     expect(first.uploads).toHaveLength(2);
@@ -28,11 +30,12 @@ describe("listing one's own uploads", () => {
   });
 
   it("filters by state and by file name", async () => {
-    const token = await tokenFor(uniqueSubject("eve"));
+    const subject = uniqueSubject("eve");
+    const token = await tokenFor(subject);
     const done = await uploadAs(token, "done.mp4", 300);
     const partial = await uploadAs(token, "video.mp4", 300, 100);
-    await eventually("indexed", () => indexRow(done.id), (row) => row?.state === "finished");
-    await eventually("indexed", () => indexRow(partial.id), (row) => row?.offset_bytes === 100);
+    await eventually("indexed", () => indexRow(subject, done.id), (row) => row?.state === "finished");
+    await eventually("indexed", () => indexRow(subject, partial.id), (row) => row?.offset_bytes === 100);
 
     expect((await list(token, "?state=unfinished")).uploads.map((entry) => entry.id)).toEqual([partial.id]);
     expect((await list(token, "?state=finished")).uploads.map((entry) => entry.id)).toEqual([done.id]);
@@ -41,16 +44,33 @@ describe("listing one's own uploads", () => {
   });
 
   it("shows a subject only its own uploads", async () => {
-    const alice = await tokenFor(uniqueSubject("alice"));
-    const bob = await tokenFor(uniqueSubject("bob"));
+    const [aliceSubject, bobSubject] = [uniqueSubject("alice"), uniqueSubject("bob")];
+    const alice = await tokenFor(aliceSubject);
+    const bob = await tokenFor(bobSubject);
     const hers = await uploadAs(alice, "hers.txt", 100, 50);
     const his = await uploadAs(bob, "his.txt", 100, 50);
-    await eventually("indexed", () => indexRow(hers.id), (row) => row !== null);
-    await eventually("indexed", () => indexRow(his.id), (row) => row !== null);
+    await eventually("indexed", () => indexRow(aliceSubject, hers.id), (row) => row !== null);
+    await eventually("indexed", () => indexRow(bobSubject, his.id), (row) => row !== null);
+    // Each in its own subject's index only.
+    expect(await indexRow(bobSubject, hers.id)).toBeNull();
+    expect(await indexRow(aliceSubject, his.id)).toBeNull();
     expect((await listAll(alice, "limit=200")).map((entry) => entry.id)).toEqual([hers.id]);
     expect((await listAll(bob, "limit=200")).map((entry) => entry.id)).toEqual([his.id]);
     // The index's subject is no key to another's upload: still 404 for Bob.
     expect((await head(hers.url, { ...TUS, ...bearer(bob) })).status).toBe(404);
+  });
+
+  it("needs no database: with administration's D1 copy failing, a subject still lists its uploads with their live offsets", async () => {
+    const subject = uniqueSubject("gus");
+    const token = await tokenFor(subject);
+    await withAdminIndexDown(async () => {
+      const upload = await uploadAs(token, "offline.bin", 1000, 300);
+      const [entry] = await eventually("listed", async () => (await list(token)).uploads, (entries) => entries[0]?.offset === 300);
+      expect(entry).toMatchObject({ id: upload.id, state: "unfinished", offset: 300, length: 1000, metadata: { filename: "offline.bin" } });
+      const more = await patch(upload.url, 300, new Uint8Array(700), bearer(token));
+      expect(more.status, await bodyText(more)).toBe(204);
+      await eventually("finished in the listing", async () => (await list(token)).uploads, (entries) => entries[0]?.state === "finished" && entries[0].offset === 1000);
+    });
   });
 
   it("answers a bad query, a missing token or a narrow token with a 4xx that says why", async () => {
