@@ -3,6 +3,7 @@ import { configFromEnv, type GatewayConfig } from "../config";
 import type { ListQuery } from "../listing/list-query";
 import type { IndexPage, IndexRow } from "../listing/index-table";
 import { Logger, MetricsWriter, Telemetry } from "../observability";
+import { QUOTA_SETTINGS } from "../quotas";
 import type { IndexRecord } from "../upload/index-record";
 import type { QuotaAnswer, QuotaRequest, QuotaUsage } from "../upload/quota-gate";
 import type { UploadObject } from "../upload/upload-object";
@@ -98,8 +99,8 @@ export class SubjectIndex extends DurableObject<SubjectIndexEnv> {
       this.telemetry.subjectIndexEvent(
         "warn",
         "QuotaExceeded",
-        { subject, uploadId: request.uploadId, quota: answer.quota, limit: answer.limit, used: answer.used, requested: answer.requested },
-        { errorCode: answer.quota, uploadId: request.uploadId, bytes: answer.requested, offset: answer.used },
+        { subject, uploadId: request.uploadId, quota: QUOTA_SETTINGS[answer.quota].variable, limit: answer.limit, used: answer.used, requested: answer.requested },
+        { errorCode: QUOTA_SETTINGS[answer.quota].variable, uploadId: request.uploadId, bytes: answer.requested, offset: answer.used },
       );
       return answer;
     }

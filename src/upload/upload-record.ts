@@ -188,7 +188,10 @@ export function checkAppend(record: UploadRecord, append: AppendRequest): number
     }
     const limit = sizeLimitOf(record, append.lengthLimit);
     if (append.declaredLength > limit) {
-      throw new TusError("upload-too-large", `Upload-Length ${append.declaredLength} exceeds this upload's limit of ${limit} bytes`);
+      throw new TusError(
+        "upload-too-large",
+        `Upload-Length ${append.declaredLength} exceeds this upload's limit of ${limit} bytes (the server's maximum, the token's max_upload_size, or the room its subject's quota reserved when the length was deferred)`,
+      );
     }
     length = append.declaredLength;
   }
@@ -204,7 +207,7 @@ export function checkAppend(record: UploadRecord, append: AppendRequest): number
     if (record.offset + append.contentLength > limit) {
       throw new TusError(
         "upload-too-large",
-        `the body (${append.contentLength} bytes at offset ${record.offset}) would go past this upload's limit: it may hold at most ${limit} bytes; nothing of it was stored`,
+        `the body (${append.contentLength} bytes at offset ${record.offset}) would go past this upload's limit: it may hold at most ${limit} bytes (the server's maximum, the token's max_upload_size, or the room its subject's quota reserved); nothing of it was stored`,
         { offset: record.offset },
       );
     }

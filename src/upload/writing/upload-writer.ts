@@ -260,7 +260,7 @@ export class UploadWriter {
     if (this.received >= this.sizeLimit) {
       throw new TusError(
         "upload-too-large",
-        `the body goes past this upload's limit: it may hold at most ${this.sizeLimit} bytes (the server's maximum or the token's max_upload_size); ${discarded}`,
+        `the body goes past this upload's limit: it may hold at most ${this.sizeLimit} bytes (the server's maximum, the token's max_upload_size, or for a deferred length the room its subject's quota reserved); ${discarded}`,
         { offset: this.received },
       );
     }
