@@ -60,7 +60,8 @@ export class AdminFeed {
     for (;;) {
       const due = this.sql
         .exec<{ id: string; version: number; record: string; attempts: number }>(
-          "SELECT id, version, record, attempts FROM admin_feed WHERE due_at <= ? ORDER BY due_at LIMIT ?",
+          // The batch takes every record not tried yet, due or not: the first one's delay was the batch's.
+          "SELECT id, version, record, attempts FROM admin_feed WHERE due_at <= ? OR attempts = 0 ORDER BY due_at LIMIT ?",
           now,
           FEED_BATCH_ROWS,
         )
