@@ -15,6 +15,7 @@ const testKeys = JSON.parse(readFileSync(new URL("./test/fixtures/jwt-test-keys.
  *  - runtime: the gateway inside workerd with real Durable Object and R2
  *    bindings (@cloudflare/vitest-plugin), default configuration;
  *  - runtime-auth: the same with access control, limits and key templates on;
+ *  - runtime-quotas: quotas per subject (SUBJECT_MAX_*, token claims) with access control on;
  *  - runtime-library: a Worker of its own mounting the gateway through the
  *    library API (createTusGateway with options and callbacks);
  *  - e2e: a real local server (wrangler dev) driven by real tus clients.
@@ -66,7 +67,7 @@ const nodeSide = { isolate: false } as const;
  * node_modules/.vite); files it has not timed yet first, by project in
  * COLD_ORDER, the projects with long scenarios ahead.
  */
-const COLD_ORDER = ["faults", "soak", "e2e", "runtime-small-buffers", "runtime", "runtime-listing", "browser", "readme", "runtime-library", "runtime-auth", "unit"];
+const COLD_ORDER = ["faults", "soak", "e2e", "runtime-small-buffers", "runtime", "runtime-listing", "runtime-quotas", "browser", "readme", "runtime-library", "runtime-auth", "unit"];
 
 class LongestFirst extends BaseSequencer {
   override async sort(files: TestSpecification[]): Promise<TestSpecification[]> {
@@ -151,6 +152,32 @@ export default defineConfig({
           name: "runtime-listing",
           include: ["test/runtime-listing/**/*.test.ts"],
           setupFiles: ["./test/runtime-listing/apply-migrations.ts"],
+          testTimeout: 60_000,
+        },
+      },
+      {
+        // Quotas per subject: the root configuration (SUBJECTS bound) with access control, small
+        // server quotas, and a pre-finish hook the tests answer themselves (test/runtime-quotas/hook-network.ts).
+        plugins: [
+          cloudflareTest({
+            wrangler: { configPath: "./wrangler.toml" },
+            miniflare: {
+              bindings: {
+                ...jwtBindings,
+                SUBJECT_MAX_ACTIVE_UPLOADS: "3",
+                SUBJECT_MAX_ACTIVE_BYTES: String(40 * 1024 * 1024),
+                SUBJECT_MAX_STORED_BYTES: String(64 * 1024 * 1024),
+                // Finished uploads expire too (an hour after finishing), so that expiry's release of stored bytes is tested.
+                EXPIRE_FINISHED_AFTER_SECONDS: "3600",
+                PRE_FINISH_HOOK_URL: "http://hooks.test/pre-finish",
+              },
+            },
+          }),
+        ],
+        test: {
+          name: "runtime-quotas",
+          include: ["test/runtime-quotas/**/*.test.ts"],
+          setupFiles: ["./test/runtime-quotas/hook-network.ts"],
           testTimeout: 60_000,
         },
       },
