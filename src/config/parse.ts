@@ -43,7 +43,7 @@ export function readInteger(vars: Variables, name: string, fallback: number, min
   if (raw === undefined) return fallback;
   const text = raw.trim();
   if (!/^[0-9]+$/.test(text) || !Number.isSafeInteger(Number(text))) {
-    const unit = name.endsWith("_MS") ? "milliseconds" : name.endsWith("_SECONDS") ? "seconds" : name.endsWith("_KEYS") ? "keys" : name.endsWith("_PARTIALS") ? "partial uploads" : "bytes";
+    const unit = name.endsWith("_MS") ? "milliseconds" : name.endsWith("_SECONDS") ? "seconds" : name.endsWith("_KEYS") ? "keys" : name.endsWith("_PARTIALS") ? "partial uploads" : name.endsWith("_UPLOADS") ? "uploads" : "bytes";
     throw new ConfigError(name, `must be a whole number of ${unit}, got "${text}"`);
   }
   const value = Number(text);
