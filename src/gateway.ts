@@ -15,7 +15,6 @@ import { applyMethodOverride } from "./protocol/tus/method-override";
 import { tusDialect } from "./protocol/tus/dialect";
 import { tusHeaders } from "./protocol/tus/respond";
 import { UploadObject, type UploadObjectEnv } from "./upload/upload-object";
-import { hasQuotas, QUOTA_NAMES, QUOTA_SETTINGS } from "./quotas";
 import { SubjectIndex, type SubjectIndexEnv } from "./subjects/subject-index";
 import { subjectIndexSink, subjectQuotaGate, type SubjectNamespace } from "./subjects/subject-indexes";
 import { Uploads } from "./upload/uploads";
@@ -105,14 +104,7 @@ export function createTusGateway(options: TusGatewayOptions = {}): TusGateway {
     if (!config) {
       config = { ...configFromEnv(env), ...options.config };
       checkSubjectsCannotShareKeys(config);
-      checkQuotasHaveSubjects(config);
-      if (hasQuotas(config.subjectQuotas) && !(env as GatewayEnv).SUBJECTS) {
-        const set = QUOTA_NAMES.find((quota) => config!.subjectQuotas[quota] !== undefined)!;
-        throw new ConfigError(
-          QUOTA_SETTINGS[set].variable,
-          "is set, but the Worker has no SUBJECTS binding, where each subject's quotas are kept: bind the SubjectIndex class as SUBJECTS (wrangler.toml, see docs/listing.md)",
-        );
-      }
+      checkQuotasHaveSubjects(config, (env as GatewayEnv).SUBJECTS !== undefined);
       resolved.set(env, config);
     }
     return config;
@@ -317,7 +309,7 @@ function createObservedHandler(
       observation.setDialect(dialect === tusDialect, request);
       const principal = request.method === "OPTIONS" ? ANONYMOUS : await authenticator.authenticate(request);
       observation.subject = principal.subject;
-      // Listing and administration: JSON beside the tus dialects, with scopes of their own (src/listing).
+      // Listing and administration: JSON beside the tus dialects, with scopes of their own (src/operator).
       const operator = operatorRequest(request, config);
       if (operator) {
         const uploads = () => new Uploads({ UPLOADS: uploadObjects(env), BUCKET: wrapBucket(env.BUCKET) }, config, principal);

@@ -256,15 +256,25 @@ function parseQuotas(vars: Variables): QuotaLimits {
 
 /**
  * Quotas count per subject, and only tokens have subjects: in open mode
- * every upload is nobody's, so a quota would never apply. Refused rather
- * than ignored, so that an operator who set one does not believe it holds.
+ * every upload is nobody's, so a quota would never apply. And each
+ * subject's quotas are kept by its index (the SUBJECTS binding, which the
+ * gateway sees and the variables' check does not). Refused rather than
+ * ignored, so that an operator who set one does not believe it holds.
  */
-export function checkQuotasHaveSubjects(config: Pick<GatewayConfig, "auth" | "subjectQuotas">): void {
+export function checkQuotasHaveSubjects(config: Pick<GatewayConfig, "auth" | "subjectQuotas">, subjectsBound = true): void {
   const set = QUOTA_NAMES.find((quota) => config.subjectQuotas[quota] !== undefined);
-  if (set && config.auth.mode !== "jwt") {
+  if (!set) return;
+  const { variable } = QUOTA_SETTINGS[set];
+  if (config.auth.mode !== "jwt") {
     throw new ConfigError(
-      QUOTA_SETTINGS[set].variable,
-      `is set, but quotas count per subject (a token's sub) and AUTH_MODE is not "jwt": in open mode uploads have no subject and no quota could apply. Set AUTH_MODE = "jwt", or remove ${QUOTA_SETTINGS[set].variable}`,
+      variable,
+      `is set, but quotas count per subject (a token's sub) and AUTH_MODE is not "jwt": in open mode uploads have no subject and no quota could apply. Set AUTH_MODE = "jwt", or remove ${variable}`,
+    );
+  }
+  if (!subjectsBound) {
+    throw new ConfigError(
+      variable,
+      "is set, but the Worker has no SUBJECTS binding, where each subject's quotas are kept: bind the SubjectIndex class as SUBJECTS (wrangler.toml, see docs/listing.md)",
     );
   }
 }

@@ -81,6 +81,21 @@ describe("SUBJECT_MAX_* variables", () => {
     expect(() => checkQuotasHaveSubjects({ auth: DEFAULT_CONFIG.auth, subjectQuotas: { storedBytes: 1 } })).toThrow(/SUBJECT_MAX_STORED_BYTES .*AUTH_MODE/);
   });
 
+  it("stops a gateway whose Worker has no SUBJECTS binding to keep a set quota in, naming the binding", () => {
+    const auth = parseConfig({ ...JWT }).auth;
+    const refusal = (() => {
+      try {
+        checkQuotasHaveSubjects({ auth, subjectQuotas: { activeUploads: 2 } }, false);
+      } catch (error) {
+        return error;
+      }
+    })();
+    expect(refusal).toBeInstanceOf(ConfigError);
+    expect((refusal as ConfigError).variable).toBe("SUBJECT_MAX_ACTIVE_UPLOADS");
+    expect((refusal as Error).message).toMatch(/no SUBJECTS binding.*SubjectIndex/);
+    expect(() => checkQuotasHaveSubjects({ auth, subjectQuotas: {} }, false)).not.toThrow();
+  });
+
   it("are known to the configuration check (no 'did you mean'), which stops `npm start` for a quota in open mode", () => {
     const known = knownVariables();
     for (const variable of VARIABLES) expect(known.has(variable), variable).toBe(true);
