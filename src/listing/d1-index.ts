@@ -1,6 +1,6 @@
 import type { IndexRecord } from "../upload/index-record";
 import type { ListQuery } from "./list-query";
-import { pageOf, pageStatement, purgeStatement, upsertStatement, type IndexPage, type RetentionCutoff, type Statement } from "./index-table";
+import { pageOf, pageStatement, purgeStatement, upsertStatement, type IndexPage, type IndexRow, type RetentionCutoff, type Statement } from "./index-table";
 
 /**
  * Administration's index across all subjects: a D1 database bound as
@@ -28,9 +28,7 @@ export async function writeIndexRecords(db: D1Database, records: readonly IndexR
  */
 export async function queryD1Index(db: D1Database, query: ListQuery, cutoff: RetentionCutoff): Promise<IndexPage> {
   const select = prepared(db, pageStatement(query, undefined, cutoff));
-  if (cutoff === undefined) return pageOf((await select.all<IndexPageRow>()).results, query.limit);
-  const [, page] = await db.batch<IndexPageRow>([prepared(db, purgeStatement(cutoff)), select]);
+  if (cutoff === undefined) return pageOf((await select.all<IndexRow>()).results, query.limit);
+  const [, page] = await db.batch<IndexRow>([prepared(db, purgeStatement(cutoff)), select]);
   return pageOf(page!.results, query.limit);
 }
-
-type IndexPageRow = IndexPage["rows"][number];
