@@ -4,6 +4,9 @@ import type { ListQuery } from "../listing/list-query";
 import { ENDED_STATES_SQL, pageOf, pageStatement, purgeStatement, ROW_COLUMNS, upsertStatement, type IndexPage, type IndexRow, type RetentionCutoff, type Statement } from "../listing/index-table";
 import { addUsage, decideQuota, NO_USAGE, usageOf, type EntryUsage } from "./usage";
 
+/** Bound parameters a Durable Object's SQL statement takes at most (Cloudflare's limits: 100). */
+const MAX_BOUND_PARAMETERS = 100;
+
 /**
  * One subject's index entries, in its Durable Object's SQLite: the upload
  * index's table (listing/index-table.ts, the same rows D1 holds for
@@ -142,12 +145,19 @@ export class SubjectEntries {
     return pageOf(this.run<IndexRow & Record<string, SqlStorageValue>>(pageStatement(query, undefined, cutoff)), query.limit);
   }
 
-  /** The entries of these uploads, as listed (confirmed ones only). */
+  /**
+   * The entries of these uploads, as listed (confirmed ones only), asked
+   * MAX_BOUND_PARAMETERS at a time: a Durable Object's SQL takes no more
+   * in one statement, and an administrator's page has up to 200.
+   */
   rows(ids: readonly string[]): IndexRow[] {
-    if (!ids.length) return [];
-    return this.sql
-      .exec<IndexRow & Record<string, SqlStorageValue>>(`SELECT ${ROW_COLUMNS} FROM uploads WHERE version >= 0 AND id IN (${ids.map(() => "?").join(", ")})`, ...ids)
-      .toArray();
+    const rows: IndexRow[] = [];
+    for (let start = 0; start < ids.length; start += MAX_BOUND_PARAMETERS) {
+      const some = ids.slice(start, start + MAX_BOUND_PARAMETERS);
+      const placeholders = some.map(() => "?").join(", ");
+      rows.push(...this.sql.exec<IndexRow & Record<string, SqlStorageValue>>(`SELECT ${ROW_COLUMNS} FROM uploads WHERE version >= 0 AND id IN (${placeholders})`, ...some));
+    }
+    return rows;
   }
 
   /** Deletes up to PURGE_BATCH ended entries past their retention; returns how many. */

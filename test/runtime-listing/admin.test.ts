@@ -179,4 +179,19 @@ describe("administration", () => {
     const unknown = await send(`${ADMIN_COLLECTION}AAAAAAAAAAAAAAAAAAAAAA`, { headers: bearer(admin) });
     expect(unknown.status).toBe(404);
   });
+
+  it("lists a page of 200 uploads of one subject across subjects: their rows are asked of the subject's index in statements of at most 100 ids", async () => {
+    // A Durable Object's SQL statement takes at most 100 bound parameters; a page holds up to 200 uploads.
+    const subject = uniqueSubject("many");
+    const token = await tokenFor(subject);
+    const created = [];
+    for (let batch = 0; batch < 15; batch++) created.push(...(await Promise.all(Array.from({ length: 10 }, (_, i) => uploadAs(token, `f-${batch}-${i}.bin`, 100, 0)))));
+    const ids = new Set(created.map((upload) => upload.id));
+    await eventually("every creation in D1", () => Promise.all(created.map((upload) => d1Row(upload.id))), (rows) => rows.every((row) => row !== null), 30_000);
+    const admin = await adminToken();
+    const page = await list(admin, `?limit=200&created_after=${Date.now() - 120_000}`, ADMIN_COLLECTION);
+    const mine = page.uploads.filter((entry) => ids.has(entry.id));
+    expect(mine).toHaveLength(150);
+    expect(mine.every((entry) => entry.subject === subject && entry.state === "unfinished" && entry.length === 100)).toBe(true);
+  }, 90_000);
 });
