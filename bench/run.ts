@@ -48,17 +48,30 @@
  * between the Worker and the Durable Object, bench/cpu-attribution.ts) and
  * puts them beside the rest; --do-calls likewise runs only the count of
  * Durable Object calls per client request (a minute or two); --render only renders the
- * report again from bench/results/latest.json.
+ * report again from bench/results/latest.json; --capacity runs only the capacity
+ * of the upload index (bench/capacity.ts: many uploads at once against a
+ * gateway with the subject index and D1 bound, bench/wrangler.capacity.toml)
+ * and writes bench/results/capacity.md, leaving latest.json as it is (it is
+ * another gateway, started by `capacityOnly`).
  * Environment: BENCH_RUNS (rounds at 256 MiB, default 3), BENCH_RUNS_LARGE
  * (rounds at 1 GiB, default 1), BENCH_LATENCY_REQUESTS (default 1000),
- * BENCH_CONCURRENT_UPLOADS (default 200).
+ * BENCH_CONCURRENT_UPLOADS (default 200); for --capacity BENCH_CAPACITY_REV
+ * (the commit whose src/ and migrations/ are measured, default HEAD),
+ * BENCH_CAPACITY_BASELINE (a second commit measured the same way after it,
+ * e.g. one from before the subject index), BENCH_CAPACITY_CONNECTIONS (the
+ * client's connections, default 128), BENCH_CAPACITY_QUOTA=off (no quota
+ * variable; by default SUBJECT_MAX_ACTIVE_UPLOADS is set far above what the
+ * scenarios reach, so that every creation also reserves; `both` measures
+ * the commit with and without it), BENCH_CAPACITY_LOG (a file to which every
+ * line of the gateway's output is appended).
  */
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
-import { createReadStream, existsSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { appendFileSync, createReadStream, existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { Agent, request } from "node:http";
 import { cpus, loadavg, tmpdir } from "node:os";
-import { join } from "node:path";
+import { createServer } from "node:net";
+import { delimiter, join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { createInterface } from "node:readline";
 
@@ -103,11 +116,19 @@ type ConcurrencyResult = import("./report").ConcurrencyResult;
 type UploadOps = import("./report").UploadOps;
 type ServerName = import("./report").ServerName;
 type CaseServer = import("./report").CaseServer;
+const capacityModule = (await import(new URL("./capacity.ts", import.meta.url).href)) as typeof import("./capacity");
+type CapacityRun = import("./capacity").CapacityRun;
+type GatewayLine = import("./capacity").GatewayLine;
+// The e2e suites' tokens (the fixture's HS256 secret) and npm start's reading of wrangler's output.
+const { HS256_SECRET, tokenFor } = (await import(new URL("../test/e2e/jwt.ts", import.meta.url).href)) as typeof import("../test/e2e/jwt");
+const { createLocalLogFilter } = (await import(new URL("../scripts/local-log-lines.ts", import.meta.url).href)) as typeof import("../scripts/local-log-lines");
+const { stopGroup } = (await import(new URL("../scripts/process-group.ts", import.meta.url).href)) as typeof import("../scripts/process-group");
 
 const QUICK = process.argv.includes("--quick");
 const DOWNLOADS_ONLY = process.argv.includes("--downloads");
 const COST_ONLY = process.argv.includes("--cost");
 const DO_CALLS_ONLY = process.argv.includes("--do-calls");
+const CAPACITY_ONLY = process.argv.includes("--capacity");
 /** The cost cases upload this much once per client mode. */
 const COST_SIZE = 256 * MiB;
 const SIZES = QUICK ? [256 * MiB] : [256 * MiB, GiB];
@@ -1385,6 +1406,215 @@ function peerVersions(): string {
   return `@tus/server ${version("@tus/server")}, @tus/file-store ${version("@tus/file-store")}, on ${process.version}; clients: tus-js-client ${version("tus-js-client")}`;
 }
 
+/* ---------- --capacity: the upload index under many uploads at once (bench/capacity.ts) ---------- */
+
+const CAPACITY_CONFIG = "bench/wrangler.capacity.toml";
+/** Ports the capacity gateway may listen on (kept apart from the tests' 10000–29999). */
+const CAPACITY_PORTS = [9700, 9799] as const;
+const CAPACITY_CONNECTIONS = positive("BENCH_CAPACITY_CONNECTIONS", 128);
+/** BENCH_CAPACITY_LOG=<file>: every line of the gateway's output is appended there too (it is large at debug level). */
+const CAPACITY_LOG = process.env.BENCH_CAPACITY_LOG;
+/** Far above what any scenario reaches: every creation reserves, none is refused. */
+const CAPACITY_QUOTA = { SUBJECT_MAX_ACTIVE_UPLOADS: "100000" };
+
+/** A wrangler dev of bench/wrangler.capacity.toml whose every output line is kept, timed. */
+interface CapacityGateway {
+  origin: string;
+  lines: GatewayLine[];
+  runtime: Processes;
+  stop(): Promise<void>;
+}
+
+async function canListenOn(port: number): Promise<boolean> {
+  return new Promise((resolveFree) => {
+    const server = createServer();
+    server.once("error", () => resolveFree(false));
+    server.listen(port, "127.0.0.1", () => server.close(() => resolveFree(true)));
+  });
+}
+
+/**
+ * Starts wrangler dev on `snapshot` (a copy of one commit's src/ and
+ * migrations/ with the capacity configuration), after applying the D1
+ * migrations to its state directory as `npm start` does (scripts/start.ts).
+ * Not test/e2e/server.ts's startServer: that one runs wrangler with
+ * `--log-level warn`, which drops the Worker's own info and debug lines that
+ * the capacity bench counts, keeps only the last 64 KiB of output, and picks
+ * ports where the test suites run. Every line goes through npm start's
+ * filter (scripts/local-log-lines.ts), which unwraps the gateway's warnings
+ * and errors into plain JSON lines.
+ */
+async function startCapacityGateway(snapshot: string, persistDir: string, vars: Record<string, string>): Promise<CapacityGateway> {
+  const bin = join(ROOT, "node_modules", ".bin");
+  const env = { ...process.env, PATH: `${bin}${delimiter}${process.env.PATH ?? ""}`, WRANGLER_SEND_METRICS: "false", WRANGLER_LOG: "log", WRANGLER_WRITE_LOGS: "false", NO_COLOR: "1", CI: "1" };
+  const config = join(snapshot, CAPACITY_CONFIG);
+  execFileSync(join(bin, "wrangler"), ["d1", "migrations", "apply", "INDEX", "--local", "--config", config, "--persist-to", persistDir], { cwd: snapshot, env, stdio: "pipe", timeout: 120_000 });
+  let port: number | undefined;
+  for (let candidate = CAPACITY_PORTS[0]; candidate <= CAPACITY_PORTS[1] && port === undefined; candidate++) if (await canListenOn(candidate)) port = candidate;
+  if (port === undefined) throw new Error(`no free port in ${CAPACITY_PORTS.join("–")}`);
+  const origin = `http://127.0.0.1:${port}`;
+  const args = ["dev", "--ip", "127.0.0.1", "--port", String(port), "--persist-to", persistDir, "--show-interactive-dev-session=false", "--config", config];
+  for (const [name, value] of Object.entries(vars)) args.push("--var", `${name}:${value}`);
+  const child = spawn(join(bin, "wrangler"), args, { cwd: snapshot, detached: true, stdio: ["ignore", "pipe", "pipe"], env });
+  const lines: GatewayLine[] = [];
+  for (const stream of [child.stdout!, child.stderr!]) {
+    const filter = createLocalLogFilter();
+    createInterface({ input: stream, crlfDelay: Infinity }).on("line", (line) => {
+      const at = Date.now();
+      const shown = filter(line);
+      if (!shown) return;
+      lines.push({ at, text: shown.text });
+      if (CAPACITY_LOG) appendFileSync(CAPACITY_LOG, `${shown.text}\n`);
+    });
+  }
+  let exited = false;
+  child.once("exit", () => (exited = true));
+  const stop = async () => {
+    if (!exited) await stopGroup(child.pid!, "SIGTERM");
+  };
+  const deadline = Date.now() + 120_000;
+  for (;;) {
+    const ready = await fetch(`${origin}/files/`, { method: "OPTIONS", signal: AbortSignal.timeout(2000) }).then(
+      async (response) => (await response.arrayBuffer(), response.ok),
+      () => false,
+    );
+    if (ready) break;
+    if (exited || Date.now() > deadline || lines.some((line) => /Build failed/.test(line.text))) {
+      await stop();
+      throw new Error(`wrangler dev (${CAPACITY_CONFIG}) did not start:\n${lines.map((line) => line.text).join("\n").slice(-4000)}`);
+    }
+    await sleep(250);
+  }
+  return { origin, lines, runtime: wranglerRuntime(persistDir), stop };
+}
+
+/** One request, with how long it waited in the agent for a connection before it was sent (`waitedMs`). */
+function sendTimed(url: string, wire: import("./capacity").CapacityRequest, agent: Agent): Promise<import("./capacity").CapacityReply> {
+  const started = performance.now();
+  return new Promise((resolve, reject) => {
+    const body = wire.body && Buffer.from(wire.body.buffer, wire.body.byteOffset, wire.body.byteLength);
+    let waitedMs = 0;
+    const req = request(url, { method: wire.method, agent, headers: { ...wire.headers, ...(body && { "Content-Length": String(body.length) }) } }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on("data", (chunk: Buffer) => chunks.push(chunk));
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks), waitedMs }));
+      res.on("error", reject);
+    });
+    req.once("socket", () => (waitedMs = performance.now() - started));
+    req.on("error", reject);
+    req.end(body);
+  });
+}
+
+/** The capacity configuration for a commit: without the blocks that name SubjectIndex if the commit has none. */
+function capacityConfig(subjectIndex: boolean): string {
+  const text = readFileSync(join(ROOT, CAPACITY_CONFIG), "utf8");
+  return subjectIndex ? text : text.split(/\n\s*\n/).filter((block) => !block.includes('"SubjectIndex"')).join("\n\n");
+}
+
+/** Both scenarios on a fresh gateway built from `rev`'s src/ and migrations/ (git archive: edits in the work tree play no part). */
+async function capacityOf(commit: string, quota: boolean): Promise<CapacityRun> {
+  await mkdir(join(ROOT, ".wrangler"), { recursive: true });
+  const snapshot = await mkdtemp(join(ROOT, ".wrangler", "capacity-src-"));
+  const persistDir = await mkdtemp(join(tmpdir(), "tus-edge-capacity-"));
+  const agents = { uploads: new Agent({ keepAlive: true, maxSockets: CAPACITY_CONNECTIONS }), watch: new Agent({ keepAlive: true, maxSockets: 32 }) };
+  let gateway: CapacityGateway | undefined;
+  const stopAll = async () => {
+    agents.uploads.destroy();
+    agents.watch.destroy();
+    await gateway?.stop();
+    await rm(snapshot, { recursive: true, force: true });
+    await rm(persistDir, { recursive: true, force: true });
+  };
+  const interrupted = () => void stopAll().finally(() => process.exit(130));
+  process.once("SIGINT", interrupted);
+  try {
+    execFileSync("tar", ["-x", "-C", snapshot], { input: execFileSync("git", ["archive", commit, "src", "migrations"], { cwd: ROOT, maxBuffer: 256 * MiB }) });
+    const subjectIndex = readFileSync(join(snapshot, "src", "index.ts"), "utf8").includes("SubjectIndex");
+    await mkdir(join(snapshot, "bench"), { recursive: true });
+    await writeFile(join(snapshot, CAPACITY_CONFIG), capacityConfig(subjectIndex));
+    const vars = subjectIndex && quota ? { ...CAPACITY_QUOTA } : {};
+    log(`starting wrangler dev (${CAPACITY_CONFIG}) on commit ${commit}${subjectIndex ? "" : " (no subject index: the single D1 index)"} …`);
+    gateway = await startCapacityGateway(snapshot, persistDir, { ...vars, JWT_SECRET: HS256_SECRET });
+    const runtime = gateway.runtime;
+    log(`  ${gateway.origin} (workerd pids ${runtime.pids.join(", ")})`);
+    // Tokens live ten minutes (test/lib/tokens.ts): one per subject and claims, made again after five.
+    const tokens = new Map<string, { token: string; until: number }>();
+    const ctx: import("./capacity").CapacityContext = {
+      origin: gateway.origin,
+      basePath: "/files/",
+      adminPath: "/admin/uploads/",
+      connections: CAPACITY_CONNECTIONS,
+      send: (url, wire, lane) => sendTimed(url, wire, agents[lane]),
+      tus,
+      token(subject, claims = {}) {
+        const key = `${subject} ${JSON.stringify(claims)}`;
+        const cached = tokens.get(key);
+        if (cached && cached.until > Date.now()) return cached.token;
+        const token = tokenFor(subject, claims);
+        tokens.set(key, { token, until: Date.now() + 5 * 60_000 });
+        return token;
+      },
+      lines: gateway.lines,
+      log,
+      serverCpu: () => runtime.cpu(),
+    };
+    // Untimed: bundling, the isolate's start and the first objects of each class.
+    await capacityModule.capacityScenario({ ...ctx, log: () => {} }, { key: "warm-up", label: "warm-up", subjects: 2, uploadsPerSubject: 5 });
+    const results = [];
+    for (const scenario of capacityModule.scenarios(QUICK)) {
+      await sleep(3000);
+      results.push(await capacityModule.capacityScenario(ctx, scenario));
+      checkCapacityRuntime(persistDir, runtime);
+    }
+    return { commit, subjectIndex, vars, scenarios: results };
+  } finally {
+    process.removeListener("SIGINT", interrupted);
+    await stopAll();
+  }
+}
+
+/** The numbers are void if wrangler dev replaced its runtime meanwhile (it does when files it watches change). */
+function checkCapacityRuntime(persistDir: string, runtime: Processes): void {
+  const now = wranglerRuntime(persistDir);
+  if (now.pids.join() !== runtime.pids.join()) throw new Error(`wrangler dev replaced its workerd processes during the capacity run (${runtime.pids.join()} → ${now.pids.join()}): run it again`);
+}
+
+/** `--capacity`: bench/capacity.ts's scenarios on BENCH_CAPACITY_REV (and BENCH_CAPACITY_BASELINE), into bench/results/capacity.md. */
+async function capacityOnly(): Promise<void> {
+  const startedAt = new Date().toISOString();
+  const loadStart = loadavg();
+  // Resolved once: a commit landing meanwhile does not change what the runs measure.
+  const commitOf = (rev: string) => execFileSync("git", ["rev-parse", "--short", rev], { cwd: ROOT, encoding: "utf8" }).trim();
+  const measured = commitOf(process.env.BENCH_CAPACITY_REV ?? "HEAD");
+  const quota = process.env.BENCH_CAPACITY_QUOTA ?? "on";
+  if (!["on", "off", "both"].includes(quota)) throw new Error(`BENCH_CAPACITY_QUOTA must be on, off or both, not ${quota}`);
+  const plan = [
+    ...(quota !== "off" ? [{ commit: measured, quota: true }] : []),
+    ...(quota !== "on" ? [{ commit: measured, quota: false }] : []),
+    ...(process.env.BENCH_CAPACITY_BASELINE ? [{ commit: commitOf(process.env.BENCH_CAPACITY_BASELINE), quota: false }] : []),
+  ];
+  const runs: CapacityRun[] = [];
+  let markdown = "";
+  for (const { commit, quota } of plan) {
+    runs.push(await capacityOf(commit, quota));
+    // Written after each commit's run, so that a later one's failure keeps the earlier figures.
+    markdown = capacityModule.renderCapacity({
+      startedAt,
+      finishedAt: new Date().toISOString(),
+      machine: `${cpus().length} × ${cpus()[0]?.model ?? "?"}, Node ${process.version}`,
+      load: { start: loadStart, end: loadavg() },
+      quick: QUICK,
+      connections: CAPACITY_CONNECTIONS,
+      runs,
+      notes: [],
+    });
+    await mkdir(RESULTS, { recursive: true });
+    await writeFile(join(RESULTS, "capacity.md"), markdown);
+  }
+  log(`\n${markdown}\nwritten to bench/results/capacity.md`);
+}
+
 function sleep(ms: number): Promise<void> {
   return new Promise((done) => setTimeout(done, ms));
 }
@@ -1399,6 +1629,7 @@ else if (COST_ONLY)
   await onePhaseOnly("--cost", "cost per terabyte", async (targets, work, results) => {
     results.cost = await costPhase(targets, work);
   });
+else if (CAPACITY_ONLY) await capacityOnly();
 else if (DO_CALLS_ONLY)
   await onePhaseOnly("--do-calls", "Durable Object calls per client request", async (targets, _work, results) => {
     results.doCalls = await doCallsPhase(targets.edge.url, targets.edge.endpoint);
