@@ -8,6 +8,7 @@ import { queryD1Index } from "../listing/d1-index";
 import type { IndexPage, IndexRow, RetentionCutoff } from "../listing/index-table";
 import type { Listing, ListedUpload } from "../listing/listing-answer";
 import { parseListQuery, type ListQuery } from "../listing/list-query";
+import { describeError } from "../observability/telemetry";
 import { subjectIndexOf, type SubjectNamespace } from "../subjects/subject-indexes";
 
 /**
@@ -142,7 +143,24 @@ async function subjectPage(subjects: SubjectNamespace | undefined, subject: stri
       "listing uploads needs each subject's index: this gateway has no SUBJECTS binding (a Durable Object binding of the class SubjectIndex, see docs/listing.md)",
     );
   }
-  return subjectIndexOf(subjects, subject).list(query, retentionCutoff(config));
+  return answered("the subject's index", () => subjectIndexOf(subjects, subject).list(query, retentionCutoff(config)));
+}
+
+/**
+ * An index that did not answer (a subject's index overloaded or restarting,
+ * D1 failing) is a 503 the client may retry, with a line that says which:
+ * the uploads themselves are not touched, only the listing of them.
+ */
+async function answered<T>(index: string, read: () => Promise<T>): Promise<T> {
+  try {
+    return await read();
+  } catch (error) {
+    if (error instanceof TusError) throw error;
+    console.error(JSON.stringify({ level: "error", event: "ListingIndexError", index, error: describeError(error) }));
+    throw new TusError("storage-unavailable", `${index} did not answer, so the listing could not be read; retry in a moment (the uploads are not affected)`, {
+      retryAfterSeconds: 1,
+    });
+  }
 }
 
 /**
@@ -158,14 +176,14 @@ async function everyonesPage({ index, subjects, config }: OperatorContext, query
         "without it, list one subject's uploads with ?subject=<sub>",
     );
   }
-  const page = await queryD1Index(index, query, retentionCutoff(config));
+  const page = await answered("administration's index (D1)", () => queryD1Index(index, query, retentionCutoff(config)));
   if (!subjects) return page;
   const bySubject = new Map<string, string[]>();
   for (const row of page.rows) if (row.subject !== null) bySubject.set(row.subject, [...(bySubject.get(row.subject) ?? []), row.id]);
   const newer = new Map<string, IndexRow>();
   await Promise.all(
     [...bySubject].map(async ([subject, ids]) => {
-      for (const row of await subjectIndexOf(subjects, subject).rows(ids)) newer.set(row.id, row);
+      for (const row of await answered("the subject's index", () => subjectIndexOf(subjects, subject).rows(ids))) newer.set(row.id, row);
     }),
   );
   return {

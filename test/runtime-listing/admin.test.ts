@@ -184,7 +184,7 @@ describe("administration", () => {
     // A Durable Object's SQL statement takes at most 100 bound parameters; a page holds up to 200 uploads.
     const subject = uniqueSubject("many");
     const token = await tokenFor(subject);
-    const created = [];
+    const created: Awaited<ReturnType<typeof uploadAs>>[] = [];
     for (let batch = 0; batch < 15; batch++) created.push(...(await Promise.all(Array.from({ length: 10 }, (_, i) => uploadAs(token, `f-${batch}-${i}.bin`, 100, 0)))));
     const ids = new Set(created.map((upload) => upload.id));
     await eventually("every creation in D1", () => Promise.all(created.map((upload) => d1Row(upload.id))), (rows) => rows.every((row) => row !== null), 30_000);

@@ -4,10 +4,10 @@
  * pages with a cursor, filtered by state and file name, with each upload's
  * live offset; another subject's uploads never appear.
  */
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { bodyText, COLLECTION, head, patch, send, TUS, type CreatedUpload } from "../runtime/helpers";
 import { bearer } from "../runtime-auth/tokens";
-import { eventually, indexRow, list, listAll, tokenFor, uniqueSubject, uploadAs, withAdminIndexDown } from "./helpers";
+import { eventually, indexRow, list, listAll, tokenFor, uniqueSubject, uploadAs, withAdminIndexDown, withIndexDown } from "./helpers";
 
 describe("listing one's own uploads", () => {
   it("pages through every upload newest first, with each entry's fields", async () => {
@@ -71,6 +71,26 @@ describe("listing one's own uploads", () => {
       expect(more.status, await bodyText(more)).toBe(204);
       await eventually("finished in the listing", async () => (await list(token)).uploads, (entries) => entries[0]?.state === "finished" && entries[0].offset === 1000);
     });
+  });
+
+  it("answers 503 with Retry-After, and a ListingIndexError line, while the subject's index cannot answer; the uploads are untouched", async () => {
+    const subject = uniqueSubject("hana");
+    const token = await tokenFor(subject);
+    const upload = await uploadAs(token, "kept.bin", 300, 100);
+    await eventually("indexed", () => indexRow(subject, upload.id), (row) => row?.offset_bytes === 100);
+    const errors = vi.spyOn(console, "error");
+    try {
+      const refused = await withIndexDown(subject, () => send(COLLECTION, { headers: bearer(token) }));
+      expect(refused.status).toBe(503);
+      expect(refused.headers.get("Retry-After")).toBe("1");
+      expect(await bodyText(refused)).toMatch(/the subject's index did not answer.*retry/);
+      expect(errors.mock.calls.map((call) => String(call[0])).some((line) => line.includes('"event":"ListingIndexError"'))).toBe(true);
+    } finally {
+      errors.mockRestore();
+    }
+    const resumed = await head(upload.url, { ...TUS, ...bearer(token) });
+    expect(resumed.headers.get("Upload-Offset")).toBe("100");
+    expect((await list(token)).uploads.map((entry) => entry.id)).toEqual([upload.id]);
   });
 
   it("answers a bad query, a missing token or a narrow token with a 4xx that says why", async () => {
