@@ -8,7 +8,8 @@
  */
 import { env, runInDurableObject } from "cloudflare:test";
 import { expect } from "vitest";
-import { b64, bodyText, COLLECTION, createUpload, ORIGIN, patch, send, sleep, TUS, uploadStub, type CreatedUpload } from "../runtime/helpers";
+import { b64, bodyText, COLLECTION, createUpload, ORIGIN, patch, send, TUS, uploadStub, type CreatedUpload } from "../runtime/helpers";
+export { eventually } from "../runtime/helpers";
 import { bearer, claimsFor, signToken } from "../runtime-auth/tokens";
 import type { ListedUpload, Listing } from "../../src/listing/listing-answer";
 import type { SubjectIndex } from "../../src/subjects/subject-index";
@@ -60,17 +61,6 @@ export async function listAll(token: string, query: string, base = COLLECTION): 
   }
 }
 
-/** Polls `read` until `check` holds for what it reads; fails after `timeoutMs`. */
-export async function eventually<T>(what: string, read: () => Promise<T>, check: (value: T) => boolean, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let value = await read();
-  while (!check(value)) {
-    if (Date.now() > deadline) throw new Error(`${what}: not reached within ${timeoutMs} ms; last seen ${JSON.stringify(value)}`);
-    await sleep(100);
-    value = await read();
-  }
-  return value;
-}
 
 export interface IndexRowView {
   state: string;

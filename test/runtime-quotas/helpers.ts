@@ -11,7 +11,8 @@
 import { env, runInDurableObject } from "cloudflare:test";
 import { afterEach, beforeEach, expect, vi } from "vitest";
 import type { QuotaUsage } from "../../src/upload/quota-gate";
-import { b64, bodyText, COLLECTION, MiB, patch, send, sleep, TUS, uploadIdOf } from "../runtime/helpers";
+import { b64, bodyText, COLLECTION, eventually, MiB, patch, send, TUS, uploadIdOf } from "../runtime/helpers";
+export { eventually } from "../runtime/helpers";
 import { bearer, claimsFor, signToken, type Claims } from "../runtime-auth/tokens";
 
 export { MiB } from "../runtime/helpers";
@@ -108,17 +109,6 @@ export function entriesOf(subject: string): Promise<Array<{ id: string; state: s
   );
 }
 
-/** Polls until `check` holds for what `read` answers; fails after `timeoutMs`, with the last value. */
-export async function eventually<T>(what: string, read: () => Promise<T>, check: (value: T) => boolean, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let value = await read();
-  while (!check(value)) {
-    if (Date.now() > deadline) throw new Error(`${what}: not reached within ${timeoutMs} ms; last seen ${JSON.stringify(value)}`);
-    await sleep(100);
-    value = await read();
-  }
-  return value;
-}
 
 /** Waits until the subject's index uses exactly this (the outbox brought every record). */
 export function usageBecomes(subject: string, expected: Partial<QuotaUsage>, timeoutMs?: number): Promise<QuotaUsage> {

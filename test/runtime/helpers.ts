@@ -359,3 +359,15 @@ export function retryState(id: string): Promise<RetryState> {
     return { ...row, alarm: await state.storage.getAlarm() };
   });
 }
+
+/** Polls until `check` holds for what `read` answers (an index, an outbox, a usage); fails after `timeoutMs`, with the last value. */
+export async function eventually<T>(what: string, read: () => Promise<T>, check: (value: T) => boolean, timeoutMs = 15_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let value = await read();
+  while (!check(value)) {
+    if (Date.now() > deadline) throw new Error(`${what}: not reached within ${timeoutMs} ms; last seen ${JSON.stringify(value)}`);
+    await sleep(100);
+    value = await read();
+  }
+  return value;
+}
