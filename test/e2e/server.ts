@@ -98,7 +98,25 @@ export async function startServer(options: ServerOptions = {}): Promise<TestServ
   let output = "";
   let child: ChildProcess | undefined;
 
+  /**
+   * Starts wrangler dev. A restart right after a SIGKILL can find the port
+   * still held for a moment (the killed workerd's sockets), which wrangler
+   * reports as "Address already in use" and exits: tried again a few times,
+   * a second apart, on the same port, since the upload URLs name it.
+   */
   const launch = async (): Promise<void> => {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await launchOnce();
+      } catch (error) {
+        if (attempt >= 5 || !/Address already in use/.test(String(error))) throw error;
+        await stop("SIGKILL");
+        await sleep(1000);
+      }
+    }
+  };
+
+  const launchOnce = async (): Promise<void> => {
     const args = [
       "dev",
       "--ip", "127.0.0.1",
