@@ -20,7 +20,7 @@ CREATE TABLE uploads (
   expires_at INTEGER,
   finished_at INTEGER,
   -- Orders the records of one upload: a redelivered older record never
-  -- replaces a newer one (src/listing/index-record.ts).
+  -- replaces a newer one (src/upload/index-record.ts).
   version INTEGER NOT NULL
 );
 
