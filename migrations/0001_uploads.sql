@@ -1,6 +1,7 @@
--- The upload index (README, "Listing and administration"): one row per upload,
--- kept by each upload's Durable Object through its outbox. The Durable Object
--- stays the truth (HEAD); this copy may trail it by seconds.
+-- Administration's index across subjects (docs/listing.md): one row per upload,
+-- fed by each subject's index (src/subjects) with the records that change an
+-- upload's state, batched. The upload's Durable Object stays the truth (HEAD);
+-- this copy may trail it by seconds, and shows no progress between them.
 CREATE TABLE uploads (
   id TEXT PRIMARY KEY,
   -- The token subject that owns the upload; NULL for uploads made in open mode.
