@@ -179,7 +179,12 @@ async function everyonesPage({ index, subjects, config }: OperatorContext, query
   const page = await answered("administration's index (D1)", () => queryD1Index(index, query, retentionCutoff(config)));
   if (!subjects) return page;
   const bySubject = new Map<string, string[]>();
-  for (const row of page.rows) if (row.subject !== null) bySubject.set(row.subject, [...(bySubject.get(row.subject) ?? []), row.id]);
+  for (const row of page.rows) {
+    if (row.subject === null) continue;
+    const ids = bySubject.get(row.subject);
+    if (ids) ids.push(row.id);
+    else bySubject.set(row.subject, [row.id]);
+  }
   const newer = new Map<string, IndexRow>();
   await Promise.all(
     [...bySubject].map(async ([subject, ids]) => {

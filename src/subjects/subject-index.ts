@@ -88,7 +88,9 @@ export class SubjectIndex extends DurableObject<SubjectIndexEnv> {
       return applied;
     });
     this.telemetry.subjectIndexEvent("debug", "SubjectIndexRecord", { subject, uploadId: record.id, state: record.state, offset: record.offset, applied: change.applied });
-    await this.scheduleAlarm();
+    // Only a change of state brings background work (a D1 batch, an ended entry's retention):
+    // a progress record, most of what arrives, leaves the alarm as it is.
+    if (change.stateChanged) await this.scheduleAlarm();
   }
 
   /** Reserves room for a new upload in the subject's quotas, or answers which quota refuses it. */

@@ -1,5 +1,6 @@
 import type { IndexedState } from "../upload/index-record";
-import type { QuotaAnswer, QuotaName, QuotaRequest, QuotaUsage } from "../upload/quota-gate";
+import type { QuotaName } from "../quotas";
+import type { QuotaAnswer, QuotaRequest, QuotaUsage } from "../upload/quota-gate";
 
 /**
  * What one upload counts for in its subject's quotas, from its index entry:

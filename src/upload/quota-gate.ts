@@ -1,8 +1,6 @@
 import { TusError } from "../errors";
 import { QUOTA_SETTINGS, type QuotaLimits, type QuotaName } from "../quotas";
 
-export { hasQuotas, type QuotaLimits, type QuotaName } from "../quotas";
-
 /**
  * Quotas per subject, as the upload layer sees them: before an upload of a
  * subject with quotas is stored, its Durable Object asks the subject's index
